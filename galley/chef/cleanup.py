@@ -1,0 +1,107 @@
+"""After a cook: remove every compiled trace of the workspace's own crates.
+
+cargo-chef deletes only library files and build-script binaries and relies on source mtimes for
+the rest; a checkout copied with *older* mtimes then keeps the dummy binary (cargo-chef #212).
+We delete, in every profile directory of the target dir (host and per-triple), the fingerprints,
+build-script dirs, deps files, uplifted outputs and incremental dirs of each local package and
+target. Without a fingerprint cargo must rebuild, whatever the mtimes. Digests of the dummy
+executables are returned first, so `verify` can prove none of them shipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+from galley.chef.recipe import Recipe, TargetKind
+
+HASH = r"-[0-9a-f]{16}"
+
+
+def local_names(recipe: Recipe) -> tuple[set[str], set[str]]:
+    """(package names, target names) of the recipe's local packages."""
+    packages: set[str] = set()
+    targets: set[str] = set()
+    for manifest in recipe.manifests:
+        try:
+            package = tomllib.loads(manifest.contents).get("package")
+        except tomllib.TOMLDecodeError:
+            continue
+        if isinstance(package, dict) and isinstance(package.get("name"), str):
+            packages.add(package["name"])
+        targets.update(t.name for t in manifest.targets if t.kind is not TargetKind.BUILD_SCRIPT)
+    return packages, targets
+
+
+def profile_dirs(target_dir: Path) -> Iterator[Path]:
+    """Directories holding a `.fingerprint` (target/<profile>, target/<triple>/<profile>)."""
+    if not target_dir.is_dir():
+        return
+    for first in sorted(target_dir.iterdir()):
+        if (first / ".fingerprint").is_dir():
+            yield first
+        elif first.is_dir() and not first.is_symlink():
+            for second in sorted(first.iterdir()):
+                if (second / ".fingerprint").is_dir():
+                    yield second
+
+
+def clean(target_dir: Path, recipe: Recipe) -> dict[str, str]:
+    """Delete local crates' artifacts; return {path relative to target_dir: sha256} of dummies."""
+    packages, targets = local_names(recipe)
+    crates = {name.replace("-", "_") for name in targets | packages}
+    dummies: dict[str, str] = {}
+    for profile in profile_dirs(target_dir):
+        for path in sorted(_local_artifacts(profile, packages, targets, crates)):
+            if path.is_file() and not path.is_symlink() and _is_executable(path):
+                dummies[path.relative_to(target_dir).as_posix()] = _sha256(path)
+            _remove(path)
+    return dummies
+
+
+def _local_artifacts(
+    profile: Path, packages: set[str], targets: set[str], crates: set[str]
+) -> Iterator[Path]:
+    hashed_packages = _pattern(packages, HASH)
+    yield from _matching(profile / ".fingerprint", hashed_packages)
+    yield from _matching(profile / "build", hashed_packages)
+    artifact = _pattern(crates | targets, rf"({HASH})?(\..+)?", prefix="(lib)?")
+    yield from _matching(profile / "deps", artifact)
+    yield from _matching(profile / "examples", artifact)
+    yield from _matching(profile / "incremental", _pattern(crates, rf"{HASH}|-\w+"))
+    yield from _matching(profile, artifact)
+
+
+def _pattern(names: set[str], suffix: str, prefix: str = "") -> re.Pattern[str]:
+    alternatives = "|".join(sorted(re.escape(name) for name in names)) or "(?!)"
+    return re.compile(rf"^{prefix}({alternatives})({suffix})$")
+
+
+def _matching(directory: Path, pattern: re.Pattern[str]) -> Iterator[Path]:
+    if directory.is_dir():
+        for entry in directory.iterdir():
+            if pattern.match(entry.name) and entry.name not in (".fingerprint", "build", "deps"):
+                yield entry
+
+
+def _is_executable(path: Path) -> bool:
+    return path.stat().st_mode & 0o111 != 0
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)

@@ -1,0 +1,128 @@
+"""`galley-chef prepare|cook`: the same command line as `cargo chef` 0.1.77.
+
+Also runs as a cargo subcommand (`cargo chef ...` calls `cargo-chef chef ...`) when installed
+under the name `cargo-chef`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from galley import __version__
+from galley.chef.cook import CookOptions, cook, split_features
+from galley.chef.prepare import prepare
+from galley.chef.recipe import Recipe
+from galley.errors import GalleyError, RecipeError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code (errors are one line on stderr)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["chef"]:
+        args = args[1:]
+    parser = _parser()
+    options = parser.parse_args(args)
+    try:
+        if options.command == "prepare":
+            _prepare(options)
+        else:
+            _cook(options)
+    except GalleyError as exc:
+        print(f"galley-chef: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+def _prepare(options: argparse.Namespace) -> None:
+    recipe = prepare(Path.cwd(), bin_name=options.bin)
+    Path(options.recipe_path).write_text(recipe.to_json(), encoding="utf-8")
+
+
+def _cook(options: argparse.Namespace) -> None:
+    try:
+        text = Path(options.recipe_path).read_bytes()
+    except OSError as exc:
+        raise RecipeError(f"{options.recipe_path}: cannot read ({exc.strerror})") from None
+    recipe = Recipe.from_json(text)
+    cook(recipe, Path.cwd(), cook_options(options))
+
+
+def cook_options(options: argparse.Namespace) -> CookOptions:
+    """Map parsed `cook` flags to CookOptions."""
+    return CookOptions(
+        release=options.release,
+        profile=options.profile,
+        check=options.check,
+        clippy=options.clippy,
+        zigbuild=options.zigbuild,
+        no_build=options.no_build,
+        no_std=options.no_std,
+        targets=tuple(options.target or ()),
+        target_dir=Path(options.target_dir) if options.target_dir else None,
+        no_default_features=options.no_default_features,
+        all_features=options.all_features,
+        features=split_features(options.features or []),
+        unstable_flags=tuple(options.unstable or ()),
+        benches=options.benches,
+        tests=options.tests,
+        examples=options.examples,
+        all_targets=options.all_targets,
+        manifest_path=options.manifest_path,
+        packages=tuple(options.package or ()),
+        bins=tuple(options.bin or ()),
+        all_bins=options.bins,
+        workspace=options.workspace,
+        offline=options.offline,
+        frozen=options.frozen,
+        locked=options.locked,
+        verbose=options.verbose,
+        timings=options.timings,
+        jobs=options.jobs,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="galley-chef", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"galley-chef {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    prep = commands.add_parser("prepare", help="write the recipe of the workspace in the cwd")
+    prep.add_argument("--recipe-path", default="recipe.json")
+    prep.add_argument("--bin", help="only the closure of this package or binary")
+    _cook_flags(commands.add_parser("cook", help="build the dependencies of a recipe in the cwd"))
+    return parser
+
+
+def _cook_flags(cook_parser: argparse.ArgumentParser) -> None:
+    add = cook_parser.add_argument
+    add("--recipe-path", default="recipe.json")
+    add("--release", action="store_true")
+    add("--profile")
+    for flag in ("--check", "--clippy", "--zigbuild", "--no-build", "--no-std"):
+        add(flag, action="store_true")
+    add("--target", action="append", help="target triple (repeatable)")
+    add("--target-dir", help="defaults to $CARGO_TARGET_DIR, then ./target")
+    add("--no-default-features", action="store_true")
+    add("--all-features", action="store_true")
+    add("-F", "--features", action="append", help="comma or space separated (repeatable)")
+    add("-Z", dest="unstable", action="append", help="unstable cargo flag (repeatable)")
+    for flag in ("--benches", "--tests", "--examples", "--all-targets", "--bins", "--workspace"):
+        add(flag, action="store_true")
+    add("--manifest-path")
+    add("-p", "--package", action="append")
+    add("--bin", action="append")
+    for flag in ("--offline", "--frozen", "--locked", "--timings"):
+        add(flag, action="store_true")
+    add("-v", "--verbose", action="count", default=0)
+    add("-j", "--jobs", type=int)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,190 @@
+"""`cook`: write the skeleton, compile the dependencies with cargo, clean the local crates."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from galley import shell
+from galley.chef import cleanup, skeleton
+from galley.chef.recipe import Recipe
+from galley.errors import ConfigError
+
+DUMMIES_FILE = ".galley-dummies.json"
+
+
+@dataclass(frozen=True)
+class CookOptions:
+    """cargo-chef 0.1.77's cook flags (see `cargo_args` for how each reaches cargo)."""
+
+    release: bool = False
+    profile: str | None = None
+    check: bool = False
+    clippy: bool = False
+    zigbuild: bool = False
+    no_build: bool = False
+    no_std: bool = False
+    targets: tuple[str, ...] = ()
+    target_dir: Path | None = None
+    no_default_features: bool = False
+    all_features: bool = False
+    features: tuple[str, ...] = ()
+    unstable_flags: tuple[str, ...] = ()
+    benches: bool = False
+    tests: bool = False
+    examples: bool = False
+    all_targets: bool = False
+    manifest_path: str | None = None
+    packages: tuple[str, ...] = ()
+    bins: tuple[str, ...] = ()
+    all_bins: bool = False
+    workspace: bool = False
+    offline: bool = False
+    frozen: bool = False
+    locked: bool = False
+    verbose: int = 0
+    timings: bool = False
+    jobs: int | None = None
+    env: Mapping[str, str | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.release and self.profile:
+            raise ConfigError("--release and --profile cannot be used together")
+        if sum((self.check, self.clippy, self.zigbuild, self.no_build)) > 1:
+            raise ConfigError("--check, --clippy, --zigbuild and --no-build exclude each other")
+        if self.jobs is not None and self.jobs < 1:
+            raise ConfigError("--jobs must be a positive number")
+
+    @property
+    def subcommand(self) -> str:
+        if self.check:
+            return "check"
+        if self.clippy:
+            return "clippy"
+        return "zigbuild" if self.zigbuild else "build"
+
+    @property
+    def profile_dir(self) -> str:
+        """The directory cargo uses for the selected profile."""
+        if self.release or self.profile in ("release", "bench"):
+            return "release"
+        if self.profile in (None, "dev", "test"):
+            return "debug"
+        return str(self.profile)
+
+
+@dataclass(frozen=True)
+class CookResult:
+    """What a cook did: the cargo command, where it built, and the dummies it removed."""
+
+    argv: tuple[str, ...]
+    target_dir: Path
+    dummies: dict[str, str]
+    seconds: float
+
+
+def split_features(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """`--features "a b,c"` → ("a", "b", "c"), sorted and deduplicated (cargo-chef's is not)."""
+    found = {item for value in values for item in value.replace(",", " ").split() if item}
+    return tuple(sorted(found))
+
+
+def cargo_args(options: CookOptions) -> list[str]:
+    """The cargo arguments, in cargo-chef's order."""
+    args = [options.subcommand]
+    if options.release or options.profile == "release":
+        args.append("--release")
+    elif options.profile and options.profile != "dev":
+        args += ["--profile", options.profile]
+    args += ["--no-default-features"] if options.no_default_features else []
+    features = split_features(options.features)
+    args += ["--features", ",".join(features)] if features else []
+    args += ["--all-features"] if options.all_features else []
+    for flag in options.unstable_flags:
+        args += ["-Z", flag]
+    for triple in options.targets:
+        args += ["--target", triple]
+    if options.target_dir:
+        args += ["--target-dir", str(options.target_dir)]
+    for enabled, flag in (
+        (options.benches, "--benches"),
+        (options.tests, "--tests"),
+        (options.examples, "--examples"),
+        (options.all_targets, "--all-targets"),
+    ):
+        args += [flag] if enabled else []
+    if options.manifest_path:
+        args += ["--manifest-path", options.manifest_path]
+    for package in options.packages:
+        args += ["--package", package]
+    for name in options.bins:
+        args += ["--bin", name]
+    for enabled, flag in (
+        (options.workspace, "--workspace"),
+        (options.offline, "--offline"),
+        (options.frozen, "--frozen"),
+        (options.locked, "--locked"),
+    ):
+        args += [flag] if enabled else []
+    args += ["--verbose"] * options.verbose
+    args += ["--timings"] if options.timings else []
+    args += ["--bins"] if options.all_bins else []
+    args += ["--jobs", str(options.jobs)] if options.jobs else []
+    return args
+
+
+def cook(recipe: Recipe, directory: Path, options: CookOptions) -> CookResult:
+    """Write the skeleton into `directory`, build its dependencies, then clean local crates."""
+    files = skeleton.plan(recipe, no_std=options.no_std)
+    directory.mkdir(parents=True, exist_ok=True)
+    skeleton.write(files, directory)
+    target_dir = resolve_target_dir(recipe, directory, options)
+    if options.no_build:
+        return CookResult((), target_dir, {}, 0.0)
+    program, env = _cargo(recipe, options)
+    argv = [program, *cargo_args(options)]
+    started = time.monotonic()
+    shell.run(argv, cwd=directory, env=env)
+    seconds = time.monotonic() - started
+    dummies = cleanup.clean(target_dir, recipe)
+    _record_dummies(target_dir, dummies)
+    return CookResult(tuple(argv), target_dir, dummies, seconds)
+
+
+def resolve_target_dir(recipe: Recipe, directory: Path, options: CookOptions) -> Path:
+    """--target-dir, else $CARGO_TARGET_DIR, else `build.target-dir` of the carried config."""
+    configured = options.target_dir or options.env.get("CARGO_TARGET_DIR")
+    configured = configured or os.environ.get("CARGO_TARGET_DIR") or _config_target_dir(recipe)
+    return (directory / (configured or "target")).absolute()
+
+
+def _config_target_dir(recipe: Recipe) -> str | None:
+    if not recipe.config_file:
+        return None
+    try:
+        build = tomllib.loads(recipe.config_file).get("build", {})
+    except tomllib.TOMLDecodeError:
+        return None
+    value = build.get("target-dir") if isinstance(build, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _cargo(recipe: Recipe, options: CookOptions) -> tuple[str, dict[str, str | None]]:
+    """Which cargo to run. With a toolchain file we go through the rustup proxy and drop
+    RUSTUP_TOOLCHAIN, so the file is honoured (cargo-chef #271)."""
+    env: dict[str, str | None] = dict(options.env)
+    if recipe.rust_toolchain_file is not None:
+        env["RUSTUP_TOOLCHAIN"] = None
+        return "cargo", env
+    return env.get("CARGO") or os.environ.get("CARGO") or "cargo", env
+
+
+def _record_dummies(target_dir: Path, dummies: dict[str, str]) -> None:
+    if target_dir.is_dir():
+        text = json.dumps(dummies, indent=1, sort_keys=True) + "\n"
+        (target_dir / DUMMIES_FILE).write_text(text, encoding="utf-8")

@@ -1,0 +1,73 @@
+"""Typed user-facing errors. Each carries an exit code; the CLIs print one line and exit."""
+
+from __future__ import annotations
+
+
+class GalleyError(Exception):
+    """Base of every error that is the user's to fix (or the environment's), not a bug."""
+
+    exit_code = 1
+
+    def __str__(self) -> str:
+        return " ".join(str(arg) for arg in self.args) or self.__class__.__name__
+
+
+class ConfigError(GalleyError):
+    """Bad configuration value, unknown key, bad flag combination."""
+
+    exit_code = 2
+
+
+class RecipeError(GalleyError):
+    """A recipe is malformed or unsafe (paths outside the cook dir, wrong types)."""
+
+    exit_code = 3
+
+
+class WorkspaceError(GalleyError):
+    """The Rust workspace cannot be read (missing or malformed manifests)."""
+
+    exit_code = 4
+
+
+class ToolNotFound(GalleyError):
+    """An external program is not installed."""
+
+    exit_code = 5
+
+
+class CommandFailed(GalleyError):
+    """An external program ran and failed."""
+
+    exit_code = 6
+
+    def __init__(self, argv: list[str], code: int, tail: str = "") -> None:
+        super().__init__(argv, code, tail)
+        self.argv = argv
+        self.code = code
+        self.tail = tail
+
+    def __str__(self) -> str:
+        lines = [line.strip() for line in self.tail.splitlines() if line.strip()]
+        errors = [line for line in lines if line.lower().startswith("error")]
+        pick = (errors or lines)[-1:]
+        hint = f": {pick[0]}" if pick else ""
+        return f"{self.argv[0]} exited with {self.code}{hint}"
+
+
+class CacheError(GalleyError):
+    """The cache store is unusable (corrupt entry that cannot be quarantined, disk full...)."""
+
+    exit_code = 7
+
+
+class DockerError(GalleyError):
+    """The docker daemon, an image or the registry is not usable."""
+
+    exit_code = 8
+
+
+class VerifyFailed(GalleyError):
+    """`verify` found a problem; the report has already been printed."""
+
+    exit_code = 9

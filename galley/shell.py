@@ -1,0 +1,123 @@
+"""The one place that runs external commands (through `sh`), always as argument lists.
+
+Output of long commands streams live to stderr (so `--json` keeps stdout clean) while the
+last lines are kept for the error message; short queries are captured.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from collections import deque
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+import sh
+
+from galley.errors import CommandFailed, ToolNotFound
+
+TAIL_LINES = 40
+
+
+def _command(program: str) -> sh.Command:
+    try:
+        return sh.Command(program)
+    except sh.CommandNotFound as exc:
+        raise ToolNotFound(f"{program}: command not found") from exc
+
+
+def _environment(env: Mapping[str, str | None] | None) -> dict[str, str]:
+    merged = dict(os.environ)
+    for name, value in (env or {}).items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    return merged
+
+
+def which(program: str) -> str | None:
+    """Full path of `program` on PATH, or None."""
+    found = sh.which(program, _ok_code=[0, 1])
+    path = str(found).strip()
+    return path or None
+
+
+def describe(argv: Sequence[str | os.PathLike[str]]) -> str:
+    """A copy-pasteable rendering of a command line, for logs."""
+    return shlex.join(str(arg) for arg in argv)
+
+
+def run(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: Path | str | None = None,
+    env: Mapping[str, str | None] | None = None,
+    stream: TextIO | None = None,
+    echo: bool = True,
+    stdin: str | bytes | None = None,
+) -> None:
+    """Run a command, streaming its merged output line by line to `stream` (stderr)."""
+    args = [str(arg) for arg in argv]
+    out = stream or sys.stderr
+    if echo:
+        print(f"+ {describe(args)}", file=out, flush=True)
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+
+    def forward(line: str) -> None:
+        tail.append(line)
+        out.write(line)
+        out.flush()
+
+    try:
+        _command(args[0])(
+            *args[1:],
+            _cwd=str(cwd) if cwd else None,
+            _env=_environment(env),
+            _out=forward,
+            _err_to_out=True,
+            _tty_out=False,
+            _in=stdin,
+            _decode_errors="replace",
+        )
+    except sh.ErrorReturnCode as exc:
+        raise CommandFailed(args, exc.exit_code, "".join(tail)) from None
+    except sh.SignalException as exc:
+        raise CommandFailed(args, -abs(exc.exit_code), "".join(tail)) from None
+
+
+def capture(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: Path | str | None = None,
+    env: Mapping[str, str | None] | None = None,
+    ok_codes: Sequence[int] = (0,),
+    stdin: str | bytes | None = None,
+) -> str:
+    """Run a short query and return its stdout (stderr goes into the error on failure)."""
+    args = [str(arg) for arg in argv]
+    try:
+        result = _command(args[0])(
+            *args[1:],
+            _cwd=str(cwd) if cwd else None,
+            _env=_environment(env),
+            _tty_out=False,
+            _ok_code=list(ok_codes),
+            _in=stdin,
+            _decode_errors="replace",
+        )
+    except sh.ErrorReturnCode as exc:
+        stderr = exc.stderr.decode(errors="replace") if exc.stderr else ""
+        raise CommandFailed(args, exc.exit_code, stderr) from None
+    return str(result)
+
+
+def succeeds(argv: Sequence[str | os.PathLike[str]], **kwargs: object) -> bool:
+    """True when the command exists and exits 0 (a probe)."""
+    try:
+        capture(argv, **kwargs)  # type: ignore[arg-type]
+    except (CommandFailed, ToolNotFound):
+        return False
+    return True

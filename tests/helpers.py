@@ -1,0 +1,65 @@
+"""Helpers shared by the tests (importable as `helpers`; fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "agent"
+IN_CI = os.environ.get("CI") == "true"
+
+
+def require(condition: bool, what: str) -> None:
+    """Skip when `what` is missing on a developer machine; fail in CI, never skip silently."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI (ci/provision should have installed it)")
+    pytest.skip(f"{what} is not available")
+
+
+def write_tree(root: Path, files: Mapping[str, str]) -> Path:
+    """Create files (parents included) under root; returns root."""
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def cargo_artifacts(cargo: str, cwd: Path, *args: str) -> list[dict[str, object]]:
+    """Run `cargo build --message-format=json ...` and return the compiler-artifact messages."""
+    result = subprocess.run(
+        [cargo, "build", "--message-format=json", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    messages = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return [m for m in messages if m.get("reason") == "compiler-artifact"]
+
+
+def package_of(package_id: str) -> tuple[str, bool]:
+    """(name, is local) of a cargo package id (`path+file:///x/app#1.0`, `...#log@0.4`)."""
+    source, _, fragment = package_id.partition("#")
+    name = fragment.split("@")[0] if "@" in fragment else source.rstrip("/").rsplit("/", 1)[-1]
+    return name, source.startswith("path+")
+
+
+def compiled(artifacts: list[dict[str, object]]) -> tuple[set[str], set[str]]:
+    """(local, external) names of the packages that were compiled, not fresh."""
+    local: set[str] = set()
+    external: set[str] = set()
+    for message in artifacts:
+        if not message["fresh"]:
+            name, is_local = package_of(str(message["package_id"]))
+            (local if is_local else external).add(name)
+    return local, external

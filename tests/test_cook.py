@@ -1,0 +1,314 @@
+"""cook: cargo command lines, dummy files, refusal of unsafe recipes, and real cargo runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from galley.chef import CookOptions, Manifest, Recipe, Target, TargetKind, cook, prepare
+from galley.chef.cli import main as chef_main
+from galley.chef.cook import cargo_args
+from galley.chef.skeleton import NO_STD_MAIN, NO_STD_TEST, plan, write
+from galley.errors import ConfigError, RecipeError
+from helpers import EXAMPLE, cargo_artifacts, compiled, write_tree
+
+TOY = {
+    "Cargo.toml": '[workspace]\nmembers = ["app", "lib1"]\nresolver = "2"\n',
+    "app/Cargo.toml": (
+        '[package]\nname = "app"\nversion = "1.2.3"\nedition = "2021"\n'
+        '[dependencies]\nlib1 = { path = "../lib1", version = "1.2.3" }\nanyhow = "1"\n'
+    ),
+    "app/src/main.rs": 'fn main() { println!("real app {}", lib1::answer()); }\n',
+    "lib1/Cargo.toml": (
+        '[package]\nname = "lib1"\nversion = "1.2.3"\nedition = "2021"\n'
+        '[dependencies]\nlog = "0.4"\n'
+    ),
+    "lib1/build.rs": (
+        "fn main() {\n"
+        '    let out = std::env::var("OUT_DIR").unwrap();\n'
+        '    std::fs::write(format!("{out}/gen.rs"), "pub const GEN: u32 = 1;").unwrap();\n'
+        "}\n"
+    ),
+    "lib1/src/lib.rs": (
+        'include!(concat!(env!("OUT_DIR"), "/gen.rs"));\n'
+        "pub fn answer() -> u32 { GEN + 41 + log::max_level() as u32 * 0 }\n"
+    ),
+}
+
+
+def test_cargo_args_follow_cargo_chef_order() -> None:
+    options = CookOptions(
+        release=True,
+        no_default_features=True,
+        features=("b", "a"),
+        unstable_flags=("build-std",),
+        targets=("aarch64-unknown-linux-gnu", "s390x-unknown-linux-gnu"),
+        target_dir=Path("/t"),
+        tests=True,
+        all_targets=True,
+        packages=("p",),
+        bins=("x",),
+        workspace=True,
+        offline=True,
+        locked=True,
+        verbose=1,
+        timings=True,
+        all_bins=True,
+        jobs=2,
+    )
+    assert cargo_args(options) == [
+        "build", "--release", "--no-default-features", "--features", "a,b",
+        "-Z", "build-std", "--target", "aarch64-unknown-linux-gnu",
+        "--target", "s390x-unknown-linux-gnu", "--target-dir", "/t", "--tests",
+        "--all-targets", "--package", "p", "--bin", "x", "--workspace", "--offline",
+        "--locked", "--verbose", "--timings", "--bins", "--jobs", "2",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (CookOptions(profile="release"), ["build", "--release"]),
+        (CookOptions(profile="dev"), ["build"]),
+        (CookOptions(profile="ci"), ["build", "--profile", "ci"]),
+        (CookOptions(check=True), ["check"]),
+        (CookOptions(clippy=True), ["clippy"]),
+        (CookOptions(zigbuild=True), ["zigbuild"]),
+    ],
+)
+def test_profiles_and_subcommands(options: CookOptions, expected: list[str]) -> None:
+    assert cargo_args(options) == expected
+
+
+def test_incompatible_flags_are_errors() -> None:
+    with pytest.raises(ConfigError):
+        CookOptions(release=True, profile="dev")
+    with pytest.raises(ConfigError):
+        CookOptions(check=True, clippy=True)
+
+
+def _recipe(*targets: Target, contents: str = '[package]\nname = "p"\n') -> Recipe:
+    return Recipe(
+        manifests=(Manifest("p/Cargo.toml", contents, targets),), lock_file="version = 4\n"
+    )
+
+
+def test_dummy_files() -> None:
+    contents = '[package]\nname = "p"\n[[test]]\nname = "nh"\nharness = false\n'
+    recipe = _recipe(
+        Target("src/lib.rs", TargetKind.LIB, "p"),
+        Target("src/main.rs", TargetKind.BIN, "p"),
+        Target("tests/t.rs", TargetKind.TEST, "t"),
+        Target("tests/nh.rs", TargetKind.TEST, "nh"),
+        Target("benches/b.rs", TargetKind.BENCH, "b"),
+        Target("examples/e.rs", TargetKind.EXAMPLE, "e"),
+        Target("build.rs", TargetKind.BUILD_SCRIPT, "build-script-build"),
+        contents=contents,
+    )
+    files = {f.path: f.contents for f in plan(recipe)}
+    assert files == {
+        "Cargo.lock": "version = 4\n",
+        "p/Cargo.toml": contents,
+        "p/src/lib.rs": "",
+        "p/src/main.rs": "fn main() {}\n",
+        "p/tests/t.rs": "",
+        "p/tests/nh.rs": "fn main() {}\n",
+        "p/benches/b.rs": "",
+        "p/examples/e.rs": "fn main() {}\n",
+        "p/build.rs": "fn main() {}\n",
+    }
+    no_std = {f.path: f.contents for f in plan(recipe, no_std=True)}
+    assert no_std["p/src/lib.rs"] == "#![no_std]\n"
+    assert no_std["p/src/main.rs"] == NO_STD_MAIN
+    assert no_std["p/tests/t.rs"] == NO_STD_TEST
+    assert no_std["p/tests/nh.rs"] == NO_STD_MAIN
+    assert no_std["p/build.rs"] == "fn main() {}\n"
+
+
+def test_config_is_always_written_as_config_toml(tmp_path: Path) -> None:
+    recipe = Recipe(
+        manifests=(Manifest("Cargo.toml", '[package]\nname = "a"\n'),),
+        config_file="[net]\n",
+        rust_toolchain_file=("Bare", "1.85\n"),
+    )
+    write(plan(recipe), tmp_path)
+    assert (tmp_path / ".cargo" / "config.toml").read_text() == "[net]\n"
+    assert (tmp_path / "rust-toolchain").read_text() == "1.85\n"
+
+
+UNSAFE = [
+    ("/etc/Cargo.toml", "absolute"),
+    ("../Cargo.toml", "must not contain"),
+    ("a/../../Cargo.toml", "must not contain"),
+    ("a/./Cargo.toml", "must not contain"),
+    ("a\\b/Cargo.toml", "invalid path"),
+    ("~/Cargo.toml", "absolute"),
+    ("a/Cargo.json", "must end in Cargo.toml"),
+]
+
+
+@pytest.mark.parametrize(("path", "message"), UNSAFE)
+def test_unsafe_manifest_paths_are_refused(path: str, message: str) -> None:
+    document = {
+        "skeleton": {
+            "manifests": [
+                {"relative_path": path, "contents": "[package]\nname='a'\n", "targets": []}
+            ],
+            "config_file": None,
+            "lock_file": None,
+            "rust_toolchain_file": None,
+        }
+    }
+    with pytest.raises(RecipeError, match=message):
+        Recipe.from_json(json.dumps(document))
+
+
+def test_symlink_out_of_the_cook_dir_is_refused(tmp_path: Path) -> None:
+    cook_dir, outside = tmp_path / "cook", tmp_path / "outside"
+    cook_dir.mkdir()
+    outside.mkdir()
+    (cook_dir / "p").symlink_to(outside)
+    recipe = _recipe(Target("src/lib.rs", TargetKind.LIB, "p"))
+    with pytest.raises(RecipeError, match="symlink"):
+        cook(recipe, cook_dir, CookOptions(no_build=True))
+    assert list(outside.iterdir()) == []
+    assert sorted(p.name for p in cook_dir.iterdir()) == ["p"]  # nothing written, not even the lock
+
+
+@pytest.mark.parametrize(
+    ("contents", "message"),
+    [("not toml [", "not TOML"), ("[dependencies]\n", "not a Cargo manifest")],
+)
+def test_malformed_manifests_are_refused(tmp_path: Path, contents: str, message: str) -> None:
+    with pytest.raises(RecipeError, match=message):
+        cook(_recipe(contents=contents), tmp_path, CookOptions(no_build=True))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[]",
+        "{}",
+        '{"skeleton": {"manifests": {}}}',
+        '{"skeleton": {"manifests": [{"relative_path": 1, "contents": ""}]}}',
+        '{"skeleton": {"manifests": [], "lock_file": 3}}',
+        '{"skeleton": {"manifests": [], "rust_toolchain_file": ["Yaml", ""]}}',
+        '{"skeleton": {"manifests": [{"relative_path": "Cargo.toml", "contents": "",'
+        ' "targets": [{"path": "a.rs", "kind": "Dylib", "name": "x"}]}]}}',
+        "[" * 100_000,
+    ],
+)
+def test_wrong_types_are_clean_errors(text: str) -> None:
+    with pytest.raises(RecipeError):
+        Recipe.from_json(text)
+
+
+def test_cli_reports_one_line_and_exit_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "recipe.json").write_text('{"skeleton": {"manifests": [{"relative_path": "/x"}]}}')
+    assert chef_main(["cook"]) == 3
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("galley-chef: error:")
+    assert chef_main(["chef", "cook", "--recipe-path", "missing.json"]) == 3
+    assert chef_main(["prepare"]) == 4  # no Cargo.toml here
+
+
+# --- real cargo -------------------------------------------------------------------------------
+
+
+def _copy_with_old_mtimes(source: Path, destination: Path) -> None:
+    """What Docker's COPY of a checkout does: the real sources arrive with older mtimes."""
+    for path in source.rglob("*"):
+        if "target" in path.relative_to(source).parts:
+            continue
+        target = destination / path.relative_to(source)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            os.utime(target, (946684800, 946684800))  # 2000-01-01
+
+
+def _lock(cargo: str, root: Path) -> None:
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=root, check=True)
+
+
+@pytest.mark.cargo
+def test_real_build_after_cook_rebuilds_local_crates_despite_old_mtimes(
+    cargo: str, tmp_path: Path
+) -> None:
+    source = write_tree(tmp_path / "src", TOY)
+    _lock(cargo, source)
+    cook_dir = tmp_path / "cook"
+    result = cook(prepare(source), cook_dir, CookOptions(release=True, offline=True))
+    assert (cook_dir / "target" / "release" / "deps").is_dir()
+    assert sorted(result.dummies)[0] == "release/app"
+    assert [re.sub("-[0-9a-f]{16}$", "-H", p) for p in sorted(result.dummies)] == [
+        "release/app",
+        "release/deps/app-H",
+    ]
+    assert not (cook_dir / "target" / "release" / "app").exists()  # no dummy left to ship
+    _copy_with_old_mtimes(source, cook_dir)
+    local, external = compiled(cargo_artifacts(cargo, cook_dir, "--release", "--offline"))
+    assert external == set()
+    assert local == {"app", "lib1"}
+    output = subprocess.run(
+        [cook_dir / "target" / "release" / "app"], capture_output=True, text=True, check=True
+    )
+    assert output.stdout == "real app 42\n"
+
+
+@pytest.mark.cargo
+def test_cook_with_target_dir_and_target(cargo: str, tmp_path: Path) -> None:
+    source = write_tree(tmp_path / "src", TOY)
+    _lock(cargo, source)
+    host = (
+        subprocess.run(["rustc", "-vV"], capture_output=True, text=True, check=True)
+        .stdout.split("host: ")[1]
+        .split()[0]
+    )
+    target_dir = tmp_path / "custom-target"
+    cook(
+        prepare(source),
+        tmp_path / "cook",
+        CookOptions(targets=(host,), target_dir=target_dir, offline=True, locked=True),
+    )
+    deps = target_dir / host / "debug" / "deps"
+    assert any(p.name.startswith("libanyhow-") for p in deps.iterdir())
+    assert not any(p.name.startswith(("liblib1-", "app-")) for p in deps.iterdir())
+    _copy_with_old_mtimes(source, tmp_path / "cook")
+    local, external = compiled(
+        cargo_artifacts(
+            cargo, tmp_path / "cook", "--offline", "--target", host, "--target-dir", str(target_dir)
+        )
+    )
+    assert external == set() and local == {"app", "lib1"}
+
+
+@pytest.mark.cargo
+@pytest.mark.slow
+def test_example_workspace_end_to_end(cargo: str, tmp_path: Path) -> None:
+    """The acceptance scenario: cook the example, copy the real sources with older mtimes,
+    build --release, run the binary; no external crate is recompiled after the cook."""
+    cook_dir = tmp_path / "cook"
+    recipe = prepare(EXAMPLE)
+    cook(recipe, cook_dir, CookOptions(release=True, offline=True, locked=True))
+    _copy_with_old_mtimes(EXAMPLE, cook_dir)
+    local, external = compiled(
+        cargo_artifacts(cargo, cook_dir, "--release", "--offline", "--locked")
+    )
+    assert external == set(), f"external crates recompiled after the cook: {external}"
+    assert {"agent", "protocols", "rustjail", "agent-macros"} <= local
+    binary = cook_dir / "target" / "release" / "kata-agent"
+    output = subprocess.run([binary], capture_output=True, text=True, check=True).stdout
+    assert "kata-agent 3.2.1" in output and "ready" in output
