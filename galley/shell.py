@@ -12,7 +12,7 @@ import sys
 from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import sh
 
@@ -58,8 +58,13 @@ def run(
     stream: TextIO | None = None,
     echo: bool = True,
     stdin: str | bytes | None = None,
+    stdout_lines: list[str] | None = None,
 ) -> None:
-    """Run a command, streaming its merged output line by line to `stream` (stderr)."""
+    """Run a command, streaming its merged output line by line to `stream` (stderr).
+
+    With `stdout_lines`, stdout is collected there instead (machine-readable output) and only
+    stderr streams.
+    """
     args = [str(arg) for arg in argv]
     out = stream or sys.stderr
     if echo:
@@ -71,13 +76,15 @@ def run(
         out.write(line)
         out.flush()
 
+    outputs: dict[str, Any] = {"_out": forward, "_err_to_out": True}
+    if stdout_lines is not None:
+        outputs = {"_out": stdout_lines.append, "_err": forward}
     try:
         _command(args[0])(
             *args[1:],
             _cwd=str(cwd) if cwd else None,
             _env=_environment(env),
-            _out=forward,
-            _err_to_out=True,
+            **outputs,
             _tty_out=False,
             _in=stdin,
             _decode_errors="replace",

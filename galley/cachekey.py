@@ -1,0 +1,110 @@
+"""Cache keys: sha256 of a canonical JSON *key manifest* of everything that changes the bits."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from galley import FORMAT_VERSION, shell
+from galley.errors import CommandFailed, ToolNotFound
+
+#: Environment variables that change compiled bits, whatever the target.
+GLOBAL_ENV = ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CC", "CFLAGS", "CXX", "CXXFLAGS", "AR")
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """What `rustc -vV` and `cargo -V` say, plus the sysroot (to find the target's std)."""
+
+    rustc: str
+    cargo: str
+    sysroot: Path
+
+    @property
+    def release(self) -> str:
+        for line in self.rustc.splitlines():
+            if line.startswith("release:"):
+                return line.split(":", 1)[1].strip()
+        return "unknown"
+
+    def has_std(self, triple: str) -> bool:
+        return (self.sysroot / "lib" / "rustlib" / triple / "lib").is_dir()
+
+
+def probe_toolchain(
+    cargo: str, cwd: Path, env: Mapping[str, str | None] | None = None
+) -> Toolchain:
+    """Ask the toolchain cargo would use in `cwd` (rustup honours a toolchain file there)."""
+    rustc = (env or {}).get("RUSTC") or os.environ.get("RUSTC") or _sibling_rustc(cargo)
+    try:
+        return Toolchain(
+            rustc=shell.capture([rustc, "-vV"], cwd=cwd, env=env).strip(),
+            cargo=shell.capture([cargo, "-V"], cwd=cwd, env=env).strip(),
+            sysroot=Path(shell.capture([rustc, "--print", "sysroot"], cwd=cwd, env=env).strip()),
+        )
+    except CommandFailed as exc:
+        raise ToolNotFound(f"the Rust toolchain does not answer: {exc}") from None
+
+
+def _sibling_rustc(cargo: str) -> str:
+    """`/usr/lib/x/bin/cargo` → `/usr/lib/x/bin/rustc` when it exists, else `rustc`."""
+    if "/" in cargo:
+        sibling = Path(cargo).with_name("rustc")
+        if sibling.exists():
+            return str(sibling)
+    return "rustc"
+
+
+def env_inputs(triple: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment variables that matter for `triple`, as set."""
+    environ = os.environ if environ is None else environ
+    upper = triple.upper().replace("-", "_").replace(".", "_")
+    lower = triple.replace("-", "_")
+    names = [
+        *GLOBAL_ENV,
+        f"CARGO_TARGET_{upper}_RUSTFLAGS",
+        f"CARGO_TARGET_{upper}_LINKER",
+        f"CC_{triple}",
+        f"CC_{lower}",
+        f"CFLAGS_{triple}",
+        f"CFLAGS_{lower}",
+        f"CXX_{lower}",
+        f"AR_{lower}",
+    ]
+    return {name: environ[name] for name in names if name in environ}
+
+
+def key_manifest(**inputs: Any) -> dict[str, Any]:
+    """The key manifest: galley's format version plus the given inputs."""
+    return {"galley_format": FORMAT_VERSION, **inputs}
+
+
+def cache_key(manifest: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of a key manifest."""
+    return hashlib.sha256(canonical(manifest).encode()).hexdigest()
+
+
+def canonical(manifest: Mapping[str, Any]) -> str:
+    return json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def explain(previous: Mapping[str, Any] | None, current: Mapping[str, Any]) -> list[str]:
+    """One line per input that differs from the previous key manifest of the same arch."""
+    if previous is None:
+        return ["no previous key for this arch"]
+    lines = []
+    for name in sorted(set(previous) | set(current)):
+        old, new = previous.get(name), current.get(name)
+        if old != new:
+            lines.append(f"{name}: {_short(old)} -> {_short(new)}")
+    return lines or ["same inputs as the previous key"]
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 72 else text[:69] + "..."

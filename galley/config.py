@@ -1,0 +1,247 @@
+"""`galley.toml`: found from the cwd upward (or given with --config), validated, typed.
+
+Every task flag overrides the file; unknown keys and bad values are one ConfigError.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from galley import arch as arches
+from galley import toml_io
+from galley.arch import Arch, Libc
+from galley.errors import ConfigError, GalleyError
+
+FILE_NAME = "galley.toml"
+BACKENDS = ("local", "docker")
+CHEFS = ("builtin", "cargo-chef", "auto")
+MODES = ("cross", "emulate")
+
+
+@dataclass(frozen=True)
+class ArchOverride:
+    """Per-arch settings from `[arch.<name>]`."""
+
+    libc: Libc | None = None
+    linker: str | None = None
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class DockerSettings:
+    """`[docker]`: how the docker backend runs."""
+
+    client: str | None = None  # docker program; None = detect (/usr/bin/docker first)
+    builder_image: str | None = None  # None = build one offline (`galley builder-image`)
+    registry: str | None = None
+    repository: str = "galley"
+    mode: str = "cross"
+    mirror: str | None = None  # Debian mirror for debootstrap; None = read host apt sources
+    push: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a task needs, after file + flags."""
+
+    root: Path
+    workspace: Path
+    arches: tuple[str, ...] = ("amd64",)
+    profile: str = "release"
+    features: tuple[str, ...] = ()
+    no_default_features: bool = False
+    all_features: bool = False
+    backend: str = "local"
+    chef: str = "builtin"
+    cache_dir: Path = field(default_factory=lambda: default_cache_dir())
+    dist_dir: Path = Path("dist")
+    cargo: str = "cargo"
+    glibc_floor: str | None = None
+    source_date_epoch: int | None = None
+    overrides: dict[str, ArchOverride] = field(default_factory=dict)
+    docker: DockerSettings = field(default_factory=DockerSettings)
+
+    def arch_list(self, requested: list[str] | tuple[str, ...] | None = None) -> list[Arch]:
+        """Requested arches (or the configured default), normalised and deduplicated."""
+        found: dict[str, Arch] = {}
+        for name in requested or self.arches:
+            arch = arches.get(name)
+            found.setdefault(arch.name, arch)
+        return list(found.values())
+
+    def libc(self, arch: Arch) -> Libc:
+        return self.overrides.get(arch.name, ArchOverride()).libc or arch.default_libc
+
+    def triple(self, arch: Arch) -> str:
+        override = self.overrides.get(arch.name, ArchOverride())
+        return override.target or arch.triple(self.libc(arch))
+
+    def linker(self, arch: Arch) -> str | None:
+        override = self.overrides.get(arch.name, ArchOverride())
+        if override.linker:
+            return override.linker
+        return None if arch == arches.host() else arch.gcc
+
+    def with_flags(self, **flags: Any) -> Settings:
+        """A copy with every non-None flag applied (validated like the file)."""
+        changes = {key: value for key, value in flags.items() if value not in (None, [], ())}
+        if "backend" in changes:
+            _choice("backend", changes["backend"], BACKENDS)
+        if "chef" in changes:
+            _choice("chef", changes["chef"], CHEFS)
+        for key in ("workspace", "cache_dir", "dist_dir"):
+            if key in changes:
+                changes[key] = Path(changes[key]).absolute()
+        if "features" in changes:
+            changes["features"] = tuple(changes["features"])
+        return replace(self, **changes)
+
+
+def default_cache_dir() -> Path:
+    """$GALLEY_CACHE_DIR, else $XDG_CACHE_HOME/galley, else ~/.cache/galley."""
+    if os.environ.get("GALLEY_CACHE_DIR"):
+        return Path(os.environ["GALLEY_CACHE_DIR"]).absolute()
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "galley"
+
+
+def find(start: Path) -> Path | None:
+    """The nearest galley.toml from `start` upward."""
+    for directory in (start, *start.parents):
+        candidate = directory / FILE_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load(path: Path | None = None, start: Path | None = None) -> Settings:
+    """Settings from `path`, or the galley.toml found from `start` (cwd), or the defaults."""
+    if path is not None and not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    path = path or find((start or Path.cwd()).absolute())
+    if path is None:
+        root = (start or Path.cwd()).absolute()
+        return Settings(root=root, workspace=root, dist_dir=root / "dist")
+    try:
+        table = toml_io.load(path, str(path))
+    except GalleyError as exc:
+        raise ConfigError(str(exc)) from None
+    return _settings(table, path.parent.absolute(), str(path))
+
+
+_TOP_KEYS = {
+    "workspace", "arches", "profile", "features", "no_default_features", "all_features",
+    "backend", "chef", "cache_dir", "dist_dir", "cargo", "glibc_floor", "source_date_epoch",
+    "arch", "docker",
+}  # fmt: skip
+_DOCKER_KEYS = {"client", "builder_image", "registry", "repository", "mode", "mirror", "push"}
+_ARCH_KEYS = {"libc", "linker", "target"}
+
+
+def _settings(table: dict[str, Any], root: Path, origin: str) -> Settings:
+    _known(table, _TOP_KEYS, origin)
+    get = _Getter(table, origin)
+    arch_names = get.texts("arches", ["amd64"])
+    for name in arch_names:
+        arches.get(name)
+    cache_dir = get.text("cache_dir", None)
+    return Settings(
+        root=root,
+        workspace=root / get.text("workspace", "."),
+        arches=tuple(arch_names),
+        profile=get.text("profile", "release"),
+        features=tuple(get.texts("features", [])),
+        no_default_features=get.flag("no_default_features", False),
+        all_features=get.flag("all_features", False),
+        backend=_choice("backend", get.text("backend", "local"), BACKENDS),
+        chef=_choice("chef", get.text("chef", "builtin"), CHEFS),
+        cache_dir=(root / cache_dir) if cache_dir else default_cache_dir(),
+        dist_dir=root / get.text("dist_dir", "dist"),
+        cargo=get.text("cargo", "cargo"),
+        glibc_floor=get.text("glibc_floor", None),
+        source_date_epoch=get.integer("source_date_epoch", None),
+        overrides=_overrides(table.get("arch", {}), origin),
+        docker=_docker(table.get("docker", {}), origin),
+    )
+
+
+def _overrides(table: Any, origin: str) -> dict[str, ArchOverride]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{origin}: [arch] must be a table of [arch.<name>] tables")
+    found: dict[str, ArchOverride] = {}
+    for name, section in table.items():
+        where = f"{origin}: [arch.{name}]"
+        arch = arches.get(name)
+        if not isinstance(section, dict):
+            raise ConfigError(f"{where} must be a table")
+        _known(section, _ARCH_KEYS, where)
+        get = _Getter(section, where)
+        libc = get.text("libc", None)
+        found[arch.name] = ArchOverride(
+            libc=Libc(_choice("libc", libc, ("gnu", "musl"))) if libc else None,
+            linker=get.text("linker", None),
+            target=get.text("target", None),
+        )
+    return found
+
+
+def _docker(table: Any, origin: str) -> DockerSettings:
+    where = f"{origin}: [docker]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    _known(table, _DOCKER_KEYS, where)
+    get = _Getter(table, where)
+    return DockerSettings(
+        client=get.text("client", None),
+        builder_image=get.text("builder_image", None),
+        registry=get.text("registry", None),
+        repository=get.text("repository", "galley"),
+        mode=_choice("docker.mode", get.text("mode", "cross"), MODES),
+        mirror=get.text("mirror", None),
+        push=get.flag("push", False),
+    )
+
+
+def _known(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(allowed))})"
+        )
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return str(value)
+
+
+class _Getter:
+    """Typed reads from a TOML table with one-line errors."""
+
+    def __init__(self, table: dict[str, Any], where: str) -> None:
+        self.table, self.where = table, where
+
+    def _get(self, key: str, default: Any, kind: type, label: str) -> Any:
+        value = self.table.get(key, default)
+        if value is None or (isinstance(value, kind) and not (kind is int and value is True)):
+            return value
+        raise ConfigError(f"{self.where}: {key} must be {label}, not {value!r}")
+
+    def text(self, key: str, default: Any) -> Any:
+        return self._get(key, default, str, "a string")
+
+    def flag(self, key: str, default: Any) -> Any:
+        return self._get(key, default, bool, "true or false")
+
+    def integer(self, key: str, default: Any) -> Any:
+        return self._get(key, default, int, "an integer")
+
+    def texts(self, key: str, default: list[str]) -> list[str]:
+        value = self.table.get(key, default)
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"{self.where}: {key} must be a list of strings")
+        return value

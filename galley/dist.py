@@ -1,0 +1,94 @@
+"""The dist directory: `dist/<arch>/bin/*`, `manifest.json` and a deterministic `rootfs.tar`."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import tarfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "manifest.json"
+ROOTFS = "rootfs.tar"
+
+
+def executables(messages: Iterable[str]) -> list[Path]:
+    """Executables of workspace (path) packages from cargo's `--message-format=json` lines."""
+    found: dict[str, Path] = {}
+    for line in messages:
+        if not line.startswith("{"):
+            continue
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if message.get("reason") != "compiler-artifact" or not message.get("executable"):
+            continue
+        if "bin" in message.get("target", {}).get("kind", []) and str(
+            message.get("package_id", "")
+        ).startswith("path+"):
+            path = Path(message["executable"])
+            found[path.name] = path
+    return [found[name] for name in sorted(found)]
+
+
+def publish(
+    arch_dir: Path, binaries: list[Path], info: dict[str, Any], source_date_epoch: int
+) -> dict[str, Any]:
+    """Copy binaries to `arch_dir/bin/`, write `rootfs.tar` and `manifest.json`; the manifest."""
+    if arch_dir.exists():
+        shutil.rmtree(arch_dir)
+    (arch_dir / "bin").mkdir(parents=True)
+    artifacts: dict[str, str] = {}
+    for binary in binaries:
+        destination = arch_dir / "bin" / binary.name
+        shutil.copyfile(binary, destination)
+        destination.chmod(0o755)
+        artifacts[f"bin/{binary.name}"] = sha256_file(destination)
+    write_rootfs(
+        arch_dir / ROOTFS, [arch_dir / "bin" / b.name for b in binaries], source_date_epoch
+    )
+    artifacts[ROOTFS] = sha256_file(arch_dir / ROOTFS)
+    manifest = {**info, "artifacts": artifacts}
+    (arch_dir / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", "utf-8")
+    return manifest
+
+
+def write_rootfs(path: Path, binaries: list[Path], mtime: int) -> None:
+    """The rootfs-builder payload: binaries at /usr/bin, sorted, uid/gid 0, fixed mtime."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        for directory in ("usr/", "usr/bin/"):
+            archive.addfile(_info(directory, tarfile.DIRTYPE, 0o755, 0, mtime))
+        for binary in sorted(binaries, key=lambda p: p.name):
+            data = binary.read_bytes()
+            info = _info(f"usr/bin/{binary.name}", tarfile.REGTYPE, 0o755, len(data), mtime)
+            archive.addfile(info, io.BytesIO(data))
+    path.write_bytes(buffer.getvalue())
+
+
+def _info(name: str, kind: bytes, mode: int, size: int, mtime: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.size, info.mtime = kind, mode, size, mtime
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(arch_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((arch_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

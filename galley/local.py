@@ -1,0 +1,189 @@
+"""The local backend: cargo on the host, cook entries in the local cache store.
+
+Cook and build share one directory per arch (`<cache>/work/<arch>/{src,target}`, locked while in
+use) so cargo sees identical paths and rustflags in both, and `--remap-path-prefix` makes the
+binaries independent of where the cache and the checkout live.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from galley import chefcmd, dist, shell, sync
+from galley.chef import cleanup
+from galley.chef.cook import DUMMIES_FILE, cargo_args
+from galley.plan import Plan
+from galley.results import ArchResult
+from galley.store import Entry, Store
+
+STATE_FILE = ".galley-state.json"
+
+
+@dataclass(frozen=True)
+class WorkDir:
+    """The per-arch directory where cook and build run."""
+
+    root: Path
+
+    @property
+    def src(self) -> Path:
+        return self.root / "src"
+
+    @property
+    def target(self) -> Path:
+        return self.root / "target"
+
+    def state(self) -> dict[str, str]:
+        try:
+            data = json.loads((self.target / STATE_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def set_state(self, key: str) -> None:
+        (self.target / STATE_FILE).write_text(json.dumps({"key": key}) + "\n", encoding="utf-8")
+
+
+@contextlib.contextmanager
+def work_dir(store: Store, arch: str) -> Iterator[WorkDir]:
+    """The arch's work dir, held exclusively (one cook or build per arch and cache at a time)."""
+    root = store.root / "work" / arch
+    root.mkdir(parents=True, exist_ok=True)
+    with (root.parent / f"{arch}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield WorkDir(root)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def remap(work: WorkDir) -> dict[Path, str]:
+    return {work.root: "/galley", Path.home() / ".cargo": "/cargo"}
+
+
+def cook(plan: Plan, store: Store, work: WorkDir) -> tuple[Entry, ArchResult]:
+    """Find a verified entry for the plan's key, or cook and publish one."""
+    started = time.monotonic()
+    result = ArchResult(plan.arch.name, plan.triple, plan.key)
+    entry = _verified(store, plan.key, result)
+    if entry is None:
+        with store.lock(plan.key):
+            entry = _verified(store, plan.key, result)  # cooked meanwhile by a concurrent run
+            if entry is None:
+                store.clean_abandoned(plan.key)
+                entry = _cook_and_publish(plan, store, work, result)
+    result.cache = "miss" if result.details.get("cooked") else "hit"
+    store.record(plan.key, hit=result.cache == "hit")
+    store.remember_manifest(plan.arch.name, plan.key_manifest)
+    result.seconds = time.monotonic() - started
+    result.size = entry.size
+    result.details["chef"] = plan.chef
+    return entry, result
+
+
+def build(plan: Plan, store: Store, work: WorkDir, dist_dir: Path) -> ArchResult:
+    """Cook if needed, restore the entry, build the real sources, publish `dist/<arch>`."""
+    started = time.monotonic()
+    current = store.get(plan.key) if work.state().get("key") == plan.key else None
+    if current is not None:  # the work dir already holds this key: nothing to restore
+        entry, result = current, ArchResult(plan.arch.name, plan.triple, plan.key, "hit")
+        store.record(plan.key, hit=True)
+        result.size = entry.size
+    else:
+        entry, result = cook(plan, store, work)
+    if work.state().get("key") != plan.key:
+        with store.lock(plan.key, shared=True):
+            (work.target / STATE_FILE).unlink(missing_ok=True)
+            result.details["restore_seconds"] = round(store.restore(entry, work.target), 3)
+        work.set_state(plan.key)
+    changed = sync.mirror(plan.settings.workspace, work.src)
+    result.details["synced_files"] = changed
+    messages = _cargo_build(plan, work)
+    binaries = dist.executables(messages)
+    info = {
+        "arch": plan.arch.name,
+        "target": plan.triple,
+        "key": plan.key,
+        "recipe": plan.recipe.digest(),
+        "toolchain": plan.toolchain.release,
+        "profile": plan.settings.profile,
+        "dummies": entry.meta.get("dummies", {}),
+    }
+    epoch = plan.settings.source_date_epoch or 0
+    manifest = dist.publish(dist_dir / plan.arch.name, binaries, info, epoch)
+    result.details["artifacts"] = sorted(manifest["artifacts"])
+    result.details["dist"] = str(dist_dir / plan.arch.name)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _verified(store: Store, key: str, result: ArchResult) -> Entry | None:
+    entry = store.get(key)
+    if entry is None:
+        return None
+    problems = store.problems(entry)
+    if not problems:
+        return entry
+    with store.lock(key, blocking=False) as mine:
+        if mine and store.get(key):
+            where = store.quarantine(entry)
+            print(
+                f"galley: cache entry {key[:12]} is corrupt ({problems[0]}; "
+                f"{len(problems)} problem(s)); quarantined to {where}, re-cooking",
+                file=sys.stderr,
+            )
+            result.details["quarantined"] = problems
+    return None
+
+
+def _cook_and_publish(plan: Plan, store: Store, work: WorkDir, result: ArchResult) -> Entry:
+    for directory in (work.src, work.target):
+        shutil.rmtree(directory, ignore_errors=True)
+    work.src.mkdir(parents=True)
+    recipe_path = work.root / "recipe.json"
+    recipe_path.write_text(plan.recipe.to_json(), encoding="utf-8")
+    env = plan.cargo_env(remap(work))
+    options = plan.cook_options(work.target)
+    argv = chefcmd.cook_command(
+        chefcmd.program(plan.chef, plan.settings.cargo), recipe_path, options
+    )
+    started = time.monotonic()
+    shell.run(argv, cwd=work.src, env={**env, "CARGO": plan.settings.cargo})
+    cook_seconds = time.monotonic() - started
+    dummies = _dummies(work.target)
+    dummies.update(cleanup.clean(work.target, plan.recipe))  # also makes cargo-chef cooks safe
+    result.details.update(cooked=True, cook_seconds=round(cook_seconds, 3), command=argv)
+    meta = {
+        "arch": plan.arch.name,
+        "target": plan.triple,
+        "backend": "local",
+        "chef": plan.chef,
+        "cook_seconds": cook_seconds,
+        "dummies": dummies,
+        "recipe": plan.recipe.digest(),
+    }
+    return store.publish(plan.key, plan.key_manifest, work.target, meta)
+
+
+def _dummies(target: Path) -> dict[str, str]:
+    try:
+        data = json.loads((target / DUMMIES_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _cargo_build(plan: Plan, work: WorkDir) -> list[str]:
+    options = plan.cook_options(work.target)
+    argv = [plan.settings.cargo, *cargo_args(options), "--message-format=json-render-diagnostics"]
+    messages: list[str] = []
+    shell.run(argv, cwd=work.src, env=plan.cargo_env(remap(work)), stdout_lines=messages)
+    return messages

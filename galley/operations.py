@@ -1,0 +1,164 @@
+"""What the tasks do, as plain functions on Settings (tasks.py only parses flags)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from galley import cachekey, dist, local
+from galley.chef import prepare
+from galley.chef.recipe import Recipe
+from galley.config import Settings
+from galley.errors import ConfigError, VerifyFailed, WorkspaceError
+from galley.plan import Plan, make_plan
+from galley.prune import Decision, decide
+from galley.results import ArchResult
+from galley.store import Store
+from galley.units import format_size
+from galley.verify import Report, check_artifacts, check_recipe, check_store
+
+RECIPE_FILE = "recipe.json"
+
+
+def workspace_recipe(settings: Settings, bin_name: str | None = None) -> Recipe:
+    root = settings.workspace
+    if not (root / "Cargo.toml").is_file():
+        raise WorkspaceError(
+            f"{root}: no Cargo.toml (set `workspace` in galley.toml or --workspace)"
+        )
+    return prepare(root, bin_name=bin_name)
+
+
+def write_recipe(settings: Settings, bin_name: str | None, output: Path | None) -> Path:
+    """`prepare`: the recipe file (default `<dist>/recipe.json`)."""
+    recipe = workspace_recipe(settings, bin_name)
+    path = output or settings.dist_dir / RECIPE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(recipe.to_json(), encoding="utf-8")
+    print(f"galley: recipe {recipe.digest()[:12]} -> {path}", file=sys.stderr)
+    return path
+
+
+def plans(settings: Settings, arch_names: list[str] | None) -> list[Plan]:
+    """One plan per requested arch (checks the workspace and the toolchain first)."""
+    _require_local(settings)
+    recipe = workspace_recipe(settings)
+    if recipe.lock_file is None:
+        raise WorkspaceError(
+            f"{settings.workspace}: no Cargo.lock; galley builds with --locked "
+            "(run `cargo generate-lockfile` and commit it)"
+        )
+    toolchain = cachekey.probe_toolchain(settings.cargo, settings.workspace)
+    return [make_plan(settings, arch, recipe, toolchain) for arch in settings.arch_list(arch_names)]
+
+
+def cook(
+    settings: Settings, arch_names: list[str] | None, explain: bool = False
+) -> list[ArchResult]:
+    store = Store(settings.cache_dir)
+    results = []
+    for plan in plans(settings, arch_names):
+        if explain:
+            _explain(store, plan)
+        with local.work_dir(store, plan.arch.name) as work:
+            _, result = local.cook(plan, store, work)
+        results.append(result)
+    return results
+
+
+def build(settings: Settings, arch_names: list[str] | None) -> list[ArchResult]:
+    store = Store(settings.cache_dir)
+    results = []
+    for plan in plans(settings, arch_names):
+        with local.work_dir(store, plan.arch.name) as work:
+            results.append(local.build(plan, store, work, settings.dist_dir))
+    return results
+
+
+def prune(
+    settings: Settings,
+    max_size: int | None,
+    older_than: float | None,
+    keep: int | None,
+    dry_run: bool,
+) -> list[tuple[Decision, str]]:
+    """Apply the policy; returns (decision, outcome) rows. Entries in use are never removed."""
+    if max_size is None and older_than is None and keep is None:
+        raise ConfigError("cache-prune needs --max-size, --older-than or --keep")
+    store = Store(settings.cache_dir)
+    rows = []
+    for decision in decide(store, max_size, older_than, keep):
+        outcome = "keep"
+        if decision.remove and dry_run:
+            outcome = "would remove"
+        elif decision.remove:
+            with store.lock(decision.entry.key, blocking=False) as free:
+                if free and store.get(decision.entry.key):
+                    store.remove(decision.entry)
+                    outcome = "removed"
+                else:
+                    outcome = "in use, kept"
+        rows.append((decision, outcome))
+    return rows
+
+
+def print_prune_table(rows: list[tuple[Decision, str]]) -> None:
+    table = [("arch", "key", "size", "last used", "action", "reason")]
+    now = time.time()
+    for decision, outcome in sorted(rows, key=lambda r: (r[0].entry.arch, -r[0].last_used)):
+        age = (now - decision.last_used) / 3600
+        table.append(
+            (
+                decision.entry.arch,
+                decision.entry.key[:12],
+                format_size(decision.entry.size),
+                f"{age:.1f}h ago",
+                outcome,
+                decision.reason,
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print(
+            "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)), file=sys.stderr
+        )
+    freed = sum(d.entry.size for d, o in rows if o in ("removed", "would remove"))
+    print(
+        f"  {'would free' if any(o == 'would remove' for _, o in rows) else 'freed'} "
+        f"{format_size(freed)}",
+        file=sys.stderr,
+    )
+
+
+def verify(settings: Settings, arch_names: list[str] | None) -> Report:
+    """Run every check for the requested arches; raises VerifyFailed after printing problems."""
+    report = Report()
+    recipe = workspace_recipe(settings)
+    report.problems += check_store(Store(settings.cache_dir))
+    for arch in settings.arch_list(arch_names):
+        arch_dir = settings.dist_dir / arch.name
+        manifest = dist.read_manifest(arch_dir)
+        report.problems += check_recipe(recipe, manifest, arch.name)
+        if manifest is not None:
+            check_artifacts(arch_dir, arch, settings.libc(arch), settings.glibc_floor, report)
+    for note in report.notes:
+        print(f"  note: {note}", file=sys.stderr)
+    for problem in report.problems:
+        print(f"  FAIL: {problem}", file=sys.stderr)
+    if not report.ok:
+        raise VerifyFailed(f"verify found {len(report.problems)} problem(s)")
+    print("galley: verify OK", file=sys.stderr)
+    return report
+
+
+def _explain(store: Store, plan: Plan) -> None:
+    lines = cachekey.explain(store.last_manifest(plan.arch.name), plan.key_manifest)
+    print(f"galley: key {plan.key[:12]} for {plan.arch.name}:", file=sys.stderr)
+    for line in lines:
+        print(f"  {line}", file=sys.stderr)
+
+
+def _require_local(settings: Settings) -> None:
+    if settings.backend != "local":
+        raise ConfigError(f"backend {settings.backend!r} is not available in this build of galley")

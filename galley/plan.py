@@ -1,0 +1,140 @@
+"""A build plan for one arch: target triple, cargo flags, environment and cache key."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from galley import cachekey, chefcmd
+from galley.arch import Arch
+from galley.cachekey import Toolchain
+from galley.chef.cook import CookOptions, split_features
+from galley.chef.recipe import Recipe
+from galley.config import Settings
+from galley.errors import ConfigError, ToolNotFound
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything needed to cook and build one arch, and the key that names the result."""
+
+    settings: Settings
+    arch: Arch
+    triple: str
+    recipe: Recipe
+    toolchain: Toolchain
+    chef: str
+    key_manifest: dict[str, Any]
+    key: str
+
+    @property
+    def profile_dir(self) -> str:
+        return self.cook_options(Path("/")).profile_dir
+
+    def cook_options(
+        self, target_dir: Path, env: dict[str, str | None] | None = None
+    ) -> CookOptions:
+        """The flags shared by cook and build (so features unify the same way, cargo-chef #115)."""
+        profile = self.settings.profile
+        return CookOptions(
+            release=profile == "release",
+            profile=None if profile in ("release", "dev") else profile,
+            targets=(self.triple,),
+            target_dir=target_dir,
+            features=split_features(self.settings.features),
+            no_default_features=self.settings.no_default_features,
+            all_features=self.settings.all_features,
+            locked=self.recipe.lock_file is not None,
+            env=env or {},
+        )
+
+    def cargo_env(self, remap: dict[Path, str]) -> dict[str, str | None]:
+        """Environment for cook and build: linker, C compiler, rustflags with path remapping."""
+        upper = self.triple.upper().replace("-", "_").replace(".", "_")
+        env: dict[str, str | None] = {"CARGO_INCREMENTAL": "0"}
+        linker = self.settings.linker(self.arch)
+        if linker and f"CARGO_TARGET_{upper}_LINKER" not in os.environ:
+            env[f"CARGO_TARGET_{upper}_LINKER"] = linker
+            env.setdefault(f"CC_{self.triple.replace('-', '_')}", linker)
+        flags = rustflags(self.recipe, self.triple)
+        flags += [f"--remap-path-prefix={path}={to}" for path, to in remap.items()]
+        env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
+        env["RUSTFLAGS"] = None
+        if self.settings.source_date_epoch is not None:
+            env["SOURCE_DATE_EPOCH"] = str(self.settings.source_date_epoch)
+        return env
+
+
+def make_plan(
+    settings: Settings,
+    arch: Arch,
+    recipe: Recipe,
+    toolchain: Toolchain,
+    builder_image: str | None = None,
+) -> Plan:
+    """Resolve the triple and chef, check the toolchain has the target's std, compute the key."""
+    triple = settings.triple(arch)
+    if builder_image is None and not toolchain.has_std(triple):
+        raise ToolNotFound(
+            f"the toolchain ({toolchain.release}, {toolchain.sysroot}) has no std for {triple}; "
+            "install it (rustup target add, or Debian's libstd-rust-web-dev:<arch>) or use "
+            "--backend docker"
+        )
+    chef = chefcmd.resolve(settings.chef, settings.cargo)
+    manifest = cachekey.key_manifest(
+        recipe=recipe.digest(),
+        rustc=toolchain.rustc,
+        cargo=toolchain.cargo,
+        target=triple,
+        libc=str(settings.libc(arch)),
+        profile=settings.profile,
+        features={
+            "features": list(split_features(settings.features)),
+            "no_default_features": settings.no_default_features,
+            "all_features": settings.all_features,
+        },
+        env=cachekey.env_inputs(triple),
+        rustflags=rustflags(recipe, triple),
+        linker=settings.linker(arch),
+        chef=chef,
+        builder_image=builder_image,
+    )
+    return Plan(
+        settings, arch, triple, recipe, toolchain, chef, manifest, cachekey.cache_key(manifest)
+    )
+
+
+def rustflags(recipe: Recipe, triple: str) -> list[str]:
+    """The user's rustflags: CARGO_ENCODED_RUSTFLAGS, else RUSTFLAGS, else those of the
+    workspace's `.cargo/config.toml` (`target.<triple>.rustflags`, else `build.rustflags`).
+    galley passes rustflags through CARGO_ENCODED_RUSTFLAGS, which hides config values, so they
+    are carried over here."""
+    if os.environ.get("CARGO_ENCODED_RUSTFLAGS"):
+        return os.environ["CARGO_ENCODED_RUSTFLAGS"].split("\x1f")
+    if os.environ.get("RUSTFLAGS"):
+        return shlex.split(os.environ["RUSTFLAGS"])
+    config = _config(recipe)
+    target = (
+        config.get("target", {}).get(triple, {}) if isinstance(config.get("target"), dict) else {}
+    )
+    build = config.get("build", {})
+    for table in (target, build):
+        flags = table.get("rustflags") if isinstance(table, dict) else None
+        if isinstance(flags, str):
+            return flags.split()
+        if isinstance(flags, list) and all(isinstance(f, str) for f in flags):
+            return list(flags)
+    return []
+
+
+def _config(recipe: Recipe) -> dict[str, Any]:
+    if not recipe.config_file:
+        return {}
+    try:
+        return tomllib.loads(recipe.config_file)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f".cargo/config.toml of the workspace is not TOML ({exc})") from None

@@ -1,0 +1,51 @@
+"""Per-arch results: the `--json` document on stdout and the summary table on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Any, TextIO
+
+from galley.units import format_size
+
+
+@dataclass
+class ArchResult:
+    """What one task did for one arch."""
+
+    arch: str
+    target: str
+    key: str
+    cache: str = "miss"  # hit | miss | pulled
+    seconds: float = 0.0
+    size: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        details = data.pop("details")
+        data["seconds"] = round(self.seconds, 3)
+        return {**data, **details}
+
+
+def print_json(results: list[ArchResult], out: TextIO | None = None) -> None:
+    document = {"results": [result.to_json() for result in results]}
+    print(json.dumps(document, indent=1, sort_keys=True), file=out or sys.stdout)
+
+
+def print_summary(task: str, results: list[ArchResult], out: TextIO | None = None) -> None:
+    """A table: arch, target, key, hit/miss, time, size."""
+    rows = [("arch", "target", "key", "cache", "time", "size")]
+    rows += [
+        (r.arch, r.target, r.key[:12], r.cache, f"{r.seconds:.1f}s", format_size(r.size))
+        for r in results
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    stream = out or sys.stderr
+    print(f"\n{task} summary:", file=stream)
+    for row in rows:
+        print(
+            "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)),
+            file=stream,
+        )

@@ -1,0 +1,271 @@
+"""The local cache store: one immutable, verified entry per cache key.
+
+```
+<cache>/entries/<key>/{entry.json, files.json, target/...}   published by rename, never mutated
+<cache>/tmp/<key>.<pid>/        entries being built (removed on the next run if abandoned)
+<cache>/locks/<key>.lock        flock: exclusive to cook/remove, shared while restoring
+<cache>/usage/<key>.json        hits, misses, last use (the only mutable per-key file)
+<cache>/quarantine/<key>.<t>/   entries that failed verification, kept for inspection
+<cache>/state/last-<arch>.json  the last key manifest per arch (for `cook --explain`)
+```
+`files.json` holds the sha256, size and mode of every other file; an entry whose files differ,
+or whose key manifest does not hash to its name, is never used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from galley import cachekey, shell
+from galley.errors import CacheError, GalleyError
+
+ENTRY_FILE = "entry.json"
+FILES_FILE = "files.json"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A published entry: its key, directory and metadata."""
+
+    key: str
+    path: Path
+    meta: dict[str, Any]
+
+    @property
+    def target_dir(self) -> Path:
+        return self.path / "target"
+
+    @property
+    def arch(self) -> str:
+        return str(self.meta.get("arch", "?"))
+
+    @property
+    def size(self) -> int:
+        return int(self.meta.get("size", 0))
+
+
+class Store:
+    """A cache directory (see the module docstring for the layout)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.absolute()
+
+    # -- paths and locks ------------------------------------------------------------------------
+
+    def _dir(self, name: str) -> Path:
+        path = self.root / name
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheError(f"cache dir {self.root}: {exc.strerror}") from None
+        return path
+
+    def entry_path(self, key: str) -> Path:
+        _check_key(key)
+        return self._dir("entries") / key
+
+    @contextlib.contextmanager
+    def lock(self, key: str, shared: bool = False, blocking: bool = True) -> Iterator[bool]:
+        """Hold the key's lock; yields False (without waiting) when busy and not blocking."""
+        _check_key(key)
+        path = self._dir("locks") / f"{key}.lock"
+        with path.open("a") as handle:
+            mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+            try:
+                fcntl.flock(handle, mode | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def get(self, key: str) -> Entry | None:
+        """The published entry for `key` (unverified), or None."""
+        path = self.entry_path(key)
+        if not (path / FILES_FILE).is_file():
+            return None
+        try:
+            meta = json.loads((path / ENTRY_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta = {}
+        return Entry(key, path, meta if isinstance(meta, dict) else {})
+
+    def entries(self) -> list[Entry]:
+        found = [
+            self.get(p.name) for p in sorted(self._dir("entries").iterdir()) if _is_key(p.name)
+        ]
+        return [entry for entry in found if entry]
+
+    def problems(self, entry: Entry) -> list[str]:
+        """What is wrong with an entry (empty when its files and key are intact)."""
+        problems = _key_problems(entry)
+        try:
+            expected = json.loads((entry.path / FILES_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            return [*problems, f"{FILES_FILE} unreadable: {exc}"]
+        actual = _inventory(entry.path)
+        for name in sorted(set(expected) | set(actual)):
+            if name not in actual:
+                problems.append(f"missing file {name}")
+            elif name not in expected:
+                problems.append(f"unexpected file {name}")
+            elif actual[name] != expected[name]:
+                problems.append(f"changed file {name}")
+        return problems
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def clean_abandoned(self, key: str) -> None:
+        """Remove half-built entries of `key` (call with the key's exclusive lock held)."""
+        for leftover in self._dir("tmp").glob(f"{key}.*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+    def publish(
+        self, key: str, key_manifest: dict[str, Any], target: Path, meta: dict[str, Any]
+    ) -> Entry:
+        """Move a cooked `target` dir into a new entry, atomically (hold the exclusive lock)."""
+        if cachekey.cache_key(key_manifest) != key:
+            raise CacheError("refusing to publish: the key does not match its manifest")
+        staging = self._dir("tmp") / f"{key}.{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            staging.mkdir()
+            shutil.move(str(target), staging / "target")
+            size = sum(p.stat().st_size for p in (staging / "target").rglob("*") if p.is_file())
+            info = {**meta, "key": key, "key_manifest": key_manifest, "size": size}
+            info["created"] = info.get("created") or time.time()
+            _write_json(staging / ENTRY_FILE, info)
+            _write_json(staging / FILES_FILE, _inventory(staging))
+            destination = self.entry_path(key)
+            if destination.exists():
+                shutil.rmtree(destination)
+            os.rename(staging, destination)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise _cache_error(exc, self.root) from None
+        entry = self.get(key)
+        assert entry is not None
+        return entry
+
+    def restore(self, entry: Entry, destination: Path) -> float:
+        """Copy the entry's target dir to `destination` (reflink where possible); seconds."""
+        started = time.monotonic()
+        if destination.exists():
+            shutil.rmtree(destination)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            shell.run(["cp", "-a", "--reflink=auto", entry.target_dir, destination], echo=False)
+        except GalleyError as exc:
+            shutil.rmtree(destination, ignore_errors=True)
+            raise CacheError(f"cannot restore entry {entry.key[:12]}: {exc}") from None
+        return time.monotonic() - started
+
+    def quarantine(self, entry: Entry) -> Path:
+        """Move a bad entry out of the way (kept for inspection); returns where it went."""
+        destination = self._dir("quarantine") / f"{entry.key}.{int(time.time() * 1000)}"
+        os.rename(entry.path, destination)
+        return destination
+
+    def remove(self, entry: Entry) -> None:
+        graveyard = self._dir("tmp") / f"{entry.key}.removing.{os.getpid()}"
+        os.rename(entry.path, graveyard)  # atomic: the entry vanishes at once
+        shutil.rmtree(graveyard, ignore_errors=True)
+        (self._dir("usage") / f"{entry.key}.json").unlink(missing_ok=True)
+
+    # -- usage and state ------------------------------------------------------------------------
+
+    def usage(self, key: str) -> dict[str, Any]:
+        try:
+            data = json.loads((self._dir("usage") / f"{key}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        return data if isinstance(data, dict) else {}
+
+    def record(self, key: str, hit: bool) -> None:
+        """Count a hit or miss and stamp the last use."""
+        data = self.usage(key)
+        field = "hits" if hit else "misses"
+        data[field] = int(data.get(field, 0)) + 1
+        data["last_used"] = time.time()
+        _write_json(self._dir("usage") / f"{key}.json", data)
+
+    def last_used(self, entry: Entry) -> float:
+        return float(self.usage(entry.key).get("last_used", entry.meta.get("created", 0)))
+
+    def last_manifest(self, arch: str) -> dict[str, Any] | None:
+        try:
+            data = json.loads((self._dir("state") / f"last-{arch}.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def remember_manifest(self, arch: str, manifest: dict[str, Any]) -> None:
+        _write_json(self._dir("state") / f"last-{arch}.json", manifest)
+
+
+def _check_key(key: str) -> None:
+    if not _is_key(key):
+        raise CacheError(f"invalid cache key {key[:80]!r}")
+
+
+def _is_key(name: str) -> bool:
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
+
+
+def _key_problems(entry: Entry) -> list[str]:
+    manifest = entry.meta.get("key_manifest")
+    if not isinstance(manifest, dict):
+        return ["entry.json has no key manifest"]
+    if cachekey.cache_key(manifest) != entry.key:
+        return ["key manifest does not hash to the entry's key (renamed or copied entry)"]
+    return []
+
+
+def _inventory(root: Path) -> dict[str, list[Any]]:
+    """{relative path: [sha256, size, mode]} of every file and symlink under root but files.json."""
+    found: dict[str, list[Any]] = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if relative == FILES_FILE:
+            continue
+        if path.is_symlink():
+            found[relative] = ["symlink:" + os.readlink(path), 0, 0]
+        elif path.is_file():
+            stat = path.stat()
+            found[relative] = [_sha256(path), stat.st_size, stat.st_mode & 0o777]
+    return found
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_json(path: Path, data: Any) -> None:
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(partial, path)
+
+
+def _cache_error(exc: OSError, root: Path) -> CacheError:
+    if exc.errno == errno.ENOSPC:
+        return CacheError(f"cache dir {root}: no space left on device (entry not published)")
+    return CacheError(f"cache dir {root}: {exc.strerror or exc}")

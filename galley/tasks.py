@@ -1,0 +1,219 @@
+"""The task collection: prepare, cook, build, cache-prune, verify.
+
+Loaded by the repo's `tasks.py` (`invoke cook --arch arm64`) and by the installed `galley`
+program (same tasks, any Rust repo). Flags override `galley.toml`; every user error ends as one
+line and a non-zero exit (invoke's Exit), never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+from galley import config, operations, results
+from galley.errors import GalleyError
+from galley.units import parse_duration, parse_size
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+COMMON_HELP = {
+    "workspace": "Rust workspace directory (default: galley.toml's, else the cwd)",
+    "dist": "output directory (default: dist/)",
+    "config": "path of galley.toml (default: found from the cwd upward)",
+    "cache_dir": "cache directory (default: $GALLEY_CACHE_DIR or ~/.cache/galley)",
+}
+ARCH_HELP = {
+    "arch": "architecture, repeatable: amd64 arm64 s390x ppc64le riscv64 (aliases accepted)",
+    "profile": "cargo profile (default: release)",
+    "features": "cargo feature, repeatable",
+    "backend": "local or docker",
+    "chef": "builtin, cargo-chef or auto",
+    "json": "print one JSON document on stdout",
+}
+
+
+def _exits(function: F) -> F:
+    """Turn GalleyError into invoke's Exit: one line on stderr, the error's exit code."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except GalleyError as exc:
+            raise Exit(f"galley: error: {exc}", code=exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise Exit("galley: interrupted", code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(
+    config_path: str | None,
+    workspace: str | None,
+    dist: str | None,
+    cache_dir: str | None,
+    **flags: Any,
+) -> config.Settings:
+    settings = config.load(Path(config_path) if config_path else None)
+    return settings.with_flags(workspace=workspace, dist_dir=dist, cache_dir=cache_dir, **flags)
+
+
+def _report(task_name: str, found: list[results.ArchResult], as_json: bool) -> None:
+    if as_json:
+        results.print_json(found)
+    if len(found) > 1 or not as_json:
+        results.print_summary(task_name, found)
+
+
+@task(
+    auto_shortflags=False,
+    help={
+        "bin": "only the closure of this binary or package",
+        "output": "recipe path",
+        **COMMON_HELP,
+    },
+)
+@_exits
+def prepare(
+    c: Context,
+    bin: str | None = None,
+    output: str | None = None,
+    workspace: str | None = None,
+    dist: str | None = None,
+    config: str | None = None,
+    cache_dir: str | None = None,
+) -> None:
+    """Write the workspace's recipe (cargo-chef's recipe.json schema)."""
+    settings = _settings(config, workspace, dist, cache_dir)
+    path = operations.write_recipe(settings, bin, Path(output) if output else None)
+    print(path)
+
+
+@task(
+    auto_shortflags=False,
+    iterable=["arch", "features"],
+    help={
+        **ARCH_HELP,
+        "explain": "show which key inputs changed since the last cook",
+        **COMMON_HELP,
+    },
+)
+@_exits
+def cook(
+    c: Context,
+    arch: list[str] | None = None,
+    profile: str | None = None,
+    features: list[str] | None = None,
+    backend: str | None = None,
+    chef: str | None = None,
+    explain: bool = False,
+    json: bool = False,
+    workspace: str | None = None,
+    dist: str | None = None,
+    config: str | None = None,
+    cache_dir: str | None = None,
+) -> None:
+    """Cook the dependencies for each arch: a cache hit, or a cook published to the cache."""
+    settings = _settings(
+        config,
+        workspace,
+        dist,
+        cache_dir,
+        profile=profile,
+        features=features,
+        backend=backend,
+        chef=chef,
+    )
+    _report("cook", operations.cook(settings, arch, explain=explain), json)
+
+
+@task(auto_shortflags=False, iterable=["arch", "features"], help={**ARCH_HELP, **COMMON_HELP})
+@_exits
+def build(
+    c: Context,
+    arch: list[str] | None = None,
+    profile: str | None = None,
+    features: list[str] | None = None,
+    backend: str | None = None,
+    chef: str | None = None,
+    json: bool = False,
+    workspace: str | None = None,
+    dist: str | None = None,
+    config: str | None = None,
+    cache_dir: str | None = None,
+) -> None:
+    """Cook if needed, then build the real code on top; outputs in <dist>/<arch>/."""
+    settings = _settings(
+        config,
+        workspace,
+        dist,
+        cache_dir,
+        profile=profile,
+        features=features,
+        backend=backend,
+        chef=chef,
+    )
+    _report("build", operations.build(settings, arch), json)
+
+
+@task(
+    auto_shortflags=False,
+    name="cache-prune",
+    help={
+        "max_size": "remove least recently used entries above this total (e.g. 20G)",
+        "older_than": "remove entries unused for longer than this (e.g. 14d)",
+        "keep": "keep at most N entries per arch",
+        "dry_run": "only show what would be removed",
+        **COMMON_HELP,
+    },
+)
+@_exits
+def cache_prune(
+    c: Context,
+    max_size: str | None = None,
+    older_than: str | None = None,
+    keep: int | None = None,
+    dry_run: bool = False,
+    workspace: str | None = None,
+    dist: str | None = None,
+    config: str | None = None,
+    cache_dir: str | None = None,
+) -> None:
+    """Remove cache entries by size, age and count per arch; never one in use."""
+    settings = _settings(config, workspace, dist, cache_dir)
+    rows = operations.prune(
+        settings,
+        max_size=parse_size(max_size) if max_size else None,
+        older_than=parse_duration(older_than) if older_than else None,
+        keep=int(keep) if keep is not None else None,
+        dry_run=dry_run,
+    )
+    operations.print_prune_table(rows)
+
+
+@task(auto_shortflags=False, iterable=["arch"], help={"arch": ARCH_HELP["arch"], **COMMON_HELP})
+@_exits
+def verify(
+    c: Context,
+    arch: list[str] | None = None,
+    workspace: str | None = None,
+    dist: str | None = None,
+    config: str | None = None,
+    cache_dir: str | None = None,
+) -> None:
+    """Check recipe freshness, cache integrity and the built artifacts (ELF arch, no dummies)."""
+    settings = _settings(config, workspace, dist, cache_dir)
+    operations.verify(settings, arch)
+
+
+ns = Collection(prepare, cook, build, cache_prune, verify)
+ns.configure({"run": {"echo": True}})
+
+__all__ = ["ns"]

@@ -1,0 +1,120 @@
+"""`verify`: prove what was built. Each check returns problems; an empty report means OK.
+
+- the recipe of the workspace equals the one the dist was built from,
+- every cache entry matches its file manifest and key,
+- each artifact matches its recorded sha256, is an ELF of the arch's class, endianness and
+  machine, static/dynamic as the libc implies, needs no glibc newer than the floor, and is not one
+  of the cook's dummy binaries; `rootfs.tar` holds only `usr/bin` payload.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from galley import dist, elf
+from galley.arch import Arch, Libc
+from galley.chef.recipe import Recipe
+from galley.errors import GalleyError
+from galley.store import Store
+
+
+@dataclass
+class Report:
+    """Problems found, grouped by what was checked, plus notes (e.g. the glibc needed)."""
+
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_recipe(recipe: Recipe, manifest: dict[str, Any] | None, arch: str) -> list[str]:
+    if manifest is None:
+        return [f"{arch}: no dist manifest (run `galley build --arch {arch}`)"]
+    if manifest.get("recipe") != recipe.digest():
+        return [f"{arch}: the workspace's recipe changed since the build (stale dist)"]
+    return []
+
+
+def check_store(store: Store) -> list[str]:
+    problems = []
+    for entry in store.entries():
+        problems += [f"cache entry {entry.key[:12]}: {p}" for p in store.problems(entry)[:5]]
+    return problems
+
+
+def check_artifacts(
+    arch_dir: Path, arch: Arch, libc: Libc, glibc_floor: str | None, report: Report
+) -> None:
+    """Add problems and notes for every artifact in `dist/<arch>`."""
+    manifest = dist.read_manifest(arch_dir) or {}
+    dummies = set(dict(manifest.get("dummies", {})).values())
+    for name, digest in sorted(dict(manifest.get("artifacts", {})).items()):
+        path = arch_dir / name
+        if not path.is_file():
+            report.problems.append(f"{arch.name}: {name} is missing")
+            continue
+        actual = dist.sha256_file(path)
+        if actual != digest:
+            report.problems.append(f"{arch.name}: {name} does not match its recorded sha256")
+        if actual in dummies:
+            report.problems.append(f"{arch.name}: {name} is a dummy binary from the cook")
+        if name == dist.ROOTFS:
+            report.problems += [f"{arch.name}: rootfs.tar: {p}" for p in _rootfs_problems(path)]
+        else:
+            _check_elf(path, name, arch, libc, glibc_floor, report)
+
+
+def _check_elf(
+    path: Path, name: str, arch: Arch, libc: Libc, floor: str | None, report: Report
+) -> None:
+    where = f"{arch.name}: {name}"
+    try:
+        info = elf.read_elf(path)
+    except GalleyError as exc:
+        report.problems.append(f"{where}: {exc}")
+        return
+    if info is None:
+        report.problems.append(f"{where}: not an ELF file")
+        return
+    if (info.machine, info.elf_class, info.little_endian) != (
+        arch.elf_machine,
+        arch.elf_class,
+        arch.little_endian,
+    ):
+        report.problems.append(
+            f"{where}: ELF machine {info.machine_name} ({info.elf_class}-bit, "
+            f"{'LE' if info.little_endian else 'BE'}) is not {arch.name}"
+        )
+    if libc is Libc.GNU and info.is_static:
+        report.notes.append(f"{where}: static glibc binary")
+    if libc is Libc.MUSL and not info.is_static:
+        report.problems.append(f"{where}: musl build is dynamically linked ({info.interpreter})")
+    if info.max_glibc:
+        report.notes.append(f"{where}: needs {info.max_glibc}")
+        if floor and elf.glibc_version_tuple(info.max_glibc) > elf.glibc_version_tuple(
+            "GLIBC_" + floor.removeprefix("GLIBC_")
+        ):
+            report.problems.append(f"{where}: needs {info.max_glibc}, newer than the floor {floor}")
+
+
+def _rootfs_problems(path: Path) -> list[str]:
+    try:
+        with tarfile.open(path) as archive:
+            members = archive.getmembers()
+    except (tarfile.TarError, OSError) as exc:
+        return [f"unreadable ({exc})"]
+    problems = []
+    for member in members:
+        if not member.name.startswith("usr/") or any(
+            part in member.name for part in ("vendor", "registry", ".fingerprint", "deps/")
+        ):
+            problems.append(f"unexpected entry {member.name}")
+        if member.uid or member.gid:
+            problems.append(f"{member.name} is not owned by root")
+    return problems
