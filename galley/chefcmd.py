@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from galley import shell
-from galley.chef.cook import CookOptions, cargo_args
+from galley.chef.cooker import CookOptions, cargo_args
 from galley.errors import ConfigError
 
 

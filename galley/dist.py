@@ -35,6 +35,22 @@ def executables(messages: Iterable[str]) -> list[Path]:
     return [found[name] for name in sorted(found)]
 
 
+def compiled(messages: Iterable[str]) -> list[str]:
+    """Names of the packages cargo compiled (not fresh), from `--message-format=json` lines."""
+    names: set[str] = set()
+    for line in messages:
+        if line.startswith("{") and '"compiler-artifact"' in line:
+            message = json.loads(line)
+            if not message.get("fresh"):
+                names.add(_package_name(str(message.get("package_id", ""))))
+    return sorted(names)
+
+
+def _package_name(package_id: str) -> str:
+    source, _, fragment = package_id.partition("#")
+    return fragment.split("@")[0] if "@" in fragment else source.rstrip("/").rsplit("/", 1)[-1]
+
+
 def publish(
     arch_dir: Path, binaries: list[Path], info: dict[str, Any], source_date_epoch: int
 ) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from galley import chefcmd, dist, shell, sync
 from galley.chef import cleanup
-from galley.chef.cook import DUMMIES_FILE, cargo_args
+from galley.chef.cooker import DUMMIES_FILE, cargo_args
 from galley.plan import Plan
 from galley.results import ArchResult
 from galley.store import Entry, Store
@@ -108,6 +108,7 @@ def build(plan: Plan, store: Store, work: WorkDir, dist_dir: Path) -> ArchResult
     result.details["synced_files"] = changed
     messages = _cargo_build(plan, work)
     binaries = dist.executables(messages)
+    result.details["compiled"] = dist.compiled(messages)
     info = {
         "arch": plan.arch.name,
         "target": plan.triple,

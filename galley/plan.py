@@ -12,7 +12,7 @@ from typing import Any
 from galley import cachekey, chefcmd
 from galley.arch import Arch
 from galley.cachekey import Toolchain
-from galley.chef.cook import CookOptions, split_features
+from galley.chef.cooker import CookOptions, split_features
 from galley.chef.recipe import Recipe
 from galley.config import Settings
 from galley.errors import ConfigError, ToolNotFound

@@ -111,7 +111,7 @@ def _rootfs_problems(path: Path) -> list[str]:
         return [f"unreadable ({exc})"]
     problems = []
     for member in members:
-        if not member.name.startswith("usr/") or any(
+        if not (member.name == "usr" or member.name.startswith("usr/")) or any(
             part in member.name for part in ("vendor", "registry", ".fingerprint", "deps/")
         ):
             problems.append(f"unexpected entry {member.name}")

@@ -13,7 +13,7 @@ import pytest
 
 from galley.chef import CookOptions, Manifest, Recipe, Target, TargetKind, cook, prepare
 from galley.chef.cli import main as chef_main
-from galley.chef.cook import cargo_args
+from galley.chef.cooker import cargo_args
 from galley.chef.skeleton import NO_STD_MAIN, NO_STD_TEST, plan, write
 from galley.errors import ConfigError, RecipeError
 from helpers import EXAMPLE, cargo_artifacts, compiled, write_tree

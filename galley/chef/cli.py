@@ -11,10 +11,12 @@ import sys
 from pathlib import Path
 
 from galley import __version__
-from galley.chef.cook import CookOptions, cook, split_features
-from galley.chef.prepare import prepare
-from galley.chef.recipe import Recipe
+from typing import TYPE_CHECKING
+
 from galley.errors import GalleyError, RecipeError
+
+if TYPE_CHECKING:
+    from galley.chef.cooker import CookOptions
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,11 +44,16 @@ def run() -> None:
 
 
 def _prepare(options: argparse.Namespace) -> None:
+    from galley.chef.planner import prepare
+
     recipe = prepare(Path.cwd(), bin_name=options.bin)
     Path(options.recipe_path).write_text(recipe.to_json(), encoding="utf-8")
 
 
 def _cook(options: argparse.Namespace) -> None:
+    from galley.chef.cooker import cook
+    from galley.chef.recipe import Recipe
+
     try:
         text = Path(options.recipe_path).read_bytes()
     except OSError as exc:
@@ -57,6 +64,8 @@ def _cook(options: argparse.Namespace) -> None:
 
 def cook_options(options: argparse.Namespace) -> CookOptions:
     """Map parsed `cook` flags to CookOptions."""
+    from galley.chef.cooker import CookOptions, split_features
+
     return CookOptions(
         release=options.release,
         profile=options.profile,

@@ -7,6 +7,7 @@ name or path. Paths are POSIX and relative to the package directory.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -60,32 +61,38 @@ def without_harness(manifest: dict[str, Any]) -> set[str]:
 
 
 class _FileIndex:
-    """Existence checks relative to a package directory (never following paths outside it)."""
+    """Existence checks relative to a package directory, from one listing per directory."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
+        self.root = str(root)
+        self._listings: dict[str, dict[str, bool]] = {}
+
+    def _listing(self, directory: str) -> dict[str, bool]:
+        """{name: is_dir} of a directory (empty when missing), cached."""
+        if directory not in self._listings:
+            try:
+                with os.scandir(os.path.join(self.root, directory)) as entries:
+                    self._listings[directory] = {e.name: e.is_dir() for e in entries}
+            except OSError:
+                self._listings[directory] = {}
+        return self._listings[directory]
 
     def is_file(self, relative: str) -> bool:
-        return (self.root / relative).is_file()
+        directory, _, name = relative.rpartition("/")
+        if ".." in relative.split("/") or "/" in directory:
+            return os.path.isfile(os.path.join(self.root, relative))
+        return self._listing(directory).get(name) is False
 
     def rust_files(self, directory: str) -> list[str]:
-        base = self.root / directory
-        if not base.is_dir():
-            return []
-        return sorted(
-            f"{directory}/{entry.name}"
-            for entry in base.iterdir()
-            if entry.suffix == ".rs" and entry.is_file()
-        )
+        listing = self._listing(directory)
+        return sorted(f"{directory}/{n}" for n, d in listing.items() if not d and n.endswith(".rs"))
 
     def main_dirs(self, directory: str) -> list[str]:
-        base = self.root / directory
-        if not base.is_dir():
-            return []
+        listing = self._listing(directory)
         return sorted(
-            f"{directory}/{entry.name}/main.rs"
-            for entry in base.iterdir()
-            if entry.is_dir() and (entry / "main.rs").is_file()
+            f"{directory}/{name}/main.rs"
+            for name, is_dir in listing.items()
+            if is_dir and os.path.isfile(os.path.join(self.root, directory, name, "main.rs"))
         )
 
 

@@ -1,0 +1,5 @@
+"""`python -m galley …` is the `galley` program."""
+
+from galley.program import run
+
+run()

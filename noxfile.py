@@ -1,0 +1,62 @@
+"""nox sessions: `tests` and `lint` for development, `cook`/`build`/`verify` per arch for CI.
+
+`nox -t cook -l --json` lists one cook session per arch: the CI matrix (see ci/github-actions.yml).
+The arch list comes from galley's arch table, the single source.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import nox
+
+from galley.arch import DEFAULT_MATRIX
+
+nox.needs_version = ">=2024.10.9"
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session(python=False)
+def tests(session: nox.Session) -> None:
+    """Run the test suite (real cargo, real dockerd) with the project's venv."""
+    session.run(sys.executable, "-m", "pytest", *session.posargs)
+
+
+@nox.session(python=False)
+def lint(session: nox.Session) -> None:
+    """ruff (lint + format check) and mypy --strict."""
+    session.run(sys.executable, "-m", "ruff", "check", ".")
+    session.run(sys.executable, "-m", "ruff", "format", "--check", ".")
+    session.run(sys.executable, "-m", "mypy")
+
+
+def _task(session: nox.Session, name: str, arch: str) -> None:
+    session.run(sys.executable, "-m", "galley", name, "--arch", arch, *session.posargs)
+
+
+@nox.session(python=False, tags=["cook"])
+@nox.parametrize("arch", DEFAULT_MATRIX, ids=DEFAULT_MATRIX)
+def cook(session: nox.Session, arch: str) -> None:
+    """Cook the example's dependencies for one arch."""
+    _task(session, "cook", arch)
+
+
+@nox.session(python=False, tags=["build"])
+@nox.parametrize("arch", DEFAULT_MATRIX, ids=DEFAULT_MATRIX)
+def build(session: nox.Session, arch: str) -> None:
+    """Build the example for one arch (cooks if needed)."""
+    _task(session, "build", arch)
+
+
+@nox.session(python=False, tags=["verify"])
+@nox.parametrize("arch", DEFAULT_MATRIX, ids=DEFAULT_MATRIX)
+def verify(session: nox.Session, arch: str) -> None:
+    """Verify the built artifacts of one arch."""
+    _task(session, "verify", arch)
+
+
+@nox.session(python=False, default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks (never part of the tests): local backend vs plain cargo."""
+    session.run(sys.executable, "benchmarks/local.py", *session.posargs)

@@ -1,0 +1,298 @@
+"""The task collection with real cargo: cook/build/prune/verify, concurrency, tamper, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import EXAMPLE, REPO, write_tree
+
+TOY = {
+    "Cargo.toml": '[workspace]\nmembers = ["app", "lib1"]\nresolver = "2"\n',
+    "app/Cargo.toml": (
+        '[package]\nname = "app"\nversion = "1.2.3"\nedition = "2021"\n'
+        '[dependencies]\nlib1 = { path = "../lib1" }\nanyhow = "1"\n'
+    ),
+    "app/src/main.rs": (
+        'const GREETING: &str = "hello";\nfn main() { println!("{GREETING} {}", lib1::x()); }\n'
+    ),
+    "lib1/Cargo.toml": (
+        '[package]\nname = "lib1"\nversion = "1.2.3"\nedition = "2021"\n'
+        '[dependencies]\nlog = "0.4"\n'
+    ),
+    "lib1/src/lib.rs": "pub fn x() -> u32 { 41 + (log::max_level() as u32 > 100) as u32 }\n",
+}
+
+
+def galley(
+    *args: str, cwd: Path, cache: Path, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed `galley` program (as a user would)."""
+    environ = {**os.environ, "GALLEY_CACHE_DIR": str(cache), **(env or {})}
+    result = subprocess.run(
+        [sys.executable, "-m", "galley", *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check:
+        assert result.returncode == 0, result.stderr[-4000:]
+    return result
+
+
+def results(output: str) -> list[dict[str, Any]]:
+    document = json.loads(output)
+    assert list(document) == ["results"]
+    return list(document["results"])
+
+
+@pytest.fixture
+def toy(tmp_path: Path, cargo: str) -> Path:
+    root = write_tree(tmp_path / "toy", TOY)
+    subprocess.run(
+        [cargo, "generate-lockfile", "--offline"], cwd=root, check=True, capture_output=True
+    )
+    return root
+
+
+def test_cook_miss_then_hit_and_build(toy: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = results(galley("cook", "--json", cwd=toy, cache=cache).stdout)
+    assert [r["cache"] for r in first] == ["miss"]
+    assert set(first[0]) >= {"arch", "target", "key", "cache", "seconds", "size"}
+    second = results(galley("cook", "--json", cwd=toy, cache=cache).stdout)
+    assert second[0]["cache"] == "hit" and second[0]["key"] == first[0]["key"]
+    built = results(galley("build", "--json", cwd=toy, cache=cache).stdout)[0]
+    assert built["cache"] == "hit"
+    assert set(built["compiled"]) == {"app", "lib1"}  # only workspace crates after the cook
+    binary = toy / "dist" / "amd64" / "bin" / "app"
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "hello 41\n"
+    manifest = json.loads((toy / "dist" / "amd64" / "manifest.json").read_text())
+    assert manifest["key"] == first[0]["key"] and "bin/app" in manifest["artifacts"]
+    galley("verify", cwd=toy, cache=cache)
+
+    main = toy / "app" / "src" / "main.rs"
+    main.write_text(main.read_text().replace('"hello"', '"edited"'))
+    edited = results(galley("build", "--json", cwd=toy, cache=cache).stdout)[0]
+    assert edited["cache"] == "hit" and edited["compiled"] == ["app"]
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "edited 41\n"
+
+
+def test_concurrent_cooks_of_one_key_compile_once(toy: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    outputs: list[subprocess.CompletedProcess[str]] = []
+
+    def run() -> None:
+        outputs.append(galley("cook", "--json", cwd=toy, cache=cache))
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    caches = sorted(results(o.stdout)[0]["cache"] for o in outputs)
+    assert caches == ["hit", "hit", "miss"]
+    assert len(list((cache / "entries").iterdir())) == 1
+    assert sum(o.stderr.count("Compiling anyhow") for o in outputs) == 1
+
+
+def test_tampered_entry_fails_verify_and_is_recooked(toy: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    key = results(galley("build", "--json", cwd=toy, cache=cache).stdout)[0]["key"]
+    rlib = next((cache / "entries" / key / "target").rglob("libanyhow-*.rlib"))
+    data = bytearray(rlib.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    rlib.write_bytes(bytes(data))
+    failed = galley("verify", cwd=toy, cache=cache, check=False)
+    assert failed.returncode == 9
+    assert "changed file target/" in failed.stderr and "Traceback" not in failed.stderr
+    shutil.rmtree(cache / "work")  # force a restore from the store
+    rebuilt = results(galley("build", "--json", cwd=toy, cache=cache).stdout)[0]
+    assert rebuilt["cache"] == "miss" and rebuilt["quarantined"]
+    assert len(list((cache / "quarantine").iterdir())) == 1
+    galley("verify", cwd=toy, cache=cache)
+
+
+def test_prune_dry_run_then_real(toy: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    galley("cook", cwd=toy, cache=cache)
+    galley("cook", "--profile", "dev", cwd=toy, cache=cache)
+    assert len(list((cache / "entries").iterdir())) == 2
+    dry = galley("cache-prune", "--keep", "1", "--dry-run", cwd=toy, cache=cache)
+    assert "would remove" in dry.stderr and dry.stderr.count("keep") >= 1
+    assert len(list((cache / "entries").iterdir())) == 2
+    real = galley("cache-prune", "--keep", "1", cwd=toy, cache=cache)
+    assert "removed" in real.stderr
+    assert len(list((cache / "entries").iterdir())) == 1
+    galley("cache-prune", "--max-size", "1K", cwd=toy, cache=cache)
+    assert list((cache / "entries").iterdir()) == []
+
+
+def test_prune_never_removes_an_entry_in_use(toy: Path, tmp_path: Path) -> None:
+    from galley.store import Store
+
+    cache = tmp_path / "cache"
+    key = results(galley("cook", "--json", cwd=toy, cache=cache).stdout)[0]["key"]
+    with Store(cache).lock(key, shared=True):
+        busy = galley("cache-prune", "--older-than", "0s", cwd=toy, cache=cache)
+    assert "in use, kept" in busy.stderr
+    assert (cache / "entries" / key).is_dir()
+
+
+def test_explain_names_the_changed_input(toy: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    galley("cook", cwd=toy, cache=cache)
+    (toy / "lib1" / "Cargo.toml").write_text(TOY["lib1/Cargo.toml"] + 'anyhow = "1"\n')
+    subprocess.run(
+        ["cargo", "generate-lockfile", "--offline"], cwd=toy, check=True, capture_output=True
+    )
+    explained = galley("cook", "--explain", cwd=toy, cache=cache)
+    assert "recipe:" in explained.stderr
+    assert "rustc:" not in explained.stderr
+
+
+FAKE_CARGO_CHEF = """#!/bin/sh
+# A stand-in for the cargo-chef binary (it cannot be installed offline): records its argv, then
+# forwards to galley-chef, which takes the same flags.
+printf '%s\\n' "$*" >> "$CHEF_LOG"
+exec {python} -m galley.chef.cli "$@"
+"""
+
+
+def test_chef_selection_composes_the_same_command(toy: Path, tmp_path: Path) -> None:
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    chef = fake_bin / "cargo-chef"
+    chef.write_text(FAKE_CARGO_CHEF.format(python=sys.executable))
+    chef.chmod(0o755)
+    log = tmp_path / "chef.log"
+    env = {"PATH": f"{fake_bin}:{os.environ['PATH']}", "CHEF_LOG": str(log)}
+    cache = tmp_path / "cache"
+    builtin = results(
+        galley("cook", "--json", "--chef", "builtin", cwd=toy, cache=cache, env=env).stdout
+    )[0]
+    assert Path(builtin["command"][0]).name == "galley-chef" or builtin["command"][1:3] == [
+        "-m",
+        "galley.chef.cli",
+    ]
+    via_cargo = results(
+        galley("cook", "--json", "--chef", "auto", cwd=toy, cache=cache, env=env).stdout
+    )[0]
+    assert via_cargo["chef"] == "cargo-chef"
+    assert via_cargo["command"][:3] == ["cargo", "chef", "cook"]
+    flags = builtin["command"][builtin["command"].index("cook") :]
+    assert via_cargo["command"][2:] == flags  # identical flags either way
+    recorded = log.read_text().splitlines()
+    assert recorded[0] == "chef --version" and recorded[-1].startswith("chef cook --recipe-path")
+    assert via_cargo["key"] != builtin["key"]  # the chef is part of the key
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["cook", "--arch", "sparc"], "unknown arch 'sparc'"),
+        (["build", "--workspace", "/nonexistent"], "no Cargo.toml"),
+        (["cook", "--arch", "riscv64"], "has no std for riscv64gc-unknown-linux-gnu"),
+        (["cache-prune", "--max-size", "lots"], "bad size 'lots'"),
+        (["cache-prune", "--older-than", "1 fortnight"], "bad duration"),
+        (["cache-prune"], "needs --max-size, --older-than or --keep"),
+        (["cook", "--backend", "podman"], "backend must be one of"),
+        (["verify", "--config", "/nonexistent/galley.toml"], "no such config file"),
+    ],
+)
+def test_errors_are_one_line(toy: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    failed = galley(*args, cwd=toy, cache=tmp_path / "cache", check=False)
+    assert failed.returncode != 0
+    lines = failed.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], failed.stderr
+    assert not (tmp_path / "cache" / "entries").exists() or not list(
+        (tmp_path / "cache" / "entries").iterdir()
+    )
+
+
+def test_workspace_errors_are_one_line(toy: Path, tmp_path: Path) -> None:
+    (toy / "Cargo.lock").unlink()
+    failed = galley("cook", cwd=toy, cache=tmp_path / "cache", check=False)
+    assert failed.returncode == 4 and "no Cargo.lock" in failed.stderr
+    (toy / "app" / "Cargo.toml").write_text("[package\n")
+    failed = galley("cook", cwd=toy, cache=tmp_path / "cache", check=False)
+    assert failed.returncode == 4 and "app/Cargo.toml: not valid TOML" in failed.stderr.strip()
+    assert len(failed.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('arches = ["amd64"]\ncolour = "blue"\n', "unknown key 'colour'"),
+        ('arches = "amd64"\n', "arches must be a list of strings"),
+        ("profile = 3\n", "profile must be a string"),
+        ('[arch.arm64]\nlibc = "uclibc"\n', "libc must be one of gnu, musl"),
+        ('[docker]\nmode = "magic"\n', "docker.mode must be one of"),
+        ("not toml [", "not valid TOML"),
+    ],
+)
+def test_bad_config_is_one_clear_error(toy: Path, tmp_path: Path, text: str, message: str) -> None:
+    (toy / "galley.toml").write_text(text)
+    failed = galley("cook", cwd=toy, cache=tmp_path / "cache", check=False)
+    assert failed.returncode == 2 and message in failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1
+
+
+def test_task_listings() -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    for program in (["invoke", "--list"], [sys.executable, "-m", "galley", "--list"]):
+        listing = subprocess.run(
+            program, cwd=REPO, capture_output=True, text=True, env=env, check=True
+        ).stdout
+        for name in ("prepare", "cook", "build", "cache-prune", "verify"):
+            assert f"  {name} " in listing
+    sessions = subprocess.run(
+        [sys.executable, "-m", "nox", "-t", "cook", "-l", "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
+    assert [s["call_spec"]["arch"] for s in json.loads(sessions)] == [
+        "amd64",
+        "arm64",
+        "s390x",
+        "ppc64le",
+    ]
+    make = subprocess.run(
+        ["make", "-n", "cook", "ARCH=arm64"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert make.stdout.strip() == ".venv/bin/invoke cook --arch arm64"
+
+
+@pytest.mark.slow
+def test_example_cold_hit_and_edit(cargo: str, tmp_path: Path) -> None:
+    """The example workspace: cold cook, hit, one-line edit rebuilds only workspace crates."""
+    workspace = tmp_path / "agent"
+    shutil.copytree(EXAMPLE, workspace, ignore=shutil.ignore_patterns("target"))
+    cache = tmp_path / "cache"
+    cold = results(galley("build", "--json", cwd=workspace, cache=cache).stdout)[0]
+    assert cold["cache"] == "miss"
+    binary = workspace / "dist" / "amd64" / "bin" / "kata-agent"
+    assert "ready" in subprocess.run([binary], capture_output=True, text=True, check=True).stdout
+    main = workspace / "crates" / "agent" / "src" / "main.rs"
+    main.write_text(
+        main.read_text().replace(
+            'const GREETING: &str = "ready";', 'const GREETING: &str = "edited";'
+        )
+    )
+    warm = results(galley("build", "--json", cwd=workspace, cache=cache).stdout)[0]
+    assert warm["cache"] == "hit" and warm["compiled"] == ["agent"]
+    assert "edited" in subprocess.run([binary], capture_output=True, text=True, check=True).stdout
+    galley("verify", cwd=workspace, cache=cache)
