@@ -41,6 +41,7 @@ class DockerSettings:
     mode: str = "cross"
     mirror: str | None = None  # Debian mirror for debootstrap; None = read host apt sources
     push: bool = False
+    rust_version: str = "1.85"  # Debian rustc-web version in built builder images (s390x: 1.85)
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,9 @@ class Settings:
         """A copy with every non-None flag applied (validated like the file)."""
         changes = {key: value for key, value in flags.items() if value not in (None, [], ())}
         if "backend" in changes:
-            _choice("backend", changes["backend"], BACKENDS)
+            check_choice("backend", changes["backend"], BACKENDS)
         if "chef" in changes:
-            _choice("chef", changes["chef"], CHEFS)
+            check_choice("chef", changes["chef"], CHEFS)
         for key in ("workspace", "cache_dir", "dist_dir"):
             if key in changes:
                 changes[key] = Path(changes[key]).absolute()
@@ -137,7 +138,9 @@ _TOP_KEYS = {
     "backend", "chef", "cache_dir", "dist_dir", "cargo", "glibc_floor", "source_date_epoch",
     "arch", "docker",
 }  # fmt: skip
-_DOCKER_KEYS = {"client", "builder_image", "registry", "repository", "mode", "mirror", "push"}
+_DOCKER_KEYS = {
+    "client", "builder_image", "registry", "repository", "mode", "mirror", "push", "rust_version",
+}  # fmt: skip
 _ARCH_KEYS = {"libc", "linker", "target"}
 
 
@@ -156,8 +159,8 @@ def _settings(table: dict[str, Any], root: Path, origin: str) -> Settings:
         features=tuple(get.texts("features", [])),
         no_default_features=get.flag("no_default_features", False),
         all_features=get.flag("all_features", False),
-        backend=_choice("backend", get.text("backend", "local"), BACKENDS),
-        chef=_choice("chef", get.text("chef", "builtin"), CHEFS),
+        backend=check_choice("backend", get.text("backend", "local"), BACKENDS),
+        chef=check_choice("chef", get.text("chef", "builtin"), CHEFS),
         cache_dir=(root / cache_dir) if cache_dir else default_cache_dir(),
         dist_dir=root / get.text("dist_dir", "dist"),
         cargo=get.text("cargo", "cargo"),
@@ -181,7 +184,7 @@ def _overrides(table: Any, origin: str) -> dict[str, ArchOverride]:
         get = _Getter(section, where)
         libc = get.text("libc", None)
         found[arch.name] = ArchOverride(
-            libc=Libc(_choice("libc", libc, ("gnu", "musl"))) if libc else None,
+            libc=Libc(check_choice("libc", libc, ("gnu", "musl"))) if libc else None,
             linker=get.text("linker", None),
             target=get.text("target", None),
         )
@@ -199,9 +202,10 @@ def _docker(table: Any, origin: str) -> DockerSettings:
         builder_image=get.text("builder_image", None),
         registry=get.text("registry", None),
         repository=get.text("repository", "galley"),
-        mode=_choice("docker.mode", get.text("mode", "cross"), MODES),
+        mode=check_choice("docker.mode", get.text("mode", "cross"), MODES),
         mirror=get.text("mirror", None),
         push=get.flag("push", False),
+        rust_version=get.text("rust_version", "1.85"),
     )
 
 
@@ -213,7 +217,7 @@ def _known(table: dict[str, Any], allowed: set[str], where: str) -> None:
         )
 
 
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
     return str(value)

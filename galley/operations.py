@@ -10,6 +10,10 @@ from galley import cachekey, dist, local
 from galley.chef import prepare
 from galley.chef.recipe import Recipe
 from galley.config import Settings
+from galley.docker import backend as docker_backend
+from galley.docker import images
+from galley.docker.backend import DockerPlan
+from galley.docker.client import detect, require_daemon
 from galley.errors import ConfigError, VerifyFailed, WorkspaceError
 from galley.plan import Plan, make_plan
 from galley.prune import Decision, decide
@@ -40,15 +44,26 @@ def write_recipe(settings: Settings, bin_name: str | None, output: Path | None) 
     return path
 
 
-def plans(settings: Settings, arch_names: list[str] | None) -> list[Plan]:
-    """One plan per requested arch (checks the workspace and the toolchain first)."""
-    _require_local(settings)
+def locked_recipe(settings: Settings) -> Recipe:
     recipe = workspace_recipe(settings)
     if recipe.lock_file is None:
         raise WorkspaceError(
             f"{settings.workspace}: no Cargo.lock; galley builds with --locked "
             "(run `cargo generate-lockfile` and commit it)"
         )
+    return recipe
+
+
+def docker_plans(settings: Settings, arch_names: list[str] | None) -> list[DockerPlan]:
+    recipe = locked_recipe(settings)
+    return docker_backend.plans(
+        settings, recipe, settings.arch_list(arch_names), settings.docker.mode
+    )
+
+
+def plans(settings: Settings, arch_names: list[str] | None) -> list[Plan]:
+    """One local plan per requested arch (checks the workspace and the toolchain first)."""
+    recipe = locked_recipe(settings)
     toolchain = cachekey.probe_toolchain(settings.cargo, settings.workspace)
     return [make_plan(settings, arch, recipe, toolchain) for arch in settings.arch_list(arch_names)]
 
@@ -69,6 +84,12 @@ def cook(
 
 def build(settings: Settings, arch_names: list[str] | None) -> list[ArchResult]:
     store = Store(settings.cache_dir)
+    if settings.backend == "docker":
+        context_root = settings.cache_dir / "docker"
+        return [
+            docker_backend.build(dplan, settings.docker.push, context_root, settings.dist_dir)
+            for dplan in docker_plans(settings, arch_names)
+        ]
     results = []
     for plan in plans(settings, arch_names):
         with local.work_dir(store, plan.arch.name) as work:
@@ -159,6 +180,12 @@ def _explain(store: Store, plan: Plan) -> None:
         print(f"  {line}", file=sys.stderr)
 
 
-def _require_local(settings: Settings) -> None:
-    if settings.backend != "local":
-        raise ConfigError(f"backend {settings.backend!r} is not available in this build of galley")
+def builder_image(settings: Settings, arch_names: list[str] | None) -> list[dict[str, str]]:
+    """Build (or find) the builder image of each arch for the configured mode."""
+    docker = detect(settings.docker.client)
+    require_daemon(docker)
+    found = []
+    for arch in settings.arch_list(arch_names):
+        builder = images.builder_image(docker, settings, arch, settings.docker.mode)
+        found.append({"arch": arch.name, "image": builder.tag, "id": builder.image_id})
+    return found

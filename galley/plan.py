@@ -75,8 +75,11 @@ def make_plan(
     recipe: Recipe,
     toolchain: Toolchain,
     builder_image: str | None = None,
+    **extra: Any,
 ) -> Plan:
-    """Resolve the triple and chef, check the toolchain has the target's std, compute the key."""
+    """Resolve the triple and chef, check the toolchain has the target's std, compute the key.
+
+    `extra` adds backend-specific key inputs (e.g. the docker mode)."""
     triple = settings.triple(arch)
     if builder_image is None and not toolchain.has_std(triple):
         raise ToolNotFound(
@@ -102,6 +105,7 @@ def make_plan(
         linker=settings.linker(arch),
         chef=chef,
         builder_image=builder_image,
+        **extra,
     )
     return Plan(
         settings, arch, triple, recipe, toolchain, chef, manifest, cachekey.cache_key(manifest)

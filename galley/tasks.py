@@ -8,7 +8,10 @@ line and a non-zero exit (invoke's Exit), never a traceback.
 from __future__ import annotations
 
 import functools
+import json as jsonlib
+import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +39,10 @@ ARCH_HELP = {
     "backend": "local or docker",
     "chef": "builtin, cargo-chef or auto",
     "json": "print one JSON document on stdout",
+    "mode": "docker: cross (native speed) or emulate (qemu, builder image of the arch)",
+    "registry": "docker: share cook images through this registry (host:port)",
+    "push": "docker: push new cook images to the registry",
+    "builder_image": "docker: use this builder image instead of building one offline",
 }
 
 
@@ -63,6 +70,18 @@ def _settings(
 ) -> config.Settings:
     settings = config.load(Path(config_path) if config_path else None)
     return settings.with_flags(workspace=workspace, dist_dir=dist, cache_dir=cache_dir, **flags)
+
+
+def _docker_flags(
+    settings: config.Settings, mode: str | None, registry: str | None, push: bool, image: str | None
+) -> config.Settings:
+    changes: dict[str, Any] = {"registry": registry, "builder_image": image}
+    if mode is not None:
+        changes["mode"] = config.check_choice("mode", mode, config.MODES)
+    if push:
+        changes["push"] = True
+    changes = {k: v for k, v in changes.items() if v is not None}
+    return replace(settings, docker=replace(settings.docker, **changes)) if changes else settings
 
 
 def _report(task_name: str, found: list[results.ArchResult], as_json: bool) -> None:
@@ -114,6 +133,10 @@ def cook(
     backend: str | None = None,
     chef: str | None = None,
     explain: bool = False,
+    mode: str | None = None,
+    registry: str | None = None,
+    push: bool = False,
+    builder_image: str | None = None,
     json: bool = False,
     workspace: str | None = None,
     dist: str | None = None,
@@ -143,6 +166,10 @@ def build(
     features: list[str] | None = None,
     backend: str | None = None,
     chef: str | None = None,
+    mode: str | None = None,
+    registry: str | None = None,
+    push: bool = False,
+    builder_image: str | None = None,
     json: bool = False,
     workspace: str | None = None,
     dist: str | None = None,
@@ -213,7 +240,32 @@ def verify(
     operations.verify(settings, arch)
 
 
-ns = Collection(prepare, cook, build, cache_prune, verify)
+@task(
+    auto_shortflags=False,
+    name="builder-image",
+    iterable=["arch"],
+    help={"arch": ARCH_HELP["arch"], "mode": ARCH_HELP["mode"], "json": ARCH_HELP["json"],
+          "config": COMMON_HELP["config"]},
+)  # fmt: skip
+@_exits
+def builder_image(
+    c: Context,
+    arch: list[str] | None = None,
+    mode: str | None = None,
+    json: bool = False,
+    config: str | None = None,
+) -> None:
+    """Build, offline, the docker builder image for each arch (debootstrap + Debian Rust)."""
+    settings = _docker_flags(_settings(config, None, None, None), mode, None, False, None)
+    images = operations.builder_image(settings, arch)
+    for image in images:
+        print(f"galley: builder for {image['arch']}: {image['image']}", file=sys.stderr)
+    if json:
+        document = images[0] if len(images) == 1 else {"images": images}
+        print(jsonlib.dumps({"image": document["image"]} if len(images) == 1 else document))
+
+
+ns = Collection(prepare, cook, build, cache_prune, verify, builder_image)
 ns.configure({"run": {"echo": True}})
 
 __all__ = ["ns"]

@@ -24,7 +24,16 @@ _EXPORTS = {
     "TargetKind": "galley.chef.recipe",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "CookOptions",
+    "CookResult",
+    "Manifest",
+    "Recipe",
+    "Target",
+    "TargetKind",
+    "cook",
+    "prepare",
+]
 
 
 def __getattr__(name: str) -> Any:

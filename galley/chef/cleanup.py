@@ -105,3 +105,35 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     else:
         path.unlink(missing_ok=True)
+
+
+def shell_script(recipe: Recipe, target_dir: str) -> str:
+    """The same cleanup as `clean`, as a POSIX sh script for builder images without Python.
+
+    Digests of the removed executables go to `<target_dir>/.galley-dummies.txt`."""
+    packages, targets = local_names(recipe)
+    crates = {name.replace("-", "_") for name in targets | packages}
+    hashed = "|".join(sorted(packages)) or "-galley-none-"
+    artifact = "|".join(sorted(crates | targets)) or "-galley-none-"
+    hexes = "[0-9a-f]{16}"
+    return f"""# galley: remove every compiled trace of the workspace's own crates (see cleanup.py)
+dummies={target_dir}/.galley-dummies.txt
+: > "$dummies"
+for fp in $(find {target_dir} -mindepth 2 -maxdepth 3 -type d -name .fingerprint); do
+    profile=$(dirname "$fp")
+    for dir in "$profile/.fingerprint" "$profile/build"; do
+        if [ -d "$dir" ]; then find "$dir" -mindepth 1 -maxdepth 1 -regextype posix-extended \\
+            -regex ".*/({hashed})-{hexes}" -exec rm -rf {{}} +; fi
+    done
+    for dir in "$profile" "$profile/deps" "$profile/examples"; do
+        [ -d "$dir" ] || continue
+        find "$dir" -mindepth 1 -maxdepth 1 -type f -perm -u+x -regextype posix-extended \\
+            -regex ".*/(lib)?({artifact})(-{hexes})?(\\..+)?" -exec sha256sum {{}} + >> "$dummies"
+        find "$dir" -mindepth 1 -maxdepth 1 -regextype posix-extended \\
+            -regex ".*/(lib)?({artifact})(-{hexes})?(\\..+)?" -exec rm -rf {{}} +
+    done
+    if [ -d "$profile/incremental" ]; then find "$profile/incremental" -mindepth 1 -maxdepth 1 \\
+        -regextype posix-extended -regex ".*/({artifact})-.*" -exec rm -rf {{}} +; fi
+done
+true
+"""

@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-from galley import __version__
 from typing import TYPE_CHECKING
 
+from galley import __version__
 from galley.errors import GalleyError, RecipeError
 
 if TYPE_CHECKING:

@@ -17,9 +17,11 @@ from galley.chef.workspace import path_dependencies
 MASKED_VERSION = "0.0.1"
 
 
-def mask_manifest(manifest: dict[str, Any], local_names: set[str]) -> dict[str, Any]:
-    """A masked deep copy of a parsed Cargo.toml."""
-    masked = copy.deepcopy(manifest)
+def mask_manifest(
+    manifest: dict[str, Any], local_names: set[str], in_place: bool = False
+) -> dict[str, Any]:
+    """A masked deep copy of a parsed Cargo.toml (or the table itself, masked, with in_place)."""
+    masked = manifest if in_place else copy.deepcopy(manifest)
     package = masked.get("package")
     if isinstance(package, dict) and isinstance(package.get("version"), str):
         package["version"] = MASKED_VERSION
@@ -37,9 +39,11 @@ def mask_manifest(manifest: dict[str, Any], local_names: set[str]) -> dict[str, 
     return masked
 
 
-def mask_lockfile(lock: dict[str, Any], local_names: set[str]) -> dict[str, Any]:
-    """A masked deep copy of a parsed Cargo.lock."""
-    masked = copy.deepcopy(lock)
+def mask_lockfile(
+    lock: dict[str, Any], local_names: set[str], in_place: bool = False
+) -> dict[str, Any]:
+    """A masked deep copy of a parsed Cargo.lock (or the table itself, with in_place)."""
+    masked = lock if in_place else copy.deepcopy(lock)
     packages = [p for p in masked.get("package", []) if isinstance(p, dict)]
     local = {
         (p["name"], p.get("version"))

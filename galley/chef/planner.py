@@ -10,6 +10,7 @@ from galley.chef.masking import mask_lockfile, mask_manifest
 from galley.chef.recipe import Manifest, Recipe
 from galley.chef.select import select_binary, trim_lockfile
 from galley.chef.targets import discover
+from galley.chef.workspace import Member
 from galley.errors import WorkspaceError
 
 
@@ -19,20 +20,19 @@ def prepare(root: Path, bin_name: str | None = None) -> Recipe:
     local_names = workspace.local_names()
     if bin_name:
         workspace = select_binary(workspace, bin_name)
-    manifests = tuple(
-        Manifest(
-            relative_path=member.relative_path,
-            contents=toml_io.dumps(mask_manifest(member.manifest, local_names)),
-            targets=discover(member.manifest, root / member.relative_dir, member.relative_path),
-        )
-        for member in workspace.members
-    )
+    manifests = tuple(_manifest(root, member, local_names) for member in workspace.members)
     return Recipe(
         manifests=manifests,
         config_file=_config_file(root),
         lock_file=_lock_file(root, local_names, workspace.local_names() if bin_name else None),
         rust_toolchain_file=_toolchain_file(root),
     )
+
+
+def _manifest(root: Path, member: Member, local_names: set[str]) -> Manifest:
+    targets = discover(member.manifest, root / member.relative_dir, member.relative_path)
+    masked = mask_manifest(member.manifest, local_names, in_place=True)  # read once, ours
+    return Manifest(member.relative_path, toml_io.dumps(masked), targets)
 
 
 def _lock_file(root: Path, local_names: set[str], keep: set[str] | None) -> str | None:
@@ -42,7 +42,7 @@ def _lock_file(root: Path, local_names: set[str], keep: set[str] | None) -> str 
     lock = toml_io.load(path, "Cargo.lock")
     if keep is not None:
         lock = trim_lockfile(lock, keep)
-    return toml_io.dumps(mask_lockfile(lock, local_names))
+    return toml_io.dumps(mask_lockfile(lock, local_names, in_place=True))
 
 
 def _config_file(root: Path) -> str | None:

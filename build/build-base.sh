@@ -46,8 +46,8 @@ host_sources() {
 
 SOURCES=$(host_sources)
 # main mirror: first entry that carries a plain suite (no -security) ; security: suite *-security
-MIRROR=$(awk '{ for (i = 2; i <= NF; i++) if ($i !~ /-security$/) { print $1; exit } }' <<<"$SOURCES")
-SECURITY=$(awk '{ for (i = 2; i <= NF; i++) if ($i ~ /-security$/) { print $1; exit } }' <<<"$SOURCES")
+MIRROR=${MIRROR:-$(awk '{ for (i = 2; i <= NF; i++) if ($i !~ /-security$/) { print $1; exit } }' <<<"$SOURCES")}
+SECURITY=${SECURITY:-$(awk '{ for (i = 2; i <= NF; i++) if ($i ~ /-security$/) { print $1; exit } }' <<<"$SOURCES")}
 [ -n "$MIRROR" ] || die "no Debian main mirror found in /etc/apt/sources.list{,.d/*.sources}"
 [ -n "$SECURITY" ] || SECURITY=${MIRROR%/debian}/debian-security
 echo "build-base: arch=$ARCH suite=$SUITE mirror=$MIRROR security=$SECURITY tag=$TAG"

@@ -1,0 +1,1 @@
+"""The docker backend: offline builder images, cook images keyed by the cache key, builds."""

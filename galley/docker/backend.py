@@ -1,0 +1,277 @@
+"""The docker backend: cook images keyed by the cache key, builds on top of them.
+
+Cook: the recipe's skeleton is materialised on the host, dependencies are vendored on the host
+(`cargo vendor`, honouring the workspace's source replacement), and the cook stage compiles them
+in the builder image with no network. The image is tagged `galley-cook:<arch>-<key12>` (and
+`<registry>/<repository>:cook-<arch>-<key12>` when a registry is set). Build: a stage FROM the
+cook image with the real sources; only the binaries leave it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from galley import cachekey, dist, shell, sync, toml_io
+from galley.arch import Arch
+from galley.chef import cleanup, skeleton
+from galley.chef.cooker import cargo_args
+from galley.chef.recipe import Recipe, TargetKind
+from galley.config import Settings
+from galley.docker import images
+from galley.docker.client import Docker, detect, registry_has, require_daemon
+from galley.errors import CommandFailed, DockerError
+from galley.plan import Plan, make_plan
+from galley.results import ArchResult
+
+SRC, TARGET, VENDOR = "/galley/src", "/galley/target", "/galley/vendor"
+DUMMIES = ".galley-dummies.txt"
+
+
+@dataclass(frozen=True)
+class DockerPlan:
+    """A plan plus what docker needs: client, builder, mode and image names."""
+
+    plan: Plan
+    docker: Docker
+    builder: images.Builder
+    mode: str
+
+    @property
+    def local_tag(self) -> str:
+        return f"galley-cook:{self.plan.arch.name}-{self.plan.key[:12]}"
+
+    @property
+    def remote_ref(self) -> str | None:
+        registry = self.plan.settings.docker.registry
+        if not registry:
+            return None
+        repository = self.plan.settings.docker.repository
+        return f"{registry}/{repository}:cook-{self.plan.arch.name}-{self.plan.key[:12]}"
+
+
+def plans(settings: Settings, recipe: Recipe, arches: list[Arch], mode: str) -> list[DockerPlan]:
+    docker = detect(settings.docker.client)
+    require_daemon(docker)
+    print(f"galley: docker client {docker.describe()}", file=sys.stderr)
+    found = []
+    for arch in arches:
+        builder = images.builder_image(docker, settings, arch, mode)
+        toolchain = _toolchain(docker, builder, settings)
+        plan = make_plan(
+            settings, arch, recipe, toolchain, builder_image=builder.image_id,
+            backend="docker", mode=mode,
+        )  # fmt: skip
+        found.append(DockerPlan(plan, docker, builder, mode))
+    return found
+
+
+def cook(dplan: DockerPlan, push: bool) -> ArchResult:
+    """A local cook image (hit), one pulled from the registry (pulled), or a new cook (miss)."""
+    started = time.monotonic()
+    plan, docker = dplan.plan, dplan.docker
+    result = ArchResult(plan.arch.name, plan.triple, plan.key, "hit")
+    if docker.image_id(dplan.local_tag) is None:
+        result.cache = _pull_or_cook(dplan, result)
+    if push and dplan.remote_ref:
+        _push(docker, dplan.local_tag, dplan.remote_ref)
+        result.details["pushed"] = dplan.remote_ref
+    result.details.update(cook_image=dplan.local_tag, builder_image=dplan.builder.tag)
+    if dplan.remote_ref:
+        result.details["registry_image"] = dplan.remote_ref
+    result.details["docker_client"] = docker.describe()
+    result.size = int(shell.capture([docker.program, "image", "inspect", "-f", "{{.Size}}",
+                                     dplan.local_tag]).strip() or 0)  # fmt: skip
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def build(dplan: DockerPlan, push: bool, work_root: Path, dist_dir: Path) -> ArchResult:
+    """Cook if needed, then build the real sources on top; outputs to `dist/<arch>/`."""
+    started = time.monotonic()
+    result = cook(dplan, push)
+    plan, docker = dplan.plan, dplan.docker
+    context = work_root / f"build-{plan.arch.name}"
+    sync.mirror(plan.settings.workspace, context / "src")
+    (context / "build.sh").write_text(_build_script(plan, dplan.mode), encoding="utf-8")
+    out = context.parent / f"out-{plan.arch.name}"
+    shutil.rmtree(out, ignore_errors=True)
+    dockerfile = images.build_file("Dockerfile.build")
+    args = {"COOK_IMAGE": dplan.local_tag}
+    if docker.mode == "legacy":
+        tag = f"galley-build:{plan.arch.name}-{plan.key[:12]}"
+        docker.build(context, dockerfile, tag=tag, build_args=args, target="build",
+                     network_none=True)  # fmt: skip
+        out.mkdir(parents=True)
+        docker.copy_out(tag, "/out/.", out)
+    else:
+        docker.build(context, dockerfile, platform=dplan.builder.platform, build_args=args,
+                     target="out", output=out, network_none=True)  # fmt: skip
+    binaries = sorted((out / "bin").iterdir()) if (out / "bin").is_dir() else []
+    info = {
+        "arch": plan.arch.name,
+        "target": plan.triple,
+        "key": plan.key,
+        "recipe": plan.recipe.digest(),
+        "toolchain": plan.toolchain.release,
+        "profile": plan.settings.profile,
+        "cook_image": dplan.local_tag,
+        "mode": dplan.mode,
+        "dummies": _read_dummies(out / DUMMIES),
+    }
+    manifest = dist.publish(dist_dir / plan.arch.name, binaries, info,
+                            plan.settings.source_date_epoch or 0)  # fmt: skip
+    result.details.update(artifacts=sorted(manifest["artifacts"]),
+                          dist=str(dist_dir / plan.arch.name))  # fmt: skip
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _pull_or_cook(dplan: DockerPlan, result: ArchResult) -> str:
+    docker, remote = dplan.docker, dplan.remote_ref
+    if remote and registry_has(remote):
+        docker.pull(remote)
+        docker.tag(remote, dplan.local_tag)
+        return "pulled"
+    _cook_image(dplan, result)
+    return "miss"
+
+
+def _push(docker: Docker, local: str, remote: str) -> None:
+    docker.tag(local, remote)
+    try:
+        docker.push(remote)
+    except CommandFailed as exc:
+        raise DockerError(
+            f"push of {remote} failed ({exc}); the local cook image {local} is kept"
+        ) from None
+
+
+def _cook_image(dplan: DockerPlan, result: ArchResult) -> None:
+    plan = dplan.plan
+    context = _cook_context(plan, dplan.mode)
+    labels = {
+        "galley.key": plan.key,
+        "galley.arch": plan.arch.name,
+        "galley.target": plan.triple,
+        "galley.recipe": plan.recipe.digest(),
+        "galley.toolchain": plan.toolchain.release,
+        "galley.created": str(int(time.time())),
+    }
+    started = time.monotonic()
+    dplan.docker.build(
+        context, images.build_file("Dockerfile.cook"), tag=dplan.local_tag,
+        platform=dplan.builder.platform, build_args={"BUILDER": dplan.builder.tag},
+        labels=labels, network_none=True,
+    )  # fmt: skip
+    result.details["cook_seconds"] = round(time.monotonic() - started, 3)
+    shutil.rmtree(context, ignore_errors=True)
+
+
+def _cook_context(plan: Plan, mode: str) -> Path:
+    """skeleton/ + vendor/ (hard links into the vendor cache) + cargo config + cook.sh."""
+    context = plan.settings.cache_dir / "docker" / f"cook-{plan.key[:12]}.{os.getpid()}"
+    shutil.rmtree(context, ignore_errors=True)
+    (context / "skeleton").mkdir(parents=True)
+    skeleton.write(skeleton.plan(plan.recipe), context / "skeleton")
+    vendor = _vendor(plan)
+    shutil.copytree(vendor, context / "vendor", copy_function=os.link)
+    config = {
+        "source": {
+            "crates-io": {"replace-with": "vendored-sources"},
+            "vendored-sources": {"directory": VENDOR},
+        },
+        "net": {"offline": True},
+    }
+    (context / "cargo-config.toml").write_text(toml_io.dumps(config), encoding="utf-8")
+    script = _env_lines(plan, mode) + shlex.join(_cargo(plan)) + "\n"
+    script += cleanup.shell_script(plan.recipe, TARGET)
+    (context / "cook.sh").write_text("set -eu\n" + script, encoding="utf-8")
+    return context
+
+
+def _vendor(plan: Plan) -> Path:
+    """`cargo vendor` of the workspace's lockfile, cached by the lockfile's digest."""
+    lock = (plan.settings.workspace / "Cargo.lock").read_bytes()
+    directory = plan.settings.cache_dir / "vendor" / hashlib.sha256(lock).hexdigest()[:16]
+    if not (directory / ".complete").exists():
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        shell.run(
+            [plan.settings.cargo, "vendor", "--respect-source-config", "--locked",
+             "--versioned-dirs", str(directory / "vendor")],
+            cwd=plan.settings.workspace, stdout_lines=[],
+        )  # fmt: skip
+        (directory / ".complete").touch()
+    return directory / "vendor"
+
+
+def _cargo(plan: Plan) -> list[str]:
+    return ["cargo", *cargo_args(plan.cook_options(Path(TARGET))), "--offline"]
+
+
+def _env_lines(plan: Plan, mode: str) -> str:
+    upper = plan.triple.upper().replace("-", "_")
+    linker = "cc" if mode == "emulate" else plan.settings.linker(plan.arch)
+    env = {"CARGO_INCREMENTAL": "0"}
+    if linker:
+        env[f"CARGO_TARGET_{upper}_LINKER"] = linker
+    flags = cachekey_rustflags(plan)
+    if flags:
+        env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
+    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in env.items())
+
+
+def cachekey_rustflags(plan: Plan) -> list[str]:
+    return list(plan.key_manifest.get("rustflags", []))
+
+
+def _build_script(plan: Plan, mode: str) -> str:
+    profile_dir = f"{TARGET}/{plan.triple}/{plan.profile_dir}"
+    names = sorted(
+        {t.name for m in plan.recipe.manifests for t in m.targets if t.kind is TargetKind.BIN}
+    )
+    copy = "".join(
+        f"if [ -f {profile_dir}/{shlex.quote(n)} ]; then cp {profile_dir}/{shlex.quote(n)} "
+        "/out/bin/; fi\n"
+        for n in names
+    )
+    return (
+        "set -eu\n" + _env_lines(plan, mode) + shlex.join(_cargo(plan)) + "\n"
+        "mkdir -p /out/bin\n" + copy + f"cp {TARGET}/{DUMMIES} /out/ 2>/dev/null || true\n"
+    )
+
+
+def _read_dummies(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    found = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        digest, _, name = line.partition("  ")
+        if digest and name:
+            found[name.removeprefix(TARGET + "/")] = digest
+    return found
+
+
+def _toolchain(docker: Docker, builder: images.Builder, settings: Settings) -> cachekey.Toolchain:
+    """`rustc -vV` / `cargo -V` of the builder image (cached per image ID)."""
+    cache = settings.cache_dir / "state" / f"toolchain-{builder.image_id.replace(':', '-')}.json"
+    try:
+        data = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        out = shell.capture(
+            [docker.program, "run", "--rm", "--network", "none", "--platform", builder.platform,
+             builder.tag, "sh", "-c", "rustc -vV && echo ---galley--- && cargo -V"]
+        )  # fmt: skip
+        rustc, _, cargo = out.partition("---galley---")
+        data = {"rustc": rustc.strip(), "cargo": cargo.strip()}
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(data), encoding="utf-8")
+    return cachekey.Toolchain(rustc=data["rustc"], cargo=data["cargo"], sysroot=Path("/usr"))

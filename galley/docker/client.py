@@ -1,0 +1,174 @@
+"""The docker client: which program, what it can do, and typed command builders.
+
+Two clients may exist: a newer one first on PATH without the buildx plugin, and Debian's 20.10
+at /usr/bin/docker that speaks BuildKit with DOCKER_BUILDKIT=1. We detect rather than assume:
+buildx plugin > BuildKit (DOCKER_BUILDKIT=1) > legacy builder (no --output: docker create/cp).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from galley import shell
+from galley.errors import CommandFailed, DockerError, ToolNotFound
+
+DEBIAN_CLIENT = "/usr/bin/docker"
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Docker:
+    """A docker client program and its build mode (`buildx`, `buildkit` or `legacy`)."""
+
+    program: str
+    mode: str
+
+    @property
+    def env(self) -> dict[str, str | None]:
+        return {"DOCKER_BUILDKIT": "0" if self.mode == "legacy" else "1"}
+
+    def describe(self) -> str:
+        return f"{self.program} ({self.mode})"
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def image_id(self, reference: str) -> str | None:
+        """The local image ID of `reference`, or None."""
+        try:
+            out = shell.capture([self.program, "image", "inspect", "-f", "{{.Id}}", reference])
+        except CommandFailed:
+            return None
+        return out.strip() or None
+
+    def labels(self, reference: str) -> dict[str, str]:
+        out = shell.capture(
+            [self.program, "image", "inspect", "-f", "{{json .Config.Labels}}", reference]
+        )
+        data = json.loads(out or "null") or {}
+        return {str(k): str(v) for k, v in data.items()}
+
+    def images_with_label(self, label: str) -> list[str]:
+        out = shell.capture(
+            [self.program, "images", "--filter", f"label={label}", "--format",
+             "{{.Repository}}:{{.Tag}}"]
+        )  # fmt: skip
+        return sorted({line for line in out.split() if not line.endswith(":<none>")})
+
+    # -- commands -------------------------------------------------------------------------------
+
+    def build(
+        self,
+        context: Path,
+        dockerfile: Path,
+        *,
+        tag: str | None = None,
+        platform: str | None = None,
+        build_args: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
+        target: str | None = None,
+        output: Path | None = None,
+        network_none: bool = False,
+    ) -> None:
+        """`docker build` with flags in a fixed order; output streams live."""
+        if self.mode == "buildx":
+            argv = [self.program, "buildx", "build", *([] if output else ["--load"])]
+        else:
+            argv = [self.program, "build"]
+        argv += ["--file", str(dockerfile)]
+        argv += ["--progress=plain"] if self.mode != "legacy" else []
+        argv += ["--platform", platform] if platform and self.mode != "legacy" else []
+        argv += ["--network=none"] if network_none else []
+        for name, value in sorted((build_args or {}).items()):
+            argv += ["--build-arg", f"{name}={value}"]
+        for name, value in sorted((labels or {}).items()):
+            argv += ["--label", f"{name}={value}"]
+        argv += ["--target", target] if target else []
+        argv += ["--tag", tag] if tag else []
+        argv += ["--output", f"type=local,dest={output}"] if output else []
+        shell.run([*argv, str(context)], env=self.env)
+
+    def tag(self, source: str, destination: str) -> None:
+        shell.run([self.program, "tag", source, destination], echo=False)
+
+    def remove_image(self, reference: str) -> None:
+        shell.run([self.program, "image", "rm", reference], echo=False)
+
+    def push(self, reference: str) -> None:
+        shell.run([self.program, "push", reference])
+
+    def pull(self, reference: str) -> None:
+        shell.run([self.program, "pull", reference])
+
+    def copy_out(self, image: str, source: str, destination: Path) -> None:
+        """The legacy path for outputs: create a container (never started) and `docker cp`."""
+        container = shell.capture([self.program, "create", image, "/nonexistent"]).strip()
+        try:
+            shell.run([self.program, "cp", f"{container}:{source}", str(destination)], echo=False)
+        finally:
+            shell.capture([self.program, "rm", container])
+
+
+def detect(program: str | None = None) -> Docker:
+    """The configured client, else /usr/bin/docker, else `docker`; with its best build mode."""
+    candidates = [program] if program else [DEBIAN_CLIENT, "docker"]
+    for candidate in candidates:
+        path = candidate if "/" in candidate else shutil.which(candidate)
+        if path and Path(path).exists():
+            return Docker(path, _mode(path))
+    raise ToolNotFound(f"docker client not found ({', '.join(candidates)}); run ci/provision")
+
+
+@functools.lru_cache(maxsize=8)
+def _mode(program: str) -> str:
+    if shell.succeeds([program, "buildx", "version"]):
+        return "buildx"
+    try:
+        help_text = shell.capture([program, "build", "--help"], env={"DOCKER_BUILDKIT": "1"})
+    except CommandFailed:
+        return "legacy"
+    return "buildkit" if "--output" in help_text else "legacy"
+
+
+def require_daemon(docker: Docker) -> None:
+    """A clear error when the daemon does not answer."""
+    try:
+        shell.capture([docker.program, "version", "--format", "{{.Server.Version}}"])
+    except CommandFailed as exc:
+        raise DockerError(
+            f"the docker daemon is not running or not reachable ({exc}); start dockerd "
+            "(ci/provision does)"
+        ) from None
+
+
+def registry_has(reference: str) -> bool:
+    """Whether `registry/name:tag` exists in its (plain HTTP) registry; DockerError if down."""
+    registry, _, rest = reference.partition("/")
+    name, _, tag = rest.rpartition(":")
+    request = urllib.request.Request(
+        f"http://{registry}/v2/{name}/manifests/{tag}",
+        method="HEAD",
+        headers={"Accept": MANIFEST_TYPES},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return bool(response.status == 200)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return False
+        raise DockerError(f"registry {registry}: HTTP {exc.code} for {name}:{tag}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DockerError(f"registry {registry} is unreachable ({reason})") from None

@@ -1,0 +1,100 @@
+"""Base and builder images, built offline: debootstrap → `docker import` → apt install.
+
+Tags are digests of their inputs (script/Dockerfile text, base image ID, build args), so work
+already done is skipped and a changed input gives a new image (Kata's stale-toolchain bug).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from galley import arch as arches
+from galley import shell
+from galley.arch import Arch
+from galley.config import Settings
+from galley.docker.client import Docker
+from galley.errors import ConfigError, DockerError
+
+BUILD_DIR = Path(__file__).resolve().parent.parent.parent / "build"
+#: Debian bookworm has no riscv64; these are the arches whose cross std Debian ships.
+CROSS_ARCHES = ("arm64", "s390x", "ppc64le")
+
+
+@dataclass(frozen=True)
+class Builder:
+    """A builder image: tag, ID, the platform it runs as, and the mode it serves."""
+
+    tag: str
+    image_id: str
+    platform: str
+    mode: str
+
+
+def build_file(name: str) -> Path:
+    path = BUILD_DIR / name
+    if not path.is_file():
+        raise DockerError(
+            f"{path}: missing (galley's build/ templates must sit beside the package)"
+        )
+    return path
+
+
+def base_image(docker: Docker, arch: Arch, mirror: str | None) -> str:
+    """`galley-base:bookworm-<debian arch>`, debootstrapped from the host's apt mirror if absent."""
+    tag = f"galley-base:bookworm-{arch.debian_arch}"
+    if docker.image_id(tag):
+        return tag
+    env: dict[str, str | None] = {"DOCKER": docker.program}
+    if mirror:
+        env["MIRROR"] = mirror
+    shell.run(["bash", str(build_file("build-base.sh")), arch.debian_arch, tag], env=env)
+    return tag
+
+
+def builder_image(docker: Docker, settings: Settings, arch: Arch, mode: str) -> Builder:
+    """The configured builder image, or one built here for `arch` in `mode`."""
+    configured = settings.docker.builder_image
+    if configured:
+        image_id = docker.image_id(configured)
+        if image_id is None:
+            docker.pull(configured)
+            image_id = docker.image_id(configured)
+        if image_id is None:
+            raise DockerError(f"builder image {configured} is not available")
+        platform = arch.docker_platform if mode == "emulate" else arches.host().docker_platform
+        return Builder(configured, image_id, platform, mode)
+    base_arch = _base_arch(arch, mode)
+    base = base_image(docker, base_arch, settings.docker.mirror)
+    cross = [a for a in CROSS_ARCHES if a != base_arch.name] if mode == "cross" else []
+    args = {
+        "BASE": base,
+        "CROSS_DEBIAN_ARCHES": " ".join(arches.get(a).debian_arch for a in cross),
+        "RUST_WEB_VERSION": settings.docker.rust_version,
+    }
+    dockerfile = build_file("Dockerfile.builder")
+    digest = hashlib.sha256(
+        json.dumps([dockerfile.read_text(), docker.image_id(base), args]).encode()
+    ).hexdigest()
+    tag = f"galley-builder:{mode}-{base_arch.name}-{digest[:12]}"
+    if docker.image_id(tag) is None:
+        docker.build(
+            BUILD_DIR, dockerfile, tag=tag, platform=base_arch.docker_platform, build_args=args
+        )
+    image_id = docker.image_id(tag)
+    assert image_id is not None
+    return Builder(tag, image_id, base_arch.docker_platform, mode)
+
+
+def _base_arch(arch: Arch, mode: str) -> Arch:
+    host = arches.host()
+    if mode == "emulate" or arch == host:
+        return arch
+    if arch.name not in CROSS_ARCHES:
+        raise ConfigError(
+            f"{arch.name}: no cross std in Debian bookworm's builder; use --mode emulate or "
+            "set docker.builder_image"
+        )
+    return host
