@@ -72,6 +72,14 @@ def cook(
     settings: Settings, arch_names: list[str] | None, explain: bool = False
 ) -> list[ArchResult]:
     store = Store(settings.cache_dir)
+    if settings.backend == "docker":
+        found = docker_plans(settings, arch_names)
+        for dplan in found if explain else []:
+            _explain(store, dplan.plan)
+        docker_results = [docker_backend.cook(dplan, settings.docker.push) for dplan in found]
+        for dplan in found:
+            store.remember_manifest(dplan.plan.arch.name, dplan.plan.key_manifest)
+        return docker_results
     results = []
     for plan in plans(settings, arch_names):
         if explain:

@@ -154,6 +154,7 @@ def cook(
         backend=backend,
         chef=chef,
     )
+    settings = _docker_flags(settings, mode, registry, push, builder_image)
     _report("cook", operations.cook(settings, arch, explain=explain), json)
 
 
@@ -187,6 +188,7 @@ def build(
         backend=backend,
         chef=chef,
     )
+    settings = _docker_flags(settings, mode, registry, push, builder_image)
     _report("build", operations.build(settings, arch), json)
 
 

@@ -33,6 +33,7 @@ from galley.results import ArchResult
 
 SRC, TARGET, VENDOR = "/galley/src", "/galley/target", "/galley/vendor"
 DUMMIES = ".galley-dummies.txt"
+MESSAGES = "cargo-messages.jsonl"
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ def build(dplan: DockerPlan, push: bool, work_root: Path, dist_dir: Path) -> Arc
         docker.build(context, dockerfile, platform=dplan.builder.platform, build_args=args,
                      target="out", output=out, network_none=True)  # fmt: skip
     binaries = sorted((out / "bin").iterdir()) if (out / "bin").is_dir() else []
+    messages = (out / MESSAGES).read_text().splitlines() if (out / MESSAGES).is_file() else []
+    result.details["compiled"] = dist.compiled(messages)
     info = {
         "arch": plan.arch.name,
         "target": plan.triple,
@@ -243,9 +246,13 @@ def _build_script(plan: Plan, mode: str) -> str:
         "/out/bin/; fi\n"
         for n in names
     )
+    cargo = shlex.join([*_cargo(plan), "--message-format=json-render-diagnostics"])
     return (
-        "set -eu\n" + _env_lines(plan, mode) + shlex.join(_cargo(plan)) + "\n"
-        "mkdir -p /out/bin\n" + copy + f"cp {TARGET}/{DUMMIES} /out/ 2>/dev/null || true\n"
+        "set -eu\nmkdir -p /out/bin\n"
+        + _env_lines(plan, mode)
+        + f"{cargo} > /out/{MESSAGES}\n"
+        + copy
+        + f"cp {TARGET}/{DUMMIES} /out/ 2>/dev/null || true\n"
     )
 
 
