@@ -57,11 +57,15 @@ def main() -> None:
         root = Path(directory)
         make_workspace(root, options.members)
         cargo = shutil.which("cargo") or "cargo"
-        metadata = timed([cargo, "metadata", "--no-deps", "--format-version", "1"], root, options.runs)
+        metadata = timed(
+            [cargo, "metadata", "--no-deps", "--format-version", "1"], root, options.runs
+        )
         prepare = timed([chef, "prepare", "--recipe-path", "recipe.json"], root, options.runs)
     m, p = statistics.median(metadata), statistics.median(prepare)
     print(f"workspace: {options.members} members, median of {options.runs} runs")
-    print(f"cargo metadata --no-deps : {m:.3f} s (min {min(metadata):.3f}, max {max(metadata):.3f})")
+    print(
+        f"cargo metadata --no-deps : {m:.3f} s (min {min(metadata):.3f}, max {max(metadata):.3f})"
+    )
     print(f"galley-chef prepare      : {p:.3f} s (min {min(prepare):.3f}, max {max(prepare):.3f})")
     print(f"ratio prepare / metadata : {p / m:.2f} (target <= 1.5)")
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from galley import chefcmd, dist, shell, sync
 from galley.chef import cleanup
 from galley.chef.cooker import DUMMIES_FILE, cargo_args
+from galley.errors import CacheError, CommandFailed
 from galley.plan import Plan
 from galley.results import ArchResult
 from galley.store import Entry, Store
@@ -157,7 +158,12 @@ def _cook_and_publish(plan: Plan, store: Store, work: WorkDir, result: ArchResul
         chefcmd.program(plan.chef, plan.settings.cargo), recipe_path, options
     )
     started = time.monotonic()
-    shell.run(argv, cwd=work.src, env={**env, "CARGO": plan.settings.cargo})
+    try:
+        shell.run(argv, cwd=work.src, env={**env, "CARGO": plan.settings.cargo})
+    except CommandFailed as exc:
+        if "No space left on device" in exc.tail or shutil.disk_usage(work.root).free < 16 << 20:
+            raise CacheError(f"cook failed: no space left on device in {store.root}") from None
+        raise
     cook_seconds = time.monotonic() - started
     dummies = _dummies(work.target)
     dummies.update(cleanup.clean(work.target, plan.recipe))  # also makes cargo-chef cooks safe

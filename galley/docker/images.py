@@ -16,7 +16,7 @@ from galley import shell
 from galley.arch import Arch
 from galley.config import Settings
 from galley.docker.client import Docker
-from galley.errors import ConfigError, DockerError
+from galley.errors import CommandFailed, ConfigError, DockerError
 
 BUILD_DIR = Path(__file__).resolve().parent.parent.parent / "build"
 #: Debian bookworm has no riscv64; these are the arches whose cross std Debian ships.
@@ -60,7 +60,12 @@ def builder_image(docker: Docker, settings: Settings, arch: Arch, mode: str) -> 
     if configured:
         image_id = docker.image_id(configured)
         if image_id is None:
-            docker.pull(configured)
+            try:
+                docker.pull(configured)
+            except CommandFailed as exc:
+                raise DockerError(
+                    f"builder image {configured} is not present and cannot be pulled ({exc})"
+                ) from None
             image_id = docker.image_id(configured)
         if image_id is None:
             raise DockerError(f"builder image {configured} is not available")

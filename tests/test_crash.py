@@ -1,0 +1,72 @@
+"""Crash safety: `kill -9` of a cook at many moments never leaves an entry that looks complete;
+the next run cleans the leftovers and succeeds."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_tasks import TOY, galley, results
+
+from galley.store import Store
+from helpers import write_tree
+
+KILL_POINTS = 22
+
+
+def _start_cook(workspace: Path, cache: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "galley", "cook"],
+        cwd=workspace,
+        env={**os.environ, "GALLEY_CACHE_DIR": str(cache)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: cargo and rustc die with it
+    )
+
+
+def _assert_only_complete_entries(cache: Path) -> int:
+    store = Store(cache)
+    entries = cache / "entries"
+    names = [p.name for p in entries.iterdir()] if entries.is_dir() else []
+    for name in names:
+        entry = store.get(name)
+        assert entry is not None, f"{name} looks like an entry but has no files.json"
+        assert store.problems(entry) == [], f"{name} is published but incomplete"
+    return len(names)
+
+
+@pytest.mark.slow
+def test_kill_9_at_many_points(cargo: str, tmp_path: Path) -> None:
+    workspace = write_tree(tmp_path / "toy", TOY)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    started = time.monotonic()
+    galley("cook", cwd=workspace, cache=tmp_path / "probe")
+    duration = time.monotonic() - started
+    cache = tmp_path / "cache"
+    published = 0
+    for point in range(1, KILL_POINTS + 1):
+        process = _start_cook(workspace, cache)
+        time.sleep(duration * point / (KILL_POINTS - 2))  # the last points land after the end
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        found = _assert_only_complete_entries(cache)
+        if found:  # the cook finished: start cold again to test more kill points
+            published += 1
+            shutil.rmtree(cache / "entries")
+    assert published >= 1  # the later points did let a cook finish
+    result = results(galley("cook", "--json", cwd=workspace, cache=cache).stdout)[0]
+    assert result["cache"] == "miss"
+    assert _assert_only_complete_entries(cache) == 1
+    assert list((cache / "tmp").glob(f"{result['key']}.*")) == []
+    built = results(galley("build", "--json", cwd=workspace, cache=cache).stdout)[0]
+    assert built["cache"] == "hit"
+    binary = workspace / "dist" / "amd64" / "bin" / "app"
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "hello 41\n"
