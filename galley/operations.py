@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from galley import cachekey, dist, local
+from galley import cachekey, dist, local, sync
 from galley.chef import prepare
 from galley.chef.recipe import Recipe
 from galley.config import Settings
@@ -160,9 +162,11 @@ def print_prune_table(rows: list[tuple[Decision, str]]) -> None:
     )
 
 
-def verify(settings: Settings, arch_names: list[str] | None) -> Report:
+def verify(settings: Settings, arch_names: list[str] | None, reproducible: bool = False) -> Report:
     """Run every check for the requested arches; raises VerifyFailed after printing problems."""
     report = Report()
+    if reproducible:
+        report.problems += verify_reproducible(settings, arch_names)
     recipe = workspace_recipe(settings)
     report.problems += check_store(Store(settings.cache_dir))
     for arch in settings.arch_list(arch_names):
@@ -179,6 +183,27 @@ def verify(settings: Settings, arch_names: list[str] | None) -> Report:
         raise VerifyFailed(f"verify found {len(report.problems)} problem(s)")
     print("galley: verify OK", file=sys.stderr)
     return report
+
+
+def verify_reproducible(settings: Settings, arch_names: list[str] | None) -> list[str]:
+    """Rebuild each arch from a copy of the workspace at another absolute path, with a separate
+    cache, and compare every artifact's sha256 with the dist; returns the differing files."""
+    differences = []
+    with tempfile.TemporaryDirectory(prefix="galley-repro-") as directory:
+        root = Path(directory)
+        copy = root / "elsewhere" / settings.workspace.name
+        shutil.copytree(settings.workspace, copy, ignore=shutil.ignore_patterns(*sync.SKIP))
+        fresh = settings.with_flags(
+            workspace=copy, cache_dir=root / "cache", dist_dir=root / "dist"
+        )
+        build(fresh, arch_names)
+        for arch in settings.arch_list(arch_names):
+            ours = (dist.read_manifest(settings.dist_dir / arch.name) or {}).get("artifacts", {})
+            theirs = (dist.read_manifest(fresh.dist_dir / arch.name) or {}).get("artifacts", {})
+            for name in sorted(set(ours) | set(theirs)):
+                if ours.get(name) != theirs.get(name):
+                    differences.append(f"{arch.name}: {name} differs from a fresh rebuild")
+    return differences
 
 
 def _explain(store: Store, plan: Plan) -> None:

@@ -227,11 +227,20 @@ def cache_prune(
     operations.print_prune_table(rows)
 
 
-@task(auto_shortflags=False, iterable=["arch"], help={"arch": ARCH_HELP["arch"], **COMMON_HELP})
+@task(
+    auto_shortflags=False,
+    iterable=["arch"],
+    help={
+        "arch": ARCH_HELP["arch"],
+        "reproducible": "also rebuild from a copy elsewhere with a fresh cache and compare digests",
+        **COMMON_HELP,
+    },
+)
 @_exits
 def verify(
     c: Context,
     arch: list[str] | None = None,
+    reproducible: bool = False,
     workspace: str | None = None,
     dist: str | None = None,
     config: str | None = None,
@@ -239,7 +248,7 @@ def verify(
 ) -> None:
     """Check recipe freshness, cache integrity and the built artifacts (ELF arch, no dummies)."""
     settings = _settings(config, workspace, dist, cache_dir)
-    operations.verify(settings, arch)
+    operations.verify(settings, arch, reproducible=reproducible)
 
 
 @task(

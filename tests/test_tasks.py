@@ -296,3 +296,26 @@ def test_example_cold_hit_and_edit(cargo: str, tmp_path: Path) -> None:
     assert warm["cache"] == "hit" and warm["compiled"] == ["agent"]
     assert "edited" in subprocess.run([binary], capture_output=True, text=True, check=True).stdout
     galley("verify", cwd=workspace, cache=cache)
+
+
+def test_verify_reproducible(toy: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    galley("build", cwd=toy, cache=cache)
+    ok = galley("verify", "--reproducible", cwd=toy, cache=cache)
+    assert "verify OK" in ok.stderr
+    # a build script that embeds the time makes the build non-reproducible: verify names the file
+    (toy / "app" / "build.rs").write_text(
+        "fn main() {\n"
+        "    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();\n"
+        '    println!("cargo:rustc-env=BUILT_AT={}", t.as_nanos());\n'
+        "}\n"
+    )
+    main = toy / "app" / "src" / "main.rs"
+    main.write_text(
+        main.read_text().replace("fn main() {", 'fn main() { println!("{}", env!("BUILT_AT"));')
+    )
+    galley("build", cwd=toy, cache=cache)
+    failed = galley("verify", "--reproducible", cwd=toy, cache=cache, check=False)
+    assert failed.returncode == 9
+    assert "amd64: bin/app differs from a fresh rebuild" in failed.stderr
+    assert "amd64: rootfs.tar differs from a fresh rebuild" in failed.stderr
