@@ -14,6 +14,7 @@ from galley.chef.recipe import Recipe
 from galley.config import Settings
 from galley.docker import backend as docker_backend
 from galley.docker import images
+from galley.docker import prune as docker_prune
 from galley.docker.backend import DockerPlan
 from galley.docker.client import detect, require_daemon
 from galley.errors import ConfigError, VerifyFailed, WorkspaceError
@@ -117,6 +118,10 @@ def prune(
     """Apply the policy; returns (decision, outcome) rows. Entries in use are never removed."""
     if max_size is None and older_than is None and keep is None:
         raise ConfigError("cache-prune needs --max-size, --older-than or --keep")
+    if settings.backend == "docker":
+        docker = detect(settings.docker.client)
+        require_daemon(docker)
+        docker_prune.prune(docker, older_than, keep, dry_run)
     store = Store(settings.cache_dir)
     rows = []
     for decision in decide(store, max_size, older_than, keep):

@@ -200,6 +200,7 @@ def build(
         "older_than": "remove entries unused for longer than this (e.g. 14d)",
         "keep": "keep at most N entries per arch",
         "dry_run": "only show what would be removed",
+        "backend": "also prune docker cook images and the builder cache (docker)",
         **COMMON_HELP,
     },
 )
@@ -210,13 +211,14 @@ def cache_prune(
     older_than: str | None = None,
     keep: int | None = None,
     dry_run: bool = False,
+    backend: str | None = None,
     workspace: str | None = None,
     dist: str | None = None,
     config: str | None = None,
     cache_dir: str | None = None,
 ) -> None:
     """Remove cache entries by size, age and count per arch; never one in use."""
-    settings = _settings(config, workspace, dist, cache_dir)
+    settings = _settings(config, workspace, dist, cache_dir, backend=backend)
     rows = operations.prune(
         settings,
         max_size=parse_size(max_size) if max_size else None,

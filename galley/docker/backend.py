@@ -104,7 +104,8 @@ def build(dplan: DockerPlan, push: bool, work_root: Path, dist_dir: Path) -> Arc
     (context / "build.sh").write_text(_build_script(plan, dplan.mode), encoding="utf-8")
     out = context.parent / f"out-{plan.arch.name}"
     shutil.rmtree(out, ignore_errors=True)
-    dockerfile = images.build_file("Dockerfile.build")
+    dockerfile = context / "Dockerfile"
+    dockerfile.write_text(_build_dockerfile(dplan), encoding="utf-8")
     args = {"COOK_IMAGE": dplan.local_tag}
     if docker.mode == "legacy":
         tag = f"galley-build:{plan.arch.name}-{plan.key[:12]}"
@@ -135,6 +136,18 @@ def build(dplan: DockerPlan, push: bool, work_root: Path, dist_dir: Path) -> Arc
                           dist=str(dist_dir / plan.arch.name))  # fmt: skip
     result.seconds = time.monotonic() - started
     return result
+
+
+def _build_dockerfile(dplan: DockerPlan) -> str:
+    """build/Dockerfile.build with its cache mount rendered (none for the legacy builder)."""
+    mount = ""
+    if dplan.docker.mode != "legacy":
+        mount = (
+            f"--mount=type=cache,id=galley-{dplan.plan.arch.name}-{dplan.plan.key[:16]},"
+            f"target={TARGET},from={dplan.local_tag},source={TARGET},sharing=locked"
+        )
+    template = images.build_file("Dockerfile.build").read_text(encoding="utf-8")
+    return template.replace("@CACHE_MOUNT@", mount)
 
 
 def _pull_or_cook(dplan: DockerPlan, result: ArchResult) -> str:
