@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -220,3 +221,42 @@ def test_docker_prune_dry_run_and_real(docker: str, tmp_path: Path, cargo: str) 
                   cache=cache)  # fmt: skip
     assert "removed" not in kept.stderr
     assert subprocess.run([docker, "image", "inspect", image], capture_output=True).returncode == 0
+
+
+def test_refused_push_keeps_the_local_image(docker: str, tmp_path: Path, cargo: str) -> None:
+    """A real registry started read-only by the test: the push is refused, nothing is lost."""
+    config = tmp_path / "registry.yml"
+    config.write_text(
+        "version: 0.1\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {tmp_path / 'data'}\n"
+        "  maintenance:\n    readonly:\n      enabled: true\n"
+        "http:\n  addr: 127.0.0.1:5001\n"
+    )
+    server = subprocess.Popen(
+        ["docker-registry", "serve", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        for _ in range(50):
+            try:
+                urllib.request.urlopen("http://127.0.0.1:5001/v2/", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        workspace = write_tree(tmp_path / "toy", TOY)
+        subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+        failed = galley(
+            "cook", "--backend", "docker", "--arch", "s390x", "--registry", "127.0.0.1:5001",
+            "--push", cwd=workspace, cache=tmp_path / "cache", check=False,
+        )  # fmt: skip
+        assert failed.returncode == 8
+        last = failed.stderr.strip().splitlines()[-1]
+        assert "push of 127.0.0.1:5001/galley:cook-s390x-" in last and "is kept" in last
+        local = last.split("the local cook image ")[1].split(" is kept")[0]
+        assert (
+            subprocess.run([docker, "image", "inspect", local], capture_output=True).returncode == 0
+        )
+    finally:
+        server.terminate()
+        server.wait()

@@ -239,13 +239,13 @@ def _env_lines(plan: Plan, mode: str) -> str:
     env = {"CARGO_INCREMENTAL": "0"}
     if linker:
         env[f"CARGO_TARGET_{upper}_LINKER"] = linker
-    flags = cachekey_rustflags(plan)
+    flags = _user_rustflags(plan)
     if flags:
         env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
     return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in env.items())
 
 
-def cachekey_rustflags(plan: Plan) -> list[str]:
+def _user_rustflags(plan: Plan) -> list[str]:
     return list(plan.key_manifest.get("rustflags", []))
 
 
