@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import shutil
 import sys
 import time
@@ -17,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from galley import chefcmd, dist, shell, sync
+from galley import chefcmd, delta, dist, shell, sync
 from galley.chef import cleanup
 from galley.chef.cooker import DUMMIES_FILE, cargo_args
 from galley.errors import CacheError, CommandFailed
@@ -67,7 +68,9 @@ def work_dir(store: Store, arch: str) -> Iterator[WorkDir]:
 
 
 def remap(work: WorkDir) -> dict[Path, str]:
-    return {work.root: "/galley", Path.home() / ".cargo": "/cargo"}
+    """Path prefixes hidden from the binaries (the work dir and cargo's home)."""
+    cargo_home = Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo")
+    return {work.root: "/galley", cargo_home: "/cargo"}
 
 
 def cook(plan: Plan, store: Store, work: WorkDir) -> tuple[Entry, ArchResult]:
@@ -150,6 +153,11 @@ def _cook_and_publish(plan: Plan, store: Store, work: WorkDir, result: ArchResul
     for directory in (work.src, work.target):
         shutil.rmtree(directory, ignore_errors=True)
     work.src.mkdir(parents=True)
+    seed = delta.closest(store, plan.key_manifest, plan.recipe)
+    if seed is not None and not store.problems(seed):
+        with store.lock(seed.key, shared=True):
+            store.restore(seed, work.target)
+        result.details["seeded_from"] = seed.key
     recipe_path = work.root / "recipe.json"
     recipe_path.write_text(plan.recipe.to_json(), encoding="utf-8")
     env = plan.cargo_env(remap(work))
@@ -165,6 +173,7 @@ def _cook_and_publish(plan: Plan, store: Store, work: WorkDir, result: ArchResul
             raise CacheError(f"cook failed: no space left on device in {store.root}") from None
         raise
     cook_seconds = time.monotonic() - started
+    result.details["dropped_unused"] = delta.drop_unused(work.target, plan.recipe)
     dummies = _dummies(work.target)
     dummies.update(cleanup.clean(work.target, plan.recipe))  # also makes cargo-chef cooks safe
     result.details.update(cooked=True, cook_seconds=round(cook_seconds, 3), command=argv)
@@ -176,6 +185,7 @@ def _cook_and_publish(plan: Plan, store: Store, work: WorkDir, result: ArchResul
         "cook_seconds": cook_seconds,
         "dummies": dummies,
         "recipe": plan.recipe.digest(),
+        "lock_packages": delta.lock_packages(plan.recipe),
     }
     return store.publish(plan.key, plan.key_manifest, work.target, meta)
 

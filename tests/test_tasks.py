@@ -319,3 +319,28 @@ def test_verify_reproducible(toy: Path, tmp_path: Path) -> None:
     assert failed.returncode == 9
     assert "amd64: bin/app differs from a fresh rebuild" in failed.stderr
     assert "amd64: rootfs.tar differs from a fresh rebuild" in failed.stderr
+
+
+def test_delta_cook_compiles_only_the_new_dependency(toy: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = results(galley("cook", "--json", cwd=toy, cache=cache).stdout)[0]
+    lib = toy / "lib1" / "Cargo.toml"
+    lib.write_text(lib.read_text() + 'itoa = "1"\n')
+    subprocess.run(["cargo", "generate-lockfile", "--offline"], cwd=toy, check=True)
+    second = galley("cook", "--json", cwd=toy, cache=cache)
+    result = results(second.stdout)[0]
+    assert result["cache"] == "miss" and result["seeded_from"] == first["key"]
+    compiling = {line.split()[1] for line in second.stderr.splitlines() if "Compiling " in line}
+    assert "itoa" in compiling
+    assert not compiling & {"anyhow", "log", "cfg-if"}  # reused from the seed
+    built = results(galley("build", "--json", cwd=toy, cache=cache).stdout)[0]
+    assert built["key"] == result["key"] and set(built["compiled"]) == {"app", "lib1"}
+    galley("verify", cwd=toy, cache=cache)
+    # swapping it for another drops its artifacts from the next entry (entries do not grow)
+    lib.write_text(lib.read_text().replace('itoa = "1"', 'memchr = "2"'))
+    subprocess.run(["cargo", "generate-lockfile", "--offline"], cwd=toy, check=True)
+    third = results(galley("cook", "--json", cwd=toy, cache=cache).stdout)[0]
+    assert third["cache"] == "miss" and third["dropped_unused"] >= 1
+    target = cache / "entries" / third["key"] / "target"
+    assert not [p for p in target.rglob("*itoa*")]
+    assert [p for p in target.rglob("libmemchr-*.rlib")]
