@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import shutil
 import tarfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from galley.hashing import sha256_file
+
+if TYPE_CHECKING:
+    from galley.plan import Plan
 
 MANIFEST = "manifest.json"
 ROOTFS = "rootfs.tar"
@@ -73,6 +77,21 @@ def publish(
     return manifest
 
 
+def publish_build(plan: Plan, dist_dir: Path, binaries: list[Path], **extra: Any) -> dict[str, Any]:
+    """`publish` for a plan: the manifest names arch, target, key, recipe and toolchain."""
+    info = {
+        "arch": plan.arch.name,
+        "target": plan.triple,
+        "key": plan.key,
+        "recipe": plan.recipe.digest(),
+        "toolchain": plan.toolchain.release,
+        "profile": plan.settings.profile,
+        **extra,
+    }
+    epoch = plan.settings.source_date_epoch or 0
+    return publish(dist_dir / plan.arch.name, binaries, info, epoch)
+
+
 def write_rootfs(path: Path, binaries: list[Path], mtime: int) -> None:
     """The rootfs-builder payload: binaries at /usr/bin, sorted, uid/gid 0, fixed mtime."""
     buffer = io.BytesIO()
@@ -92,14 +111,6 @@ def _info(name: str, kind: bytes, mode: int, size: int, mtime: int) -> tarfile.T
     info.uid = info.gid = 0
     info.uname = info.gname = "root"
     return info
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_manifest(arch_dir: Path) -> dict[str, Any] | None:

@@ -113,17 +113,8 @@ def build(plan: Plan, store: Store, work: WorkDir, dist_dir: Path) -> ArchResult
     messages = _cargo_build(plan, work)
     binaries = dist.executables(messages)
     result.details["compiled"] = dist.compiled(messages)
-    info = {
-        "arch": plan.arch.name,
-        "target": plan.triple,
-        "key": plan.key,
-        "recipe": plan.recipe.digest(),
-        "toolchain": plan.toolchain.release,
-        "profile": plan.settings.profile,
-        "dummies": entry.meta.get("dummies", {}),
-    }
-    epoch = plan.settings.source_date_epoch or 0
-    manifest = dist.publish(dist_dir / plan.arch.name, binaries, info, epoch)
+    dummies = entry.meta.get("dummies", {})
+    manifest = dist.publish_build(plan, dist_dir, binaries, dummies=dummies)
     result.details["artifacts"] = sorted(manifest["artifacts"])
     result.details["dist"] = str(dist_dir / plan.arch.name)
     result.seconds = time.monotonic() - started

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -29,6 +28,7 @@ from typing import Any
 
 from galley import cachekey, shell
 from galley.errors import CacheError, GalleyError
+from galley.hashing import sha256_file
 
 ENTRY_FILE = "entry.json"
 FILES_FILE = "files.json"
@@ -247,16 +247,8 @@ def _inventory(root: Path) -> dict[str, list[Any]]:
             found[relative] = ["symlink:" + os.readlink(path), 0, 0]
         elif path.is_file():
             stat = path.stat()
-            found[relative] = [_sha256(path), stat.st_size, stat.st_mode & 0o777]
+            found[relative] = [sha256_file(path), stat.st_size, stat.st_mode & 0o777]
     return found
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -66,10 +66,16 @@ def _settings(
     workspace: str | None,
     dist: str | None,
     cache_dir: str | None,
+    mode: str | None = None,
+    registry: str | None = None,
+    push: bool = False,
+    builder_image: str | None = None,
     **flags: Any,
 ) -> config.Settings:
+    """galley.toml, then the common flags, then the task's own and the docker flags."""
     settings = config.load(Path(config_path) if config_path else None)
-    return settings.with_flags(workspace=workspace, dist_dir=dist, cache_dir=cache_dir, **flags)
+    settings = settings.with_flags(workspace=workspace, dist_dir=dist, cache_dir=cache_dir, **flags)
+    return _docker_flags(settings, mode, registry, push, builder_image)
 
 
 def _docker_flags(
@@ -145,16 +151,9 @@ def cook(
 ) -> None:
     """Cook the dependencies for each arch: a cache hit, or a cook published to the cache."""
     settings = _settings(
-        config,
-        workspace,
-        dist,
-        cache_dir,
-        profile=profile,
-        features=features,
-        backend=backend,
-        chef=chef,
-    )
-    settings = _docker_flags(settings, mode, registry, push, builder_image)
+        config, workspace, dist, cache_dir, profile=profile, features=features, backend=backend,
+        chef=chef, mode=mode, registry=registry, push=push, builder_image=builder_image,
+    )  # fmt: skip
     _report("cook", operations.cook(settings, arch, explain=explain), json)
 
 
@@ -179,16 +178,9 @@ def build(
 ) -> None:
     """Cook if needed, then build the real code on top; outputs in <dist>/<arch>/."""
     settings = _settings(
-        config,
-        workspace,
-        dist,
-        cache_dir,
-        profile=profile,
-        features=features,
-        backend=backend,
-        chef=chef,
-    )
-    settings = _docker_flags(settings, mode, registry, push, builder_image)
+        config, workspace, dist, cache_dir, profile=profile, features=features, backend=backend,
+        chef=chef, mode=mode, registry=registry, push=push, builder_image=builder_image,
+    )  # fmt: skip
     _report("build", operations.build(settings, arch), json)
 
 
@@ -269,7 +261,7 @@ def builder_image(
     config: str | None = None,
 ) -> None:
     """Build, offline, the docker builder image for each arch (debootstrap + Debian Rust)."""
-    settings = _docker_flags(_settings(config, None, None, None), mode, None, False, None)
+    settings = _settings(config, None, None, None, mode=mode)
     images = operations.builder_image(settings, arch)
     for image in images:
         print(f"galley: builder for {image['arch']}: {image['image']}", file=sys.stderr)

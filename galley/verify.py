@@ -18,6 +18,7 @@ from galley import dist, elf
 from galley.arch import Arch, Libc
 from galley.chef.recipe import Recipe
 from galley.errors import GalleyError
+from galley.hashing import sha256_file
 from galley.store import Store
 
 
@@ -59,7 +60,7 @@ def check_artifacts(
         if not path.is_file():
             report.problems.append(f"{arch.name}: {name} is missing")
             continue
-        actual = dist.sha256_file(path)
+        actual = sha256_file(path)
         if actual != digest:
             report.problems.append(f"{arch.name}: {name} does not match its recorded sha256")
         if actual in dummies:

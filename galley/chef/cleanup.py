@@ -10,7 +10,6 @@ executables are returned first, so `verify` can prove none of them shipped.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import tomllib
@@ -18,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from galley.chef.recipe import Recipe, TargetKind
+from galley.hashing import sha256_file
 
 HASH = r"-[0-9a-f]{16}"
 
@@ -58,7 +58,7 @@ def clean(target_dir: Path, recipe: Recipe) -> dict[str, str]:
     for profile in profile_dirs(target_dir):
         for path in sorted(_local_artifacts(profile, packages, targets, crates)):
             if path.is_file() and not path.is_symlink() and _is_executable(path):
-                dummies[path.relative_to(target_dir).as_posix()] = _sha256(path)
+                dummies[path.relative_to(target_dir).as_posix()] = sha256_file(path)
             _remove(path)
     return dummies
 
@@ -90,14 +90,6 @@ def _matching(directory: Path, pattern: re.Pattern[str]) -> Iterator[Path]:
 
 def _is_executable(path: Path) -> bool:
     return path.stat().st_mode & 0o111 != 0
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _remove(path: Path) -> None:

@@ -119,19 +119,10 @@ def build(dplan: DockerPlan, push: bool, work_root: Path, dist_dir: Path) -> Arc
     binaries = sorted((out / "bin").iterdir()) if (out / "bin").is_dir() else []
     messages = (out / MESSAGES).read_text().splitlines() if (out / MESSAGES).is_file() else []
     result.details["compiled"] = dist.compiled(messages)
-    info = {
-        "arch": plan.arch.name,
-        "target": plan.triple,
-        "key": plan.key,
-        "recipe": plan.recipe.digest(),
-        "toolchain": plan.toolchain.release,
-        "profile": plan.settings.profile,
-        "cook_image": dplan.local_tag,
-        "mode": dplan.mode,
-        "dummies": _read_dummies(out / DUMMIES),
-    }
-    manifest = dist.publish(dist_dir / plan.arch.name, binaries, info,
-                            plan.settings.source_date_epoch or 0)  # fmt: skip
+    manifest = dist.publish_build(
+        plan, dist_dir, binaries, cook_image=dplan.local_tag, mode=dplan.mode,
+        dummies=_read_dummies(out / DUMMIES),
+    )  # fmt: skip
     result.details.update(artifacts=sorted(manifest["artifacts"]),
                           dist=str(dist_dir / plan.arch.name))  # fmt: skip
     result.seconds = time.monotonic() - started
