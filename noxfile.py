@@ -10,7 +10,7 @@ import sys
 
 import nox
 
-from galley.arch import DEFAULT_MATRIX
+from galley.arch import DEFAULT_MATRIX, host
 
 nox.needs_version = ">=2024.10.9"
 nox.options.sessions = ["lint", "tests"]
@@ -32,7 +32,11 @@ def lint(session: nox.Session) -> None:
 
 
 def _task(session: nox.Session, name: str, arch: str) -> None:
-    session.run(sys.executable, "-m", "galley", name, "--arch", arch, *session.posargs)
+    """`galley <name> --arch <arch> [posargs]`; a foreign arch builds in docker unless
+    posargs choose a backend (the host toolchain has no std for it)."""
+    local = name == "verify" or arch == host().name or "--backend" in session.posargs
+    backend = [] if local else ["--backend", "docker"]
+    session.run(sys.executable, "-m", "galley", name, "--arch", arch, *backend, *session.posargs)
 
 
 @nox.session(python=False, tags=["cook"])
