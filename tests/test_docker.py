@@ -54,15 +54,22 @@ def registry(docker: str) -> str:
 
 
 def galley(
-    *args: str, cwd: Path, cache: Path, check: bool = True
+    *args: str, cwd: Path, cache: Path, check: bool = True, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GALLEY_CACHE_DIR": str(cache)}
+    env = {**os.environ, "GALLEY_CACHE_DIR": str(cache), **(env or {})}
     result = subprocess.run(
         [sys.executable, "-m", "galley", *args], cwd=cwd, env=env, capture_output=True, text=True
     )
     if check:
         assert result.returncode == 0, result.stderr[-5000:]
     return result
+
+
+def assert_one_line_error(failed: subprocess.CompletedProcess[str], message: str) -> None:
+    assert failed.returncode != 0, failed.args
+    last = failed.stderr.strip().splitlines()[-1]
+    assert last.startswith("galley: error:") and message in last, failed.stderr[-2000:]
+    assert "Traceback" not in failed.stderr
 
 
 def only_result(output: str) -> dict[str, Any]:
@@ -197,10 +204,14 @@ def test_docker_errors_are_one_line(docker: str, tmp_path: Path, cargo: str) -> 
     ]  # fmt: skip
     for args, message in cases:
         failed = galley(*args, cwd=workspace, cache=cache, check=False)
-        assert failed.returncode != 0, args
-        last = failed.stderr.strip().splitlines()[-1]
-        assert last.startswith("galley: error:") and message in last, failed.stderr[-2000:]
-        assert "Traceback" not in failed.stderr
+        assert_one_line_error(failed, message)
+    # a daemon that is not running (a socket nobody listens on)
+    dead = {"DOCKER_HOST": f"unix://{tmp_path}/no-daemon.sock"}
+    failed = galley(
+        "cook", "--backend", "docker", cwd=workspace, cache=cache, check=False, env=dead
+    )
+    assert failed.returncode == 8
+    assert_one_line_error(failed, "daemon is not running")
 
 
 def test_docker_prune_dry_run_and_real(docker: str, tmp_path: Path, cargo: str) -> None:
