@@ -14,7 +14,7 @@ from galley.chef import cleanup
 from galley.chef.recipe import Recipe
 from galley.store import Entry, Store
 
-_HASHED = re.compile(r"^(?:lib)?(?P<name>.+?)-[0-9a-f]{16}(?:\..*)?$")
+_HASHED = re.compile(r"^(?P<name>.+?)-[0-9a-f]{16}(?:\..*)?$")
 
 
 def lock_packages(recipe: Recipe) -> list[str]:
@@ -58,7 +58,8 @@ def drop_unused(target_dir: Path, recipe: Recipe) -> int:
         for directory in (profile / ".fingerprint", profile / "build", profile / "deps"):
             for path in directory.iterdir() if directory.is_dir() else []:
                 match = _HASHED.match(path.name)
-                if match and match.group("name") not in keep:
+                name = match.group("name") if match else ""
+                if match and name not in keep and name.removeprefix("lib") not in keep:
                     shutil.rmtree(path) if path.is_dir() else path.unlink()
                     removed += 1
     return removed
