@@ -271,3 +271,33 @@ def test_refused_push_keeps_the_local_image(docker: str, tmp_path: Path, cargo: 
     finally:
         server.terminate()
         server.wait()
+
+
+def test_delta_cook_image(docker: str, tmp_path: Path, cargo: str) -> None:
+    """Adding a dependency cooks from the previous cook image: only the new crate compiles."""
+    workspace = write_tree(tmp_path / "toy", TOY)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache = tmp_path / "cache"
+    common = ("--backend", "docker", "--arch", "s390x", "--json")
+    forget_cook_images(docker, workspace)  # a fresh first image, with today's labels
+    first = only_result(galley("cook", *common, cwd=workspace, cache=cache).stdout)
+    manifest = workspace / "app" / "Cargo.toml"
+    manifest.write_text(manifest.read_text() + 'itoa = "1"\n')
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    forget_cook_images(docker, workspace)  # this recipe's image, if an earlier run left one
+    subprocess.run([docker, "builder", "prune", "-af"], capture_output=True, check=True)
+    second = galley("cook", *common, cwd=workspace, cache=cache)
+    result = only_result(second.stdout)
+    assert result["cache"] == "miss" and result["key"] != first["key"]
+    assert result["seeded_from"].startswith("galley-cook:s390x-")
+    compiling = {
+        line.split("Compiling ")[1].split()[0]
+        for line in second.stderr.splitlines()
+        if " Compiling " in line
+    }
+    assert "itoa" in compiling and "libc" not in compiling, compiling
+    built = only_result(galley("build", *common, cwd=workspace, cache=cache).stdout)
+    assert built["cache"] == "hit"
+    assert run_foreign(workspace / "dist" / "s390x" / "bin" / "app", "s390x-linux-gnu").startswith(
+        "app on s390x"
+    )

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from galley import cachekey, dist, shell, sync, toml_io
+from galley import cachekey, delta, dist, shell, sync, toml_io
 from galley.arch import Arch
 from galley.chef import cleanup, skeleton
 from galley.chef.cooker import cargo_args
@@ -165,6 +165,8 @@ def _cook_image(dplan: DockerPlan, result: ArchResult) -> None:
     plan = dplan.plan
     context = _cook_context(plan, dplan.mode)
     labels = {
+        "galley.inputs": _inputs_digest(plan),
+        "galley.lock": json.dumps(delta.lock_packages(plan.recipe), separators=(",", ":")),
         "galley.key": plan.key,
         "galley.arch": plan.arch.name,
         "galley.target": plan.triple,
@@ -172,14 +174,65 @@ def _cook_image(dplan: DockerPlan, result: ArchResult) -> None:
         "galley.toolchain": plan.toolchain.release,
         "galley.created": str(int(time.time())),
     }
+    args = {"BUILDER": dplan.builder.tag}
+    dockerfile = images.build_file("Dockerfile.cook")
+    seed = _closest_cook_image(dplan)
+    if seed:
+        (context / "drop.sh").write_text(_drop_script(plan.recipe), encoding="utf-8")
+        args["SEED"] = seed
+        dockerfile = images.build_file("Dockerfile.cook-delta")
+        result.details["seeded_from"] = seed
     started = time.monotonic()
     dplan.docker.build(
-        context, images.build_file("Dockerfile.cook"), tag=dplan.local_tag,
-        platform=dplan.builder.platform, build_args={"BUILDER": dplan.builder.tag},
-        labels=labels, network_none=True,
+        context, dockerfile, tag=dplan.local_tag, platform=dplan.builder.platform,
+        build_args=args, labels=labels, network_none=True,
     )  # fmt: skip
     result.details["cook_seconds"] = round(time.monotonic() - started, 3)
     shutil.rmtree(context, ignore_errors=True)
+
+
+def _inputs_digest(plan: Plan) -> str:
+    """Digest of every key input but the recipe: cook images that can seed each other."""
+    inputs = {k: v for k, v in plan.key_manifest.items() if k != "recipe"}
+    return hashlib.sha256(cachekey.canonical(inputs).encode()).hexdigest()
+
+
+def _closest_cook_image(dplan: DockerPlan) -> str | None:
+    """The local cook image with the same inputs and most lockfile packages in common."""
+    docker, mine = dplan.docker, set(delta.lock_packages(dplan.plan.recipe))
+    best, best_score = None, (0, 0.0)
+    for reference in docker.images_with_label(f"galley.inputs={_inputs_digest(dplan.plan)}"):
+        labels = docker.labels(reference)
+        try:
+            theirs = set(json.loads(labels.get("galley.lock", "[]")))
+        except ValueError:
+            continue
+        score = (len(mine & theirs), float(labels.get("galley.created", 0)))
+        if score[0] and score > best_score:
+            best, best_score = reference, score
+    return best
+
+
+def _drop_script(recipe: Recipe) -> str:
+    """delta.drop_unused as sh, for the seed stage (builder images have no Python)."""
+    local, _ = cleanup.local_names(recipe)
+    names = {line.split(" ")[0] for line in delta.lock_packages(recipe)} | local
+    keep = sorted(names | {n.replace("-", "_") for n in names} | {"build_script_build"})
+    return (
+        "set -eu\n"
+        f"printf '%s\\n' {' '.join(shlex.quote(n) for n in keep)} > /tmp/keep\n"
+        f"for fp in $(find {TARGET} -mindepth 2 -maxdepth 3 -type d -name .fingerprint); do\n"
+        '    p=$(dirname "$fp")\n'
+        '    for f in "$p"/.fingerprint/* "$p"/build/* "$p"/deps/*; do\n'
+        '        [ -e "$f" ] || continue\n'
+        '        b=$(basename "$f")\n'
+        "        n=$(printf '%s' \"$b\" | sed -E 's/-[0-9a-f]{16}(\\..*)?$//')\n"
+        '        [ "$n" = "$b" ] && continue\n'
+        '        if grep -Fxq "$n" /tmp/keep || grep -Fxq "${n#lib}" /tmp/keep; then continue; fi\n'
+        '        rm -rf "$f"\n'
+        "    done\n"
+        "done\n"
+    )
 
 
 def _cook_context(plan: Plan, mode: str) -> Path:
@@ -208,7 +261,7 @@ def _vendor(plan: Plan) -> Path:
     """`cargo vendor` of the workspace's lockfile, cached by the lockfile's digest."""
     lock = (plan.settings.workspace / "Cargo.lock").read_bytes()
     directory = plan.settings.cache_dir / "vendor" / hashlib.sha256(lock).hexdigest()[:16]
-    if not (directory / ".complete").exists():
+    if not (directory / ".complete").exists() or not (directory / ".mtimes-fixed").exists():
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
         shell.run(
@@ -216,8 +269,21 @@ def _vendor(plan: Plan) -> Path:
              "--versioned-dirs", str(directory / "vendor")],
             cwd=plan.settings.workspace, stdout_lines=[],
         )  # fmt: skip
+        _fix_mtimes(directory / "vendor")
         (directory / ".complete").touch()
+        (directory / ".mtimes-fixed").touch()
     return directory / "vendor"
+
+
+VENDOR_MTIME = 946684800  # 2000-01-01: one fixed time for every vendored file
+
+
+def _fix_mtimes(vendor: Path) -> None:
+    """Give vendored sources one old, fixed mtime: a later vendoring of a different lockfile
+    then does not look newer than the build outputs of crates it shares (delta cooks)."""
+    for directory, _, files in os.walk(vendor):
+        for name in files:
+            os.utime(os.path.join(directory, name), (VENDOR_MTIME, VENDOR_MTIME))
 
 
 def _cargo(plan: Plan) -> list[str]:
