@@ -48,11 +48,16 @@ def closest(store: Store, key_manifest: dict[str, Any], recipe: Recipe) -> Entry
     return best
 
 
-def drop_unused(target_dir: Path, recipe: Recipe) -> int:
-    """Remove artifacts of packages that are neither local nor in the lockfile; returns count."""
+def keep_names(recipe: Recipe) -> set[str]:
+    """Package and crate names whose artifacts a target dir for `recipe` still needs."""
     local, _ = cleanup.local_names(recipe)
     names = {line.split(" ")[0] for line in lock_packages(recipe)} | local
-    keep = names | {name.replace("-", "_") for name in names} | {"build_script_build"}
+    return names | {name.replace("-", "_") for name in names} | {"build_script_build"}
+
+
+def drop_unused(target_dir: Path, recipe: Recipe) -> int:
+    """Remove artifacts of packages that are neither local nor in the lockfile; returns count."""
+    keep = keep_names(recipe)
     removed = 0
     for profile in cleanup.profile_dirs(target_dir):
         for directory in (profile / ".fingerprint", profile / "build", profile / "deps"):

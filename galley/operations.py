@@ -20,7 +20,7 @@ from galley.docker.client import detect, require_daemon
 from galley.errors import ConfigError, VerifyFailed, WorkspaceError
 from galley.plan import Plan, make_plan
 from galley.prune import Decision, decide
-from galley.results import ArchResult
+from galley.results import ArchResult, print_table
 from galley.store import Store
 from galley.units import format_size
 from galley.verify import Report, check_artifacts, check_recipe, check_store
@@ -154,11 +154,7 @@ def print_prune_table(rows: list[tuple[Decision, str]]) -> None:
                 decision.reason,
             )
         )
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    for row in table:
-        print(
-            "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)), file=sys.stderr
-        )
+    print_table(table)
     freed = sum(d.entry.size for d, o in rows if o in ("removed", "would remove"))
     print(
         f"  {'would free' if any(o == 'would remove' for _, o in rows) else 'freed'} "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
@@ -41,11 +42,14 @@ def print_summary(task: str, results: list[ArchResult], out: TextIO | None = Non
         (r.arch, r.target, r.key[:12], r.cache, f"{r.seconds:.1f}s", format_size(r.size))
         for r in results
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     stream = out or sys.stderr
     print(f"\n{task} summary:", file=stream)
+    print_table(rows, stream)
+
+
+def print_table(rows: Sequence[Sequence[str]], out: TextIO | None = None) -> None:
+    """Left-aligned columns, two spaces apart, indented by two (stderr by default)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print(
-            "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)),
-            file=stream,
-        )
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  " + "  ".join(cells), file=out or sys.stderr)

@@ -215,9 +215,7 @@ def _closest_cook_image(dplan: DockerPlan) -> str | None:
 
 def _drop_script(recipe: Recipe) -> str:
     """delta.drop_unused as sh, for the seed stage (builder images have no Python)."""
-    local, _ = cleanup.local_names(recipe)
-    names = {line.split(" ")[0] for line in delta.lock_packages(recipe)} | local
-    keep = sorted(names | {n.replace("-", "_") for n in names} | {"build_script_build"})
+    keep = sorted(delta.keep_names(recipe))
     return (
         "set -eu\n"
         f"printf '%s\\n' {' '.join(shlex.quote(n) for n in keep)} > /tmp/keep\n"

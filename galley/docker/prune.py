@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from galley import shell
 from galley.docker.client import Docker
 from galley.errors import CommandFailed
+from galley.results import print_table
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,7 @@ def prune(docker: Docker, older_than: float | None, keep: int | None, dry_run: b
         if too_old or too_many:
             action = "would remove" if dry_run else _remove(docker, image.reference)
         rows.append((image.arch, image.reference, f"{(now - image.created) / 3600:.1f}h", action))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in rows:
-        print(
-            "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)), file=sys.stderr
-        )
+    print_table(rows)
     argv = [docker.program, "builder", "prune", "--force"]
     if older_than is not None:
         argv += ["--filter", f"until={int(older_than)}s"]
