@@ -62,5 +62,9 @@ def verify(session: nox.Session, arch: str) -> None:
 
 @nox.session(python=False, default=False)
 def bench(session: nox.Session) -> None:
-    """Benchmarks (never part of the tests): local backend vs plain cargo."""
-    session.run(sys.executable, "benchmarks/local.py", *session.posargs)
+    """Benchmarks (never part of the tests): galley against the alternatives, per arch.
+
+    `nox -s bench -- --runs 3` (the default) takes about an hour; see benchmarks/compare.py.
+    """
+    session.run(sys.executable, "-m", "pip", "install", "--quiet", "matplotlib>=3.8")
+    session.run(sys.executable, "benchmarks/compare.py", *session.posargs)

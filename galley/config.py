@@ -42,6 +42,9 @@ class DockerSettings:
     mirror: str | None = None  # Debian mirror for debootstrap; None = read host apt sources
     push: bool = False
     rust_version: str = "1.85"  # Debian rustc-web version in built builder images (s390x: 1.85)
+    # Not in galley.toml: set by `verify --reproducible` for a from-scratch rebuild.
+    cook_repository: str = "galley-cook"  # local name of cook images
+    no_cache: bool = False  # no cook image reuse, no delta seed, no layer cache, no cache mount
 
 
 @dataclass(frozen=True)

@@ -104,17 +104,19 @@ def build(plan: Plan, store: Store, work: WorkDir, dist_dir: Path) -> ArchResult
     else:
         entry, result = cook(plan, store, work)
     if work.state().get("key") != plan.key:
-        with store.lock(plan.key, shared=True):
+        with store.lock(plan.key, shared=True), result.phase("restore"):
             (work.target / STATE_FILE).unlink(missing_ok=True)
             result.details["restore_seconds"] = round(store.restore(entry, work.target), 3)
         work.set_state(plan.key)
-    changed = sync.mirror(plan.settings.workspace, work.src)
-    result.details["synced_files"] = changed
-    messages = _cargo_build(plan, work)
-    binaries = dist.executables(messages)
-    result.details["compiled"] = dist.compiled(messages)
-    dummies = entry.meta.get("dummies", {})
-    manifest = dist.publish_build(plan, dist_dir, binaries, dummies=dummies)
+    with result.phase("sync sources"):
+        result.details["synced_files"] = sync.mirror(plan.settings.workspace, work.src)
+    with result.phase("cargo build"):
+        messages = _cargo_build(plan, work)
+    with result.phase("publish dist"):
+        binaries = dist.executables(messages)
+        result.details["compiled"] = dist.compiled(messages)
+        dummies = entry.meta.get("dummies", {})
+        manifest = dist.publish_build(plan, dist_dir, binaries, dummies=dummies)
     result.details["artifacts"] = sorted(manifest["artifacts"])
     result.details["dist"] = str(dist_dir / plan.arch.name)
     result.seconds = time.monotonic() - started
@@ -125,7 +127,8 @@ def _verified(store: Store, key: str, result: ArchResult) -> Entry | None:
     entry = store.get(key)
     if entry is None:
         return None
-    problems = store.problems(entry)
+    with result.phase("check entry"):
+        problems = store.problems(entry)
     if not problems:
         return entry
     with store.lock(key, blocking=False) as mine:
@@ -146,7 +149,7 @@ def _cook_and_publish(plan: Plan, store: Store, work: WorkDir, result: ArchResul
     work.src.mkdir(parents=True)
     seed = delta.closest(store, plan.key_manifest, plan.recipe)
     if seed is not None and not store.problems(seed):
-        with store.lock(seed.key, shared=True):
+        with store.lock(seed.key, shared=True), result.phase("restore seed"):
             store.restore(seed, work.target)
         result.details["seeded_from"] = seed.key
     recipe_path = work.root / "recipe.json"
@@ -158,15 +161,17 @@ def _cook_and_publish(plan: Plan, store: Store, work: WorkDir, result: ArchResul
     )
     started = time.monotonic()
     try:
-        shell.run(argv, cwd=work.src, env={**env, "CARGO": plan.settings.cargo})
+        with result.phase("cargo cook"):
+            shell.run(argv, cwd=work.src, env={**env, "CARGO": plan.settings.cargo})
     except CommandFailed as exc:
         if "No space left on device" in exc.tail or shutil.disk_usage(work.root).free < 16 << 20:
             raise CacheError(f"cook failed: no space left on device in {store.root}") from None
         raise
     cook_seconds = time.monotonic() - started
-    result.details["dropped_unused"] = delta.drop_unused(work.target, plan.recipe)
-    dummies = _dummies(work.target)
-    dummies.update(cleanup.clean(work.target, plan.recipe))  # also makes cargo-chef cooks safe
+    with result.phase("clean cook"):
+        result.details["dropped_unused"] = delta.drop_unused(work.target, plan.recipe)
+        dummies = _dummies(work.target)
+        dummies.update(cleanup.clean(work.target, plan.recipe))  # also makes cargo-chef cooks safe
     result.details.update(cooked=True, cook_seconds=round(cook_seconds, 3), command=argv)
     meta = {
         "arch": plan.arch.name,
@@ -178,7 +183,8 @@ def _cook_and_publish(plan: Plan, store: Store, work: WorkDir, result: ArchResul
         "recipe": plan.recipe.digest(),
         "lock_packages": delta.lock_packages(plan.recipe),
     }
-    return store.publish(plan.key, plan.key_manifest, work.target, meta)
+    with result.phase("publish entry"):
+        return store.publish(plan.key, plan.key_manifest, work.target, meta)
 
 
 def _dummies(target: Path) -> dict[str, str]:

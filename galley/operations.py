@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from galley import cachekey, dist, local, sync
@@ -95,16 +97,24 @@ def cook(
 
 def build(settings: Settings, arch_names: list[str] | None) -> list[ArchResult]:
     store = Store(settings.cache_dir)
+    started = time.monotonic()
     if settings.backend == "docker":
         context_root = settings.cache_dir / "docker"
-        return [
+        dplans = docker_plans(settings, arch_names)
+        planned = time.monotonic() - started
+        results = [
             docker_backend.build(dplan, settings.docker.push, context_root, settings.dist_dir)
-            for dplan in docker_plans(settings, arch_names)
+            for dplan in dplans
         ]
-    results = []
-    for plan in plans(settings, arch_names):
-        with local.work_dir(store, plan.arch.name) as work:
-            results.append(local.build(plan, store, work, settings.dist_dir))
+    else:
+        results = []
+        local_plans = plans(settings, arch_names)
+        planned = time.monotonic() - started
+        for plan in local_plans:
+            with local.work_dir(store, plan.arch.name) as work:
+                results.append(local.build(plan, store, work, settings.dist_dir))
+    for result in results:  # recipe, toolchain probe and cache key: shared by the arches
+        result.details.setdefault("phases", {})["plan"] = round(planned, 3)
     return results
 
 
@@ -197,7 +207,16 @@ def verify_reproducible(settings: Settings, arch_names: list[str] | None) -> lis
         fresh = settings.with_flags(
             workspace=copy, cache_dir=root / "cache", dist_dir=root / "dist"
         )
-        build(fresh, arch_names)
+        if settings.backend == "docker":  # cook from scratch too, under a throw-away name
+            fresh = replace(fresh, docker=replace(
+                fresh.docker, registry=None, push=False, no_cache=True,
+                cook_repository=f"galley-verify-{os.getpid()}",
+            ))  # fmt: skip
+        try:
+            build(fresh, arch_names)
+        finally:
+            if settings.backend == "docker":
+                docker_backend.forget_cook_images(fresh)
         for arch in settings.arch_list(arch_names):
             ours = (dist.read_manifest(settings.dist_dir / arch.name) or {}).get("artifacts", {})
             theirs = (dist.read_manifest(fresh.dist_dir / arch.name) or {}).get("artifacts", {})

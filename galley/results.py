@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
@@ -22,6 +24,16 @@ class ArchResult:
     seconds: float = 0.0
     size: int = 0
     details: dict[str, Any] = field(default_factory=dict)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Add the time spent in the block to `details["phases"][name]` (seconds)."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            phases = self.details.setdefault("phases", {})
+            phases[name] = round(phases.get(name, 0.0) + time.monotonic() - started, 3)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

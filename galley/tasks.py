@@ -223,10 +223,12 @@ def cache_prune(
 
 @task(
     auto_shortflags=False,
-    iterable=["arch"],
+    iterable=["arch", "features"],
     help={
-        "arch": ARCH_HELP["arch"],
-        "reproducible": "also rebuild from a copy elsewhere with a fresh cache and compare digests",
+        "reproducible": "also rebuild from a copy elsewhere with a fresh cache and compare digests"
+        " (docker: cooked from scratch)",
+        **{k: ARCH_HELP[k] for k in ("arch", "profile", "features", "backend", "chef", "mode")},
+        "builder_image": ARCH_HELP["builder_image"],
         **COMMON_HELP,
     },
 )
@@ -235,13 +237,24 @@ def verify(
     c: Context,
     arch: list[str] | None = None,
     reproducible: bool = False,
+    profile: str | None = None,
+    features: list[str] | None = None,
+    backend: str | None = None,
+    chef: str | None = None,
+    mode: str | None = None,
+    builder_image: str | None = None,
     workspace: str | None = None,
     dist: str | None = None,
     config: str | None = None,
     cache_dir: str | None = None,
 ) -> None:
-    """Check recipe freshness, cache integrity and the built artifacts (ELF arch, no dummies)."""
-    settings = _settings(config, workspace, dist, cache_dir)
+    """Check recipe freshness, cache integrity and the built artifacts (ELF arch, no dummies).
+
+    The build flags matter with --reproducible only: the rebuild uses them, as the build did."""
+    settings = _settings(
+        config, workspace, dist, cache_dir, profile=profile, features=features, backend=backend,
+        chef=chef, mode=mode, builder_image=builder_image,
+    )  # fmt: skip
     operations.verify(settings, arch, reproducible=reproducible)
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from galley import elf
 from galley.chef import prepare
-from helpers import EXAMPLE, require, write_tree
+from helpers import EXAMPLE, REPO, require, write_tree
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -273,6 +273,48 @@ def test_refused_push_keeps_the_local_image(docker: str, tmp_path: Path, cargo: 
         server.wait()
 
 
+def test_parallel_cook_images_of_different_keys(docker: str, tmp_path: Path, cargo: str) -> None:
+    """Two recipes cooked at the same time in docker: each gets its own image, with its own
+    dependencies, and the binaries built on top run."""
+    workspaces = {}
+    for extra in ("itoa", "memchr"):
+        files = {**TOY, "app/Cargo.toml": TOY["app/Cargo.toml"] + f'{extra} = "*"\n'}
+        workspaces[extra] = write_tree(tmp_path / extra, files)
+        subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspaces[extra], check=True)
+    common = ["--backend", "docker", "--arch", "s390x", "--json"]
+    for workspace in workspaces.values():
+        forget_cook_images(docker, workspace)
+    env = {**os.environ, "GALLEY_CACHE_DIR": str(tmp_path / "cache")}
+    runs = {}
+    for extra, workspace in workspaces.items():  # output to files: pipes would throttle them
+        with (
+            (tmp_path / f"{extra}.out").open("w") as out,
+            (tmp_path / f"{extra}.err").open("w") as err,
+        ):
+            runs[extra] = subprocess.Popen(
+                [sys.executable, "-m", "galley", "cook", *common], cwd=workspace, env=env,
+                stdout=out, stderr=err,
+            )  # fmt: skip
+    images = {}
+    for extra, run in runs.items():
+        assert run.wait(timeout=600) == 0, (tmp_path / f"{extra}.err").read_text()[-3000:]
+        images[extra] = only_result((tmp_path / f"{extra}.out").read_text())["cook_image"]
+    assert images["itoa"] != images["memchr"]
+    for extra, workspace in workspaces.items():
+        other = "memchr" if extra == "itoa" else "itoa"
+        lock = json.loads(subprocess.run(
+            [docker, "image", "inspect", "-f", '{{index .Config.Labels "galley.lock"}}',
+             images[extra]], capture_output=True, text=True, check=True).stdout)  # fmt: skip
+        assert any(p.startswith(f"{extra} ") for p in lock)
+        assert not any(p.startswith(f"{other} ") for p in lock)
+        built = only_result(
+            galley("build", *common, cwd=workspace, cache=tmp_path / "cache").stdout
+        )
+        assert built["cache"] == "hit" and built["cook_image"] == images[extra]
+        binary = workspace / "dist" / "s390x" / "bin" / "app"
+        assert run_foreign(binary, "s390x-linux-gnu").startswith("app on s390x")
+
+
 def test_delta_cook_image(docker: str, tmp_path: Path, cargo: str) -> None:
     """Adding a dependency cooks from the previous cook image: only the new crate compiles."""
     workspace = write_tree(tmp_path / "toy", TOY)
@@ -301,3 +343,107 @@ def test_delta_cook_image(docker: str, tmp_path: Path, cargo: str) -> None:
     assert run_foreign(workspace / "dist" / "s390x" / "bin" / "app", "s390x-linux-gnu").startswith(
         "app on s390x"
     )
+
+
+BUILT_AT = (
+    "fn main() {\n"
+    "    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();\n"
+    '    println!("cargo:rustc-env=BUILT_AT={}", t.as_nanos());\n'
+    "}\n"
+)
+
+
+def test_verify_reproducible_rebuilds_from_scratch(docker: str, tmp_path: Path, cargo: str) -> None:
+    """With the docker backend, `verify --reproducible` cooks again with no cook image, no
+    delta seed and no layer cache, under a throw-away name it removes afterwards."""
+    workspace = write_tree(tmp_path / "toy", TOY)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache = tmp_path / "cache"
+    common = ("--backend", "docker", "--arch", "s390x")
+    galley("build", *common, cwd=workspace, cache=cache)
+    ok = galley("verify", "--reproducible", *common, cwd=workspace, cache=cache)
+    assert "verify OK" in ok.stderr
+    from_scratch = [
+        line for line in ok.stderr.splitlines() if " build " in line and "--no-cache" in line
+    ]
+    assert len(from_scratch) == 2, ok.stderr[-3000:]  # the cook stage and the build stage
+    assert "--tag galley-verify-" in from_scratch[0]
+    assert "Compiling libc" in ok.stderr.split(from_scratch[0])[1]  # cooked again, not reused
+    left = subprocess.run([docker, "images", "--format", "{{.Repository}}"], capture_output=True,
+                          text=True, check=True).stdout.split()  # fmt: skip
+    assert not [name for name in left if name.startswith("galley-verify-")]
+    # a build script that embeds the time: the fresh rebuild differs and verify names the files
+    (workspace / "app" / "build.rs").write_text(BUILT_AT)
+    main = workspace / "app" / "src" / "main.rs"
+    main.write_text(
+        main.read_text().replace("fn main() {", 'fn main() { println!("{}", env!("BUILT_AT"));')
+    )
+    galley("build", *common, cwd=workspace, cache=cache)
+    failed = galley("verify", "--reproducible", *common, cwd=workspace, cache=cache, check=False)
+    assert failed.returncode == 9, failed.stderr[-3000:]
+    assert "s390x: bin/app differs from a fresh rebuild" in failed.stderr
+    assert "s390x: rootfs.tar differs from a fresh rebuild" in failed.stderr
+
+
+def start_dockerd() -> None:
+    """Start the shared daemon again the way CI does, once the stopped one has exited."""
+    for _ in range(120):
+        if subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode != 0:
+            break
+        time.sleep(0.5)
+    subprocess.run(["bash", str(REPO / "ci" / "docker" / "provision.sh")], check=True,
+                   capture_output=True, timeout=300)  # fmt: skip
+
+
+def test_daemon_stopped_mid_cook(docker: str, tmp_path: Path) -> None:
+    """`dockerd` stopped (SIGTERM, as `systemctl stop docker` does) while a cook compiles: one
+    clear line, exit 8, no half-made image tagged, every earlier image kept; once the daemon
+    is back the same command succeeds. The test stops the shared daemon and starts it again,
+    so the suite runs it alone (pytest runs tests one at a time here)."""
+    workspace = tmp_path / "agent"
+    shutil.copytree(EXAMPLE, workspace, ignore=shutil.ignore_patterns("target"))
+    cache = tmp_path / "cache"
+    # a key no other test uses, so the cook really compiles (and takes tens of seconds)
+    env = {"RUSTFLAGS": f"--cfg galley_daemon_test_{os.getpid()}"}
+    before = set(subprocess.run([docker, "images", "-q", "--no-trunc"], capture_output=True,
+                                text=True, check=True).stdout.split())  # fmt: skip
+    argv = [sys.executable, "-m", "galley", "cook", "--backend", "docker", "--arch", "amd64",
+            "--json"]  # fmt: skip
+    process = subprocess.Popen(
+        argv, cwd=workspace, env={**os.environ, "GALLEY_CACHE_DIR": str(cache), **env},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stderr is not None
+    seen: list[str] = []
+    try:
+        for line in process.stderr:
+            seen.append(line)
+            if sum(" Compiling " in s for s in seen) >= 3:
+                break
+        assert sum(" Compiling " in s for s in seen) >= 3, "".join(seen)[-3000:]
+        subprocess.run(["pkill", "-TERM", "-x", "dockerd"], check=True)
+        _, rest = process.communicate(timeout=180)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        start_dockerd()
+    stderr = "".join(seen) + rest
+    assert process.returncode == 8, stderr[-3000:]
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("galley: error: the docker daemon stopped during `docker build`"), last
+    assert "Traceback" not in stderr
+    after = set(subprocess.run([docker, "images", "-q", "--no-trunc"], capture_output=True,
+                               text=True, check=True).stdout.split())  # fmt: skip
+    assert before <= after  # nothing lost
+    key_tag = [w for w in stderr.split() if w.startswith("galley-cook:amd64-")]
+    assert key_tag, stderr[-3000:]
+    assert (
+        subprocess.run([docker, "image", "inspect", key_tag[0]], capture_output=True).returncode
+        != 0
+    )  # nothing half-made is tagged
+    again = galley("cook", "--backend", "docker", "--arch", "amd64", "--json", cwd=workspace,
+                   cache=cache, env=env)  # fmt: skip
+    result = only_result(again.stdout)
+    assert result["cache"] == "miss" and result["cook_image"] == key_tag[0]
+    assert not list((cache / "docker").glob("cook-*"))  # the dead run's context is gone
+    subprocess.run([docker, "image", "rm", key_tag[0]], capture_output=True, check=True)

@@ -106,6 +106,36 @@ def test_concurrent_cooks_of_one_key_compile_once(toy: Path, tmp_path: Path) -> 
     assert sum(o.stderr.count("Compiling anyhow") for o in outputs) == 1
 
 
+def test_concurrent_cooks_of_different_keys_do_not_interfere(toy: Path, tmp_path: Path) -> None:
+    """Two keys of one arch at once (release and dev): both cook, each into its own entry.
+    They share the arch's work dir, so its lock serialises them; neither sees the other's files."""
+    cache = tmp_path / "cache"
+    outputs: dict[str, subprocess.CompletedProcess[str]] = {}
+
+    def run(profile: str) -> None:
+        outputs[profile] = galley("cook", "--profile", profile, "--json", cwd=toy, cache=cache)
+
+    threads = [threading.Thread(target=run, args=(p,)) for p in ("release", "dev")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    cooked = {p: results(o.stdout)[0] for p, o in outputs.items()}
+    assert [cooked[p]["cache"] for p in ("release", "dev")] == ["miss", "miss"]
+    assert cooked["release"]["key"] != cooked["dev"]["key"]
+    for profile, result in cooked.items():
+        target = cache / "entries" / result["key"] / "target" / "x86_64-unknown-linux-gnu"
+        assert {p.name for p in target.iterdir() if p.is_dir()} == {
+            "release" if profile == "release" else "debug"
+        }
+    for profile in ("release", "dev"):
+        built = results(
+            galley("build", "--profile", profile, "--json", cwd=toy, cache=cache).stdout
+        )
+        assert built[0]["cache"] == "hit" and set(built[0]["compiled"]) == {"app", "lib1"}
+        galley("verify", cwd=toy, cache=cache)  # every entry matches its manifest; the dist too
+
+
 def test_tampered_entry_fails_verify_and_is_recooked(toy: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     key = results(galley("build", "--json", cwd=toy, cache=cache).stdout)[0]["key"]

@@ -68,8 +68,13 @@ class _FileIndex:
         self._listings: dict[str, dict[str, bool]] = {}
 
     def _listing(self, directory: str) -> dict[str, bool]:
-        """{name: is_dir} of a directory (empty when missing), cached."""
+        """{name: is_dir} of a directory (empty when missing), cached; a directory missing from
+        its parent's listing is not looked up (most packages have few of the standard dirs)."""
         if directory not in self._listings:
+            parent, _, name = directory.rpartition("/")
+            if directory and self._listing(parent).get(name) is not True:
+                self._listings[directory] = {}
+                return self._listings[directory]
             try:
                 with os.scandir(os.path.join(self.root, directory)) as entries:
                     self._listings[directory] = {e.name: e.is_dir() for e in entries}

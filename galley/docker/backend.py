@@ -47,7 +47,8 @@ class DockerPlan:
 
     @property
     def local_tag(self) -> str:
-        return f"galley-cook:{self.plan.arch.name}-{self.plan.key[:12]}"
+        repository = self.plan.settings.docker.cook_repository
+        return f"{repository}:{self.plan.arch.name}-{self.plan.key[:12]}"
 
     @property
     def remote_ref(self) -> str | None:
@@ -74,13 +75,21 @@ def plans(settings: Settings, recipe: Recipe, arches: list[Arch], mode: str) -> 
     return found
 
 
+def forget_cook_images(settings: Settings) -> None:
+    """Remove every local image named `<cook_repository>:*` (throw-away verify cooks)."""
+    docker = detect(settings.docker.client)
+    for reference in docker.references(settings.docker.cook_repository):
+        docker.remove_image(reference)
+
+
 def cook(dplan: DockerPlan, push: bool) -> ArchResult:
     """A local cook image (hit), one pulled from the registry (pulled), or a new cook (miss)."""
     started = time.monotonic()
     plan, docker = dplan.plan, dplan.docker
     result = ArchResult(plan.arch.name, plan.triple, plan.key, "hit")
     if docker.image_id(dplan.local_tag) is None:
-        result.cache = _pull_or_cook(dplan, result)
+        with result.phase("pull or cook"):
+            result.cache = _pull_or_cook(dplan, result)
     if push and dplan.remote_ref:
         _push(docker, dplan.local_tag, dplan.remote_ref)
         result.details["pushed"] = dplan.remote_ref
@@ -98,41 +107,52 @@ def build(dplan: DockerPlan, push: bool, work_root: Path, dist_dir: Path) -> Arc
     """Cook if needed, then build the real sources on top; outputs to `dist/<arch>/`."""
     started = time.monotonic()
     result = cook(dplan, push)
-    plan, docker = dplan.plan, dplan.docker
+    plan = dplan.plan
     context = work_root / f"build-{plan.arch.name}"
-    sync.mirror(plan.settings.workspace, context / "src")
+    with result.phase("sync sources"):
+        sync.mirror(plan.settings.workspace, context / "src")
     (context / "build.sh").write_text(_build_script(plan, dplan.mode), encoding="utf-8")
     out = context.parent / f"out-{plan.arch.name}"
     shutil.rmtree(out, ignore_errors=True)
     dockerfile = context / "Dockerfile"
     dockerfile.write_text(_build_dockerfile(dplan), encoding="utf-8")
-    args = {"COOK_IMAGE": dplan.local_tag}
-    if docker.mode == "legacy":
-        tag = f"galley-build:{plan.arch.name}-{plan.key[:12]}"
-        docker.build(context, dockerfile, tag=tag, build_args=args, target="build",
-                     network_none=True)  # fmt: skip
-        out.mkdir(parents=True)
-        docker.copy_out(tag, "/out/.", out)
-    else:
-        docker.build(context, dockerfile, platform=dplan.builder.platform, build_args=args,
-                     target="out", output=out, network_none=True)  # fmt: skip
+    with result.phase("docker build"):
+        _docker_build(dplan, context, out)
     binaries = sorted((out / "bin").iterdir()) if (out / "bin").is_dir() else []
     messages = (out / MESSAGES).read_text().splitlines() if (out / MESSAGES).is_file() else []
     result.details["compiled"] = dist.compiled(messages)
-    manifest = dist.publish_build(
-        plan, dist_dir, binaries, cook_image=dplan.local_tag, mode=dplan.mode,
-        dummies=_read_dummies(out / DUMMIES),
-    )  # fmt: skip
+    with result.phase("publish dist"):
+        manifest = dist.publish_build(
+            plan, dist_dir, binaries, cook_image=dplan.local_tag, mode=dplan.mode,
+            dummies=_read_dummies(out / DUMMIES),
+        )  # fmt: skip
     result.details.update(artifacts=sorted(manifest["artifacts"]),
                           dist=str(dist_dir / plan.arch.name))  # fmt: skip
     result.seconds = time.monotonic() - started
     return result
 
 
+def _docker_build(dplan: DockerPlan, context: Path, out: Path) -> None:
+    """The build stage; its /out lands in `out` (BuildKit output, or create + cp)."""
+    plan, docker = dplan.plan, dplan.docker
+    dockerfile = context / "Dockerfile"
+    args = {"COOK_IMAGE": dplan.local_tag}
+    no_cache = plan.settings.docker.no_cache
+    if docker.mode == "legacy":
+        tag = f"galley-build:{plan.arch.name}-{plan.key[:12]}"
+        docker.build(context, dockerfile, tag=tag, build_args=args, target="build",
+                     network_none=True, no_cache=no_cache)  # fmt: skip
+        out.mkdir(parents=True)
+        docker.copy_out(tag, "/out/.", out)
+    else:
+        docker.build(context, dockerfile, platform=dplan.builder.platform, build_args=args,
+                     target="out", output=out, network_none=True, no_cache=no_cache)  # fmt: skip
+
+
 def _build_dockerfile(dplan: DockerPlan) -> str:
     """build/Dockerfile.build with its cache mount rendered (none for the legacy builder)."""
     mount = ""
-    if dplan.docker.mode != "legacy":
+    if dplan.docker.mode != "legacy" and not dplan.plan.settings.docker.no_cache:
         mount = (
             f"--mount=type=cache,id=galley-{dplan.plan.arch.name}-{dplan.plan.key[:16]},"
             f"target={TARGET},from={dplan.local_tag},source={TARGET},sharing=locked"
@@ -186,6 +206,7 @@ def _cook_image(dplan: DockerPlan, result: ArchResult) -> None:
     dplan.docker.build(
         context, dockerfile, tag=dplan.local_tag, platform=dplan.builder.platform,
         build_args=args, labels=labels, network_none=True,
+        no_cache=plan.settings.docker.no_cache,
     )  # fmt: skip
     result.details["cook_seconds"] = round(time.monotonic() - started, 3)
     shutil.rmtree(context, ignore_errors=True)
@@ -199,6 +220,8 @@ def _inputs_digest(plan: Plan) -> str:
 
 def _closest_cook_image(dplan: DockerPlan) -> str | None:
     """The local cook image with the same inputs and most lockfile packages in common."""
+    if dplan.plan.settings.docker.no_cache:
+        return None
     docker, mine = dplan.docker, set(delta.lock_packages(dplan.plan.recipe))
     best, best_score = None, (0, 0.0)
     for reference in docker.images_with_label(f"galley.inputs={_inputs_digest(dplan.plan)}"):
@@ -236,6 +259,7 @@ def _drop_script(recipe: Recipe) -> str:
 def _cook_context(plan: Plan, mode: str) -> Path:
     """skeleton/ + vendor/ (hard links into the vendor cache) + cargo config + cook.sh."""
     context = plan.settings.cache_dir / "docker" / f"cook-{plan.key[:12]}.{os.getpid()}"
+    _remove_abandoned_contexts(context.parent)
     shutil.rmtree(context, ignore_errors=True)
     (context / "skeleton").mkdir(parents=True)
     skeleton.write(skeleton.plan(plan.recipe), context / "skeleton")
@@ -253,6 +277,14 @@ def _cook_context(plan: Plan, mode: str) -> Path:
     script += cleanup.shell_script(plan.recipe, TARGET)
     (context / "cook.sh").write_text("set -eu\n" + script, encoding="utf-8")
     return context
+
+
+def _remove_abandoned_contexts(directory: Path) -> None:
+    """Cook contexts left by galley processes that died (killed, daemon gone, power loss)."""
+    for context in directory.glob("cook-*.*"):
+        pid = context.suffix[1:]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(context, ignore_errors=True)
 
 
 def _vendor(plan: Plan) -> Path:

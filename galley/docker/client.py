@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import shutil
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -67,6 +68,13 @@ class Docker:
         )  # fmt: skip
         return sorted({line for line in out.split() if not line.endswith(":<none>")})
 
+    def references(self, repository: str) -> list[str]:
+        """`repository:tag` of every local image of `repository`."""
+        out = shell.capture(
+            [self.program, "images", "--format", "{{.Repository}}:{{.Tag}}", repository]
+        )
+        return sorted({line for line in out.split() if not line.endswith(":<none>")})
+
     # -- commands -------------------------------------------------------------------------------
 
     def build(
@@ -81,8 +89,10 @@ class Docker:
         target: str | None = None,
         output: Path | None = None,
         network_none: bool = False,
+        no_cache: bool = False,
     ) -> None:
-        """`docker build` with flags in a fixed order; output streams live."""
+        """`docker build` with flags in a fixed order; output streams live. A daemon that stops
+        during the build is one DockerError (BuildKit tags nothing from a failed build)."""
         if self.mode == "buildx":
             argv = [self.program, "buildx", "build", *([] if output else ["--load"])]
         else:
@@ -91,6 +101,7 @@ class Docker:
         argv += ["--progress=plain"] if self.mode != "legacy" else []
         argv += ["--platform", platform] if platform and self.mode != "legacy" else []
         argv += ["--network=none"] if network_none else []
+        argv += ["--no-cache"] if no_cache else []
         for name, value in sorted((build_args or {}).items()):
             argv += ["--build-arg", f"{name}={value}"]
         for name, value in sorted((labels or {}).items()):
@@ -98,7 +109,25 @@ class Docker:
         argv += ["--target", target] if target else []
         argv += ["--tag", tag] if tag else []
         argv += ["--output", f"type=local,dest={output}"] if output else []
-        shell.run([*argv, str(context)], env=self.env)
+        try:
+            shell.run([*argv, str(context)], env=self.env)
+        except CommandFailed:
+            if not self.daemon_stays_up():
+                raise DockerError(
+                    f"the docker daemon stopped during `docker build` of {tag or context}; "
+                    "nothing was tagged; start dockerd and run again"
+                ) from None
+            raise
+
+    def daemon_stays_up(self, seconds: int = 2) -> bool:
+        """Whether the daemon answers now and still after `seconds` (a stopping daemon may
+        answer for a moment after it cancelled the build)."""
+        for attempt in range(seconds + 1):
+            if not shell.succeeds([self.program, "version", "--format", "{{.Server.Version}}"]):
+                return False
+            if attempt < seconds:
+                time.sleep(1)
+        return True
 
     def tag(self, source: str, destination: str) -> None:
         shell.run([self.program, "tag", source, destination], echo=False)

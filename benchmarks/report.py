@@ -1,0 +1,188 @@
+"""compare.json -> compare.md (tables, ratios against the issues' targets) and compare.png.
+
+.venv/bin/python benchmarks/report.py [benchmarks/results/compare.json]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+SCENARIOS = ("cold", "no-op", "edit", "pulled", "bump")
+SYSTEMS = ("naive", "cachemount", "galley-local", "galley-docker", "floor", "floor-builder")
+COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")  # one per system
+LABELS = {
+    "naive": "naive Dockerfile",
+    "cachemount": "Dockerfile + BuildKit cache mount",
+    "galley-local": "galley, local backend",
+    "galley-docker": "galley, docker backend",
+    "floor": "floor: host cargo, workspace crates only",
+    "floor-builder": "floor: builder cargo (docker run), workspace crates only",
+}
+
+
+def machine() -> str:
+    cpus = os.cpu_count()
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    docker = subprocess.run(["/usr/bin/docker", "version", "-f", "{{.Server.Version}}"],
+                            capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return (
+        f"{platform.machine()}, {cpus} cores, {memory:.0f} GiB, {platform.system()} "
+        f"{platform.release()}, docker {docker or '?'}, Python {platform.python_version()}"
+    )
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def median(document: dict[str, Any], arch: str, system: str, scenario: str) -> float | None:
+    values = document["arches"][arch]["seconds"].get(system, {}).get(scenario)
+    return statistics.median(values) if values else None
+
+
+def cook_median(document: dict[str, Any], arch: str, system: str, scenario: str) -> float | None:
+    runs = document["arches"][arch]["details"].get(system, {}).get(scenario, [])
+    values = [r["cook_seconds"] for r in runs if "cook_seconds" in r]
+    return statistics.median(values) if values else None
+
+
+def ratios(document: dict[str, Any], arch: str) -> list[tuple[str, float | None, str]]:
+    """(what, value, target) — the targets of issues #4 and #6."""
+
+    def div(a: float | None, b: float | None) -> float | None:
+        return a / b if a is not None and b else None
+
+    def m(system: str, scenario: str) -> float | None:
+        return median(document, arch, system, scenario)
+
+    rows = [
+        ("galley-docker edit / cold", div(m("galley-docker", "edit"), m("galley-docker", "cold")),
+         "≤ 0.05 (#4)"),
+        ("galley-docker pulled / cold",
+         div(m("galley-docker", "pulled"), m("galley-docker", "cold")), "≤ 0.15 (#4)"),
+        ("naive edit / galley-docker edit",
+         div(m("naive", "edit"), m("galley-docker", "edit")), "≥ 20 (#4, #6)"),
+        ("cachemount edit / galley-docker edit",
+         div(m("cachemount", "edit"), m("galley-docker", "edit")), "—"),
+        ("galley-docker edit / floor-builder edit",
+         div(m("galley-docker", "edit"), m("floor-builder", "edit")), "≤ 1.2 (#6)"),
+        ("galley-local edit / floor edit", div(m("galley-local", "edit"), m("floor", "edit")),
+         "≤ 1.2 (#6)"),
+    ]  # fmt: skip
+    for system in ("galley-local", "galley-docker"):
+        bump = cook_median(document, arch, system, "bump")
+        cold = cook_median(document, arch, system, "cold")
+        rows.append((f"{system} bump cook / cold cook", div(bump, cold), "≤ 0.3 (#6)"))
+    return [row for row in rows if row[1] is not None]
+
+
+def met(value: float, target: str) -> str:
+    if target.startswith("≤"):
+        return "met" if value <= float(target.split()[1]) else "**not met**"
+    if target.startswith("≥"):
+        return "met" if value >= float(target.split()[1]) else "**not met**"
+    return ""
+
+
+def markdown(document: dict[str, Any]) -> str:
+    lines = [
+        f"Machine: {document['machine']}. Command: `{document['command']}` "
+        f"({document['runs']} runs, {document['minutes']} min). Seconds, median (min-max).",
+        "",
+    ]
+    for arch, data in document["arches"].items():
+        lines += [f"**{arch}**", "", "| system | " + " | ".join(SCENARIOS) + " |",
+                  "|---|" + "---|" * len(SCENARIOS)]  # fmt: skip
+        for system in SYSTEMS:
+            figures = data["seconds"].get(system)
+            if not figures:
+                continue
+            cells = []
+            for scenario in SCENARIOS:
+                if scenario in figures:
+                    s = stats(figures[scenario])
+                    cells.append(f"{s['median']:.1f} ({s['min']:.1f}-{s['max']:.1f})")
+                else:
+                    cells.append("n/a")
+            lines.append(f"| {LABELS[system]} | " + " | ".join(cells) + " |")
+        lines += ["", "| ratio (medians) | value | target | |", "|---|---|---|---|"]
+        for what, value, target in ratios(document, arch):
+            assert value is not None
+            lines.append(f"| {what} | {value:.2f} | {target} | {met(value, target)} |")
+        lines.append("")
+    lines += overheads(document)
+    return "\n".join(lines) + "\n"
+
+
+def overheads(document: dict[str, Any]) -> list[str]:
+    """galley's own time: process start-up, then each phase of a no-op and an edit build."""
+    lines = ["**galley's own overhead** (amd64, local backend, median per phase, seconds)", ""]
+    lines += ["| part | seconds |", "|---|---|"]
+    lines += [f"| {name} | {value:.3f} |" for name, value in document["startup"].items()]
+    details = document["arches"].get("amd64", {}).get("details", {}).get("galley-local", {})
+    for scenario in ("no-op", "edit"):
+        runs = details.get(scenario, [])
+        names = sorted({name for run in runs for name in run.get("phases", {})})
+        for name in names:
+            value = statistics.median(run.get("phases", {}).get(name, 0.0) for run in runs)
+            lines.append(f"| {scenario} build: {name} | {value:.3f} |")
+        wall = median(document, "amd64", "galley-local", scenario)
+        if wall is not None:
+            lines.append(f"| {scenario} build: whole process | {wall:.3f} |")
+    return [*lines, ""]
+
+
+def chart(document: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arches = list(document["arches"])
+    colours = dict(zip(SYSTEMS, COLOURS, strict=True))
+    figure, axes = plt.subplots(1, len(arches), figsize=(7 * len(arches), 5.2), squeeze=False)
+    for axis, arch in zip(axes[0], arches, strict=True):
+        data = document["arches"][arch]["seconds"]
+        shown = [s for s in SYSTEMS if s in data]
+        width = 0.8 / max(len(shown), 1)
+        for i, system in enumerate(shown):
+            xs, heights, low, high = [], [], [], []
+            for x, scenario in enumerate(SCENARIOS):
+                if scenario in data[system]:
+                    s = stats(data[system][scenario])
+                    xs.append(x + (i - (len(shown) - 1) / 2) * width)
+                    heights.append(s["median"])
+                    low.append(s["median"] - s["min"])
+                    high.append(s["max"] - s["median"])
+            axis.bar(xs, heights, width, yerr=[low, high], capsize=2, label=LABELS[system],
+                     color=colours[system])  # fmt: skip
+        axis.set_yscale("log")
+        axis.set_xticks(range(len(SCENARIOS)), SCENARIOS)
+        axis.set_ylabel("seconds (log scale; median, min-max)")
+        axis.set_title(f"{arch}: example workspace, release build")
+        axis.grid(axis="y", which="both", alpha=0.3)
+    handles: dict[str, Any] = {}
+    for axis in axes[0]:
+        handles.update(zip(*reversed(axis.get_legend_handles_labels()), strict=True))
+    figure.legend(list(handles.values()), list(handles), loc="lower center", ncol=3, fontsize=8)
+    figure.tight_layout(rect=(0, 0.1, 1, 1))
+    figure.savefig(path, dpi=110)
+
+
+def write(document: dict[str, Any], out: Path) -> None:
+    text = markdown(document)
+    (out / "compare.md").write_text(text)
+    chart(document, out / "compare.png")
+    print(text)
+
+
+if __name__ == "__main__":
+    source = Path(sys.argv[1] if len(sys.argv) > 1 else "benchmarks/results/compare.json")
+    write(json.loads(source.read_text()), source.parent)
