@@ -8,7 +8,6 @@ from galley import toml_io
 from galley.chef import workspace as workspace_reader
 from galley.chef.masking import mask_lockfile, mask_manifest
 from galley.chef.recipe import Manifest, Recipe
-from galley.chef.select import select_binary, trim_lockfile
 from galley.chef.targets import discover
 from galley.chef.workspace import Member
 from galley.errors import WorkspaceError
@@ -19,6 +18,8 @@ def prepare(root: Path, bin_name: str | None = None) -> Recipe:
     workspace = workspace_reader.load(root)
     local_names = workspace.local_names()
     if bin_name:
+        from galley.chef.select import select_binary  # only for --bin: start-up time
+
         workspace = select_binary(workspace, bin_name)
     manifests = tuple(_manifest(root, member, local_names) for member in workspace.members)
     return Recipe(
@@ -41,6 +42,8 @@ def _lock_file(root: Path, local_names: set[str], keep: set[str] | None) -> str 
         return None
     lock = toml_io.load(path, "Cargo.lock")
     if keep is not None:
+        from galley.chef.select import trim_lockfile
+
         lock = trim_lockfile(lock, keep)
     return toml_io.dumps(mask_lockfile(lock, local_names, in_place=True))
 

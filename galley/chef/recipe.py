@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from enum import Enum
@@ -119,6 +118,8 @@ class Recipe:
 
     def digest(self) -> str:
         """sha256 of the JSON text: the recipe's identity in cache keys."""
+        import hashlib  # here: loading OpenSSL costs `galley-chef prepare` 4 ms at start-up
+
         return hashlib.sha256(self.to_json().encode()).hexdigest()
 
     @classmethod
