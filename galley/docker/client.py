@@ -62,16 +62,16 @@ class Docker:
         return {str(k): str(v) for k, v in data.items()}
 
     def images_with_label(self, label: str) -> list[str]:
-        out = shell.capture(
-            [self.program, "images", "--filter", f"label={label}", "--format",
-             "{{.Repository}}:{{.Tag}}"]
-        )  # fmt: skip
-        return sorted({line for line in out.split() if not line.endswith(":<none>")})
+        return self._tagged("--filter", f"label={label}")
 
     def references(self, repository: str) -> list[str]:
         """`repository:tag` of every local image of `repository`."""
+        return self._tagged(repository)
+
+    def _tagged(self, *selection: str) -> list[str]:
+        """`repository:tag` of the tagged local images that `docker images <selection>` lists."""
         out = shell.capture(
-            [self.program, "images", "--format", "{{.Repository}}:{{.Tag}}", repository]
+            [self.program, "images", "--format", "{{.Repository}}:{{.Tag}}", *selection]
         )
         return sorted({line for line in out.split() if not line.endswith(":<none>")})
 
