@@ -7,6 +7,8 @@ The arch list comes from galley's arch table, the single source.
 from __future__ import annotations
 
 import sys
+import tomllib
+from pathlib import Path
 
 import nox
 
@@ -64,7 +66,9 @@ def verify(session: nox.Session, arch: str) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks (never part of the tests): galley against the alternatives, per arch.
 
-    `nox -s bench -- --runs 3` (the default) takes about an hour; see benchmarks/compare.py.
+    `nox -s bench -- --runs 3` (the default) takes about 30 minutes; see benchmarks/compare.py.
     """
-    session.run(sys.executable, "-m", "pip", "install", "--quiet", "matplotlib>=3.8")
+    project = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extra = project["optional-dependencies"]["bench"]  # the chart's matplotlib
+    session.run(sys.executable, "-m", "pip", "install", "--quiet", *extra)
     session.run(sys.executable, "benchmarks/compare.py", *session.posargs)

@@ -159,7 +159,6 @@ def _cook_and_publish(plan: Plan, store: Store, work: WorkDir, result: ArchResul
     argv = chefcmd.cook_command(
         chefcmd.program(plan.chef, plan.settings.cargo), recipe_path, options
     )
-    started = time.monotonic()
     try:
         with result.phase("cargo cook"):
             shell.run(argv, cwd=work.src, env={**env, "CARGO": plan.settings.cargo})
@@ -167,12 +166,12 @@ def _cook_and_publish(plan: Plan, store: Store, work: WorkDir, result: ArchResul
         if "No space left on device" in exc.tail or shutil.disk_usage(work.root).free < 16 << 20:
             raise CacheError(f"cook failed: no space left on device in {store.root}") from None
         raise
-    cook_seconds = time.monotonic() - started
+    cook_seconds = result.details["phases"]["cargo cook"]
     with result.phase("clean cook"):
         result.details["dropped_unused"] = delta.drop_unused(work.target, plan.recipe)
         dummies = _dummies(work.target)
         dummies.update(cleanup.clean(work.target, plan.recipe))  # also makes cargo-chef cooks safe
-    result.details.update(cooked=True, cook_seconds=round(cook_seconds, 3), command=argv)
+    result.details.update(cooked=True, cook_seconds=cook_seconds, command=argv)
     meta = {
         "arch": plan.arch.name,
         "target": plan.triple,

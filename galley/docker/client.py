@@ -20,6 +20,7 @@ from galley import shell
 from galley.errors import CommandFailed, DockerError, ToolNotFound
 
 DEBIAN_CLIENT = "/usr/bin/docker"
+SERVER_VERSION = ("version", "--format", "{{.Server.Version}}")  # answers only if the daemon does
 MANIFEST_TYPES = ", ".join(
     [
         "application/vnd.docker.distribution.manifest.v2+json",
@@ -123,7 +124,7 @@ class Docker:
         """Whether the daemon answers now and still after `seconds` (a stopping daemon may
         answer for a moment after it cancelled the build)."""
         for attempt in range(seconds + 1):
-            if not shell.succeeds([self.program, "version", "--format", "{{.Server.Version}}"]):
+            if not shell.succeeds([self.program, *SERVER_VERSION]):
                 return False
             if attempt < seconds:
                 time.sleep(1)
@@ -174,7 +175,7 @@ def _mode(program: str) -> str:
 def require_daemon(docker: Docker) -> None:
     """A clear error when the daemon does not answer."""
     try:
-        shell.capture([docker.program, "version", "--format", "{{.Server.Version}}"])
+        shell.capture([docker.program, *SERVER_VERSION])
     except CommandFailed as exc:
         raise DockerError(
             f"the docker daemon is not running or not reachable ({exc}); start dockerd "
