@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
-from pathlib import Path
 from typing import Any
 
 import tomli_w
@@ -21,13 +21,14 @@ def loads(text: str, origin: str) -> Table:
         raise WorkspaceError(f"{origin}: not valid TOML ({exc})") from None
 
 
-def load(path: Path, origin: str | None = None) -> Table:
+def load(path: str | os.PathLike[str], origin: str | None = None) -> Table:
     """Parse a TOML file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise WorkspaceError(f"{origin or path}: cannot read ({exc})") from None
-    return loads(text, origin or str(path))
+    return loads(text, origin or os.fspath(path))
 
 
 def dumps(table: Table) -> str:

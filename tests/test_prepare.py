@@ -438,3 +438,53 @@ def test_unknown_bin_is_an_error(tree: Tree) -> None:
 def test_kinds_round_trip() -> None:
     for kind in TargetKind:
         assert TargetKind.from_json(json.loads(json.dumps(kind.to_json()))) is kind
+
+
+def _large_workspace(members: int, last_manifest_extra: str = "") -> dict[str, str]:
+    """A chain of `members` crates (enough for `prepare` to use two processes), each with a
+    path dependency on the previous one, plus the example's varied workspace for good measure."""
+    files = dict(WORKSPACE)
+    members_line = '"tools/either", "big/*"'
+    files["Cargo.toml"] = WORKSPACE["Cargo.toml"].replace('"tools/either"', members_line)
+    for index in range(members):
+        crate = f"big/m{index:03d}"
+        dependency = f'm{index - 1:03d} = {{ path = "../m{index - 1:03d}", version = "0.1.0" }}'
+        extra = last_manifest_extra if index == members - 1 else ""
+        files[f"{crate}/Cargo.toml"] = (
+            f'[package]\nname = "m{index:03d}"\nversion = "0.1.{index}"\n{extra}\n'
+            f"[dependencies]\n{dependency if index else ''}\n"
+        )
+        files[f"{crate}/src/lib.rs"] = ""
+        if index % 7 == 0:
+            files[f"{crate}/src/bin/tool{index}.rs"] = "fn main() {}"
+    return files
+
+
+def test_two_process_prepare_equals_one_process(tree: Tree) -> None:
+    from galley.chef import forking
+
+    assert forking._fork_pays(100), "this machine should split prepare over two CPUs"
+    root = tree(_large_workspace(100))
+    split = prepare(root)
+    assert split.to_json() == prepare(root, parallel=False).to_json()
+    assert manifests(split)["big/m099/Cargo.toml"]["dependencies"] == {
+        "m098": {"path": "../m098", "version": "0.0.1"}
+    }
+    assert ("src/bin/tool98.rs", "BIN", "tool98") in targets(split, "big/m098/Cargo.toml")
+
+
+def test_an_error_in_the_second_process_half_is_reported(tree: Tree) -> None:
+    root = tree(_large_workspace(100, last_manifest_extra="[broken"))
+    with pytest.raises(WorkspaceError, match=r"big/m099/Cargo\.toml: not valid TOML"):
+        prepare(root)
+
+
+def test_values_the_pipe_cannot_carry_are_read_in_the_first_process(tree: Tree) -> None:
+    """A TOML datetime cannot cross the pipe (marshal): that half is redone in the parent."""
+    metadata = "[package.metadata]\nreleased = 1979-05-27T07:32:00Z"
+    root = tree(_large_workspace(100, last_manifest_extra=metadata))
+    split = prepare(root)
+    assert split.to_json() == prepare(root, parallel=False).to_json()
+    assert "released = 1979-05-27 07:32:00+00:00" in next(
+        m.contents for m in split.manifests if m.relative_path == "big/m099/Cargo.toml"
+    )

@@ -9,7 +9,6 @@ cannot break the dummy sources.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from galley.chef.workspace import path_dependencies
@@ -21,7 +20,7 @@ def mask_manifest(
     manifest: dict[str, Any], local_names: set[str], in_place: bool = False
 ) -> dict[str, Any]:
     """A masked deep copy of a parsed Cargo.toml (or the table itself, masked, with in_place)."""
-    masked = manifest if in_place else copy.deepcopy(manifest)
+    masked = manifest if in_place else _deep_copy(manifest)
     package = masked.get("package")
     if isinstance(package, dict) and isinstance(package.get("version"), str):
         package["version"] = MASKED_VERSION
@@ -43,7 +42,7 @@ def mask_lockfile(
     lock: dict[str, Any], local_names: set[str], in_place: bool = False
 ) -> dict[str, Any]:
     """A masked deep copy of a parsed Cargo.lock (or the table itself, with in_place)."""
-    masked = lock if in_place else copy.deepcopy(lock)
+    masked = lock if in_place else _deep_copy(lock)
     packages = [p for p in masked.get("package", []) if isinstance(p, dict)]
     local = {
         (p["name"], p.get("version"))
@@ -57,6 +56,12 @@ def mask_lockfile(
         if isinstance(dependencies, list):
             package["dependencies"] = [_mask_reference(dep, local) for dep in dependencies]
     return masked
+
+
+def _deep_copy(table: dict[str, Any]) -> dict[str, Any]:
+    import copy  # not at import: `prepare` masks in place
+
+    return copy.deepcopy(table)
 
 
 def _mask_reference(reference: Any, local: set[tuple[str, Any]]) -> Any:

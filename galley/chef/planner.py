@@ -1,74 +1,150 @@
-"""`prepare`: workspace → Recipe, in pure Python (no cargo call)."""
+"""`prepare`: workspace → Recipe, in pure Python (no cargo call).
+
+Two phases, each split over two CPUs when the workspace is large (`forking.run_split`): reading
+(parse every member manifest and discover its targets; parse Cargo.lock), then, once the local
+package names are known, writing (mask and serialise every manifest and the lockfile).
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
 
 from galley import toml_io
 from galley.chef import workspace as workspace_reader
+from galley.chef.forking import run_split
 from galley.chef.masking import mask_lockfile, mask_manifest
-from galley.chef.recipe import Manifest, Recipe
+from galley.chef.recipe import Manifest, Recipe, Target, TargetKind
 from galley.chef.targets import discover
 from galley.chef.workspace import Member
 from galley.errors import WorkspaceError
 
+Table = dict[str, Any]
+PlainTarget = tuple[str, str, str]  # path, kind, name: what `marshal` can carry
+Jobs = Callable[[Sequence[Callable[[], Any]], Sequence[float]], list[Any]]
 
-def prepare(root: Path, bin_name: str | None = None) -> Recipe:
-    """The recipe of the workspace at `root`; with `bin_name`, of that binary's closure only."""
-    workspace = workspace_reader.load(root)
+#: Target discovery of a member costs about as much as parsing this many bytes of TOML.
+DISCOVERY_COST = 400
+
+
+def prepare(
+    workspace_root: str | os.PathLike[str], bin_name: str | None = None, parallel: bool = True
+) -> Recipe:
+    """The recipe of the workspace at `workspace_root`; with `bin_name`, of that binary's
+    closure only. `parallel=False` runs everything in this process (same result)."""
+    root = os.fspath(workspace_root)
+    run_jobs: Jobs = run_split if parallel else _run_serially
+    root_manifest = workspace_reader.read_root_manifest(root)
+    listed = [d for d in workspace_reader.listed_members(root, root_manifest) if d]
+    sizes = _toml_sizes(root, listed)
+    jobs = [partial(_read_lockfile, root)] + [partial(_read_member, root, d) for d in listed]
+    costs = [sizes["Cargo.lock"]] + [sizes[d] + DISCOVERY_COST for d in listed]
+    lock, *members_read = run_jobs(jobs, costs)
+    read = dict(zip(listed, members_read, strict=True))
+    parsed = {"": root_manifest} | {d: manifest for d, (manifest, _) in read.items()}
+    targets = {d: _targets(plain) for d, (_, plain) in read.items()}
+    workspace = workspace_reader.load(root, parsed)
     local_names = workspace.local_names()
     if bin_name:
-        from galley.chef.select import select_binary  # only for --bin: start-up time
+        from galley.chef.select import select_binary, trim_lockfile  # only for --bin
 
         workspace = select_binary(workspace, bin_name)
-    manifests = tuple(_manifest(root, member, local_names) for member in workspace.members)
+        lock = None if lock is None else trim_lockfile(lock, workspace.local_names())
+    members = workspace.members
+    writes: list[Callable[[], str | None]] = [partial(_masked_lockfile, lock, local_names)]
+    writes += [partial(_masked_manifest, member.manifest, local_names) for member in members]
+    lock_text, *texts = run_jobs(
+        writes, [sizes["Cargo.lock"]] + [sizes.get(m.relative_dir, 0) for m in members]
+    )
+    manifests = [
+        Manifest(member.relative_path, text, _member_targets(root, member, targets))
+        for member, text in zip(members, texts, strict=True)
+    ]
     return Recipe(
-        manifests=manifests,
+        manifests=tuple(manifests),
         config_file=_config_file(root),
-        lock_file=_lock_file(root, local_names, workspace.local_names() if bin_name else None),
+        lock_file=lock_text,
         rust_toolchain_file=_toolchain_file(root),
     )
 
 
-def _manifest(root: Path, member: Member, local_names: set[str]) -> Manifest:
-    targets = discover(member.manifest, root / member.relative_dir, member.relative_path)
-    masked = mask_manifest(member.manifest, local_names, in_place=True)  # read once, ours
-    return Manifest(member.relative_path, toml_io.dumps(masked), targets)
+def _run_serially(jobs: Sequence[Callable[[], Any]], costs: Sequence[float]) -> list[Any]:
+    return [job() for job in jobs]
 
 
-def _lock_file(root: Path, local_names: set[str], keep: set[str] | None) -> str | None:
-    path = root / "Cargo.lock"
-    if not path.is_file():
-        return None
-    lock = toml_io.load(path, "Cargo.lock")
-    if keep is not None:
-        from galley.chef.select import trim_lockfile
+def _toml_sizes(root: str, listed: list[str]) -> dict[str, float]:
+    """Bytes of Cargo.lock and of each listed member's Cargo.toml: the cost estimates."""
+    paths = {"Cargo.lock": os.path.join(root, "Cargo.lock")}
+    paths |= {d: os.path.join(root, d, "Cargo.toml") for d in listed}
+    sizes: dict[str, float] = {}
+    for key, path in paths.items():
+        try:
+            sizes[key] = os.stat(path).st_size
+        except OSError:
+            sizes[key] = 0
+    return sizes
 
-        lock = trim_lockfile(lock, keep)
-    return toml_io.dumps(mask_lockfile(lock, local_names, in_place=True))
+
+def _read_member(root: str, relative_dir: str) -> tuple[Table, list[PlainTarget]]:
+    """A member's manifest and targets: the part of `prepare` that needs no other member."""
+    manifest = workspace_reader.read_manifest(root, relative_dir)
+    origin = f"{relative_dir}/Cargo.toml"
+    targets = discover(manifest, os.path.join(root, relative_dir), origin)
+    return manifest, [(t.path, t.kind.value, t.name) for t in targets]
 
 
-def _config_file(root: Path) -> str | None:
+def _targets(plain: list[PlainTarget]) -> tuple[Target, ...]:
+    return tuple(Target(path, TargetKind(kind), name) for path, kind, name in plain)
+
+
+def _member_targets(
+    root: str, member: Member, found: dict[str, tuple[Target, ...]]
+) -> tuple[Target, ...]:
+    """Targets read in the first phase, else (the root package, or a member found through a
+    path dependency) discovered now."""
+    if member.relative_dir in found:
+        return found[member.relative_dir]
+    package_dir = os.path.join(root, member.relative_dir)
+    return discover(member.manifest, package_dir, member.relative_path)
+
+
+def _read_lockfile(root: str) -> Table | None:
+    path = os.path.join(root, "Cargo.lock")
+    return toml_io.load(path, "Cargo.lock") if os.path.isfile(path) else None
+
+
+def _masked_lockfile(lock: Table | None, local_names: set[str]) -> str | None:
+    return None if lock is None else toml_io.dumps(mask_lockfile(lock, local_names, in_place=True))
+
+
+def _masked_manifest(manifest: Table, local_names: set[str]) -> str:
+    return toml_io.dumps(mask_manifest(manifest, local_names, in_place=True))
+
+
+def _config_file(root: str) -> str | None:
     # cargo prefers the legacy `.cargo/config` when both exist; so do we.
     for name in (".cargo/config", ".cargo/config.toml"):
-        text = _read_text(root / name)
+        text = _read_text(os.path.join(root, name))
         if text is not None:
             return text
     return None
 
 
-def _toolchain_file(root: Path) -> tuple[str, str] | None:
+def _toolchain_file(root: str) -> tuple[str, str] | None:
     for name, kind in (("rust-toolchain", "Bare"), ("rust-toolchain.toml", "Toml")):
-        text = _read_text(root / name)
+        text = _read_text(os.path.join(root, name))
         if text is not None:
             return (kind, text)
     return None
 
 
-def _read_text(path: Path) -> str | None:
-    if not path.is_file():
+def _read_text(path: str) -> str | None:
+    if not os.path.isfile(path):
         return None
     try:
-        return path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as file:
+            return file.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise WorkspaceError(f"{path}: cannot read ({exc})") from None

@@ -8,8 +8,8 @@ remaining members inherit, and the lockfile keeps only packages reachable from t
 from __future__ import annotations
 
 import copy
+import os
 import posixpath
-from dataclasses import replace
 from typing import Any
 
 from galley.chef.targets import discover
@@ -24,7 +24,7 @@ def select_binary(workspace: Workspace, name: str) -> Workspace:
     kept = [m for m in workspace.members[1:] if m.package_name in closure]
     root = workspace.members[0]
     root_manifest = _rewrite_root(root.manifest, kept)
-    return replace(workspace, members=(replace(root, manifest=root_manifest), *kept))
+    return workspace._replace(members=(root._replace(manifest=root_manifest), *kept))
 
 
 def trim_lockfile(lock: dict[str, Any], keep_names: set[str]) -> dict[str, Any]:
@@ -63,7 +63,8 @@ def _find_package(workspace: Workspace, name: str) -> str:
     if name in packages:
         return name
     for package, member in sorted(packages.items()):
-        targets = discover(member.manifest, workspace.root / member.relative_dir, package)
+        package_dir = os.path.join(workspace.root, member.relative_dir)
+        targets = discover(member.manifest, package_dir, package)
         if any(t.kind.value == "Bin" and t.name == name for t in targets):
             return package
     raise WorkspaceError(f"--bin {name}: no such package or binary in the workspace")

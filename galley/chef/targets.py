@@ -8,11 +8,11 @@ name or path. Paths are POSIX and relative to the package directory.
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
-from galley.chef.recipe import Target, TargetKind
+from galley.chef.recipe import Target, TargetKind, path_parts
 from galley.errors import WorkspaceError
 
 # table name in Cargo.toml, auto-discovery key, directory, kind
@@ -24,7 +24,9 @@ _COLLECTIONS = (
 )
 
 
-def discover(manifest: dict[str, Any], package_dir: Path, origin: str) -> tuple[Target, ...]:
+def discover(
+    manifest: dict[str, Any], package_dir: str | os.PathLike[str], origin: str
+) -> tuple[Target, ...]:
     """All targets of the `[package]` in `manifest`, whose files live under `package_dir`."""
     package = manifest.get("package")
     if not isinstance(package, dict):
@@ -63,8 +65,8 @@ def without_harness(manifest: dict[str, Any]) -> set[str]:
 class _FileIndex:
     """Existence checks relative to a package directory, from one listing per directory."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = str(root)
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = os.fspath(root)
         self._listings: dict[str, dict[str, bool]] = {}
 
     def _listing(self, directory: str) -> dict[str, bool]:
@@ -121,9 +123,9 @@ def _inferred(directory: str, kind: TargetKind, files: _FileIndex, package: str)
     if kind is TargetKind.BIN and files.is_file("src/main.rs"):
         found.append(Target("src/main.rs", kind, package))
     for path in files.rust_files(directory):
-        found.append(Target(path, kind, Path(path).stem))
+        found.append(Target(path, kind, _stem(path)))
     for path in files.main_dirs(directory):
-        found.append(Target(path, kind, Path(path).parent.name))
+        found.append(Target(path, kind, posixpath.basename(posixpath.dirname(path))))
     return found
 
 
@@ -163,7 +165,7 @@ def _explicit_target(
         if kind is TargetKind.BIN and path is None:
             name = package
         elif path is not None:
-            name = Path(path).stem
+            name = _stem(path)
         else:
             raise WorkspaceError(f"{origin}: a [[{kind.value.lower()}]] target has no name")
     if path is None:
@@ -211,6 +213,14 @@ def _str_key(table: dict[str, Any], key: str, origin: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise WorkspaceError(f"{origin}: {key} must be a string")
     return value
+
+
+def _stem(path: str) -> str:
+    """`PurePath.stem`: the file name without its last suffix."""
+    parts = path_parts(path)
+    name = parts[-1] if parts else ""
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
 def _clean(path: str) -> str:

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
 
 from galley import toml_io
+from galley.chef.recipe import path_parts
 from galley.errors import WorkspaceError
 
 DEPENDENCY_TABLES = ("dependencies", "dev-dependencies", "build-dependencies")
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(NamedTuple):
     """A manifest of the workspace: the root (maybe virtual) or a member package."""
 
     relative_dir: str  # POSIX, "" for the workspace root
@@ -28,11 +26,7 @@ class Member:
 
     @property
     def relative_path(self) -> str:
-        return (
-            str(PurePosixPath(self.relative_dir) / "Cargo.toml")
-            if self.relative_dir
-            else ("Cargo.toml")
-        )
+        return f"{self.relative_dir}/Cargo.toml" if self.relative_dir else "Cargo.toml"
 
     @property
     def package_name(self) -> str | None:
@@ -41,11 +35,10 @@ class Member:
         return name if isinstance(name, str) else None
 
 
-@dataclass(frozen=True)
-class Workspace:
+class Workspace(NamedTuple):
     """The root directory, its manifest and all member manifests (root first, then sorted)."""
 
-    root: Path
+    root: str
     members: tuple[Member, ...]
 
     @property
@@ -59,25 +52,27 @@ class Workspace:
         return {name: m for m in self.members if (name := m.package_name)}
 
 
-def load(root: Path) -> Workspace:
-    """Read the workspace rooted at `root` (the directory holding the top Cargo.toml)."""
-    manifest_path = root / "Cargo.toml"
-    if not manifest_path.is_file():
-        raise WorkspaceError(f"{root}: no Cargo.toml (is this a Rust workspace?)")
-    root_manifest = _read(root, "")
+def load(
+    workspace_root: str | os.PathLike[str], parsed: Mapping[str, dict[str, Any]] | None = None
+) -> Workspace:
+    """Read the workspace whose top Cargo.toml is in the directory `workspace_root`.
+
+    `parsed`: manifests already read, by relative directory ("" for the root), used as they are.
+    """
+    root = os.fspath(workspace_root)
+    parsed = parsed or {}
+    root_manifest = parsed[""] if "" in parsed else read_root_manifest(root)
     workspace = root_manifest.get("workspace")
     if workspace is None:
         return Workspace(root, (Member("", root_manifest),))
-    if not isinstance(workspace, dict):
-        raise WorkspaceError("Cargo.toml: [workspace] must be a table")
     found: dict[str, Member] = {}
+    for relative in listed_members(root, root_manifest):
+        manifest = parsed[relative] if relative in parsed else read_manifest(root, relative)
+        found[relative] = Member(relative, manifest)
     excluded = _string_list(workspace, "exclude")
-    for relative in _expand_members(root, workspace):
-        if not _is_excluded(relative, excluded):
-            found[relative] = Member(relative, _read(root, relative))
     _add_path_dependencies(root, found, excluded, workspace)
     found.pop("", None)
-    members = [found[key] for key in sorted(found, key=lambda k: PurePosixPath(k).parts)]
+    members = [found[key] for key in sorted(found, key=path_parts)]
     return Workspace(root, (Member("", root_manifest), *members))
 
 
@@ -103,9 +98,28 @@ def _specs(table: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield f"{where}.{key}", spec
 
 
-def _read(root: Path, relative_dir: str) -> dict[str, Any]:
+def read_root_manifest(root: str) -> dict[str, Any]:
+    """The top Cargo.toml of the workspace at `root`."""
+    if not os.path.isfile(os.path.join(root, "Cargo.toml")):
+        raise WorkspaceError(f"{root}: no Cargo.toml (is this a Rust workspace?)")
+    return read_manifest(root, "")
+
+
+def read_manifest(root: str, relative_dir: str) -> dict[str, Any]:
+    """The Cargo.toml in `relative_dir` of the workspace at `root`."""
     origin = f"{relative_dir}/Cargo.toml" if relative_dir else "Cargo.toml"
-    return toml_io.load(root / origin, origin)
+    return toml_io.load(os.path.join(root, origin), origin)
+
+
+def listed_members(root: str, root_manifest: dict[str, Any]) -> list[str]:
+    """The `members` globs minus `exclude` (path-dependency members are found by `load`)."""
+    workspace = root_manifest.get("workspace")
+    if workspace is None:
+        return []
+    if not isinstance(workspace, dict):
+        raise WorkspaceError("Cargo.toml: [workspace] must be a table")
+    excluded = _string_list(workspace, "exclude")
+    return [m for m in _expand_members(root, workspace) if not _is_excluded(m, excluded)]
 
 
 def _string_list(table: dict[str, Any], key: str) -> list[str]:
@@ -121,16 +135,20 @@ def _normalise(relative: str) -> str:
         return ""
     if norm.startswith("..") or os.path.isabs(norm):
         raise WorkspaceError(f"workspace member {relative!r} is outside the workspace root")
-    return PurePosixPath(norm).as_posix()
+    return norm.replace(os.sep, "/")
 
 
-def _expand_members(root: Path, workspace: dict[str, Any]) -> list[str]:
+def _has_manifest(root: str, relative: str) -> bool:
+    return os.path.isfile(os.path.join(root, relative, "Cargo.toml"))
+
+
+def _expand_members(root: str, workspace: dict[str, Any]) -> list[str]:
     found: list[str] = []
     for pattern in _string_list(workspace, "members"):
         if glob.has_magic(pattern):
             matches = glob.glob(pattern, root_dir=root, include_hidden=True)
-            found += [m for m in matches if (root / m / "Cargo.toml").is_file()]
-        elif (root / pattern / "Cargo.toml").is_file():
+            found += [m for m in matches if _has_manifest(root, m)]
+        elif _has_manifest(root, pattern):
             found.append(pattern)
         else:
             raise WorkspaceError(f"workspace member {pattern!r} has no Cargo.toml")
@@ -138,16 +156,16 @@ def _expand_members(root: Path, workspace: dict[str, Any]) -> list[str]:
 
 
 def _is_excluded(relative: str, excluded: list[str]) -> bool:
-    parts = PurePosixPath(relative).parts
+    parts = path_parts(relative)
     for item in excluded:
-        prefix = PurePosixPath(_normalise(item)).parts
+        prefix = path_parts(_normalise(item))
         if prefix and parts[: len(prefix)] == prefix:
             return True
     return False
 
 
 def _add_path_dependencies(
-    root: Path, found: dict[str, Member], excluded: list[str], workspace: dict[str, Any]
+    root: str, found: dict[str, Member], excluded: list[str], workspace: dict[str, Any]
 ) -> None:
     shared = workspace.get("dependencies")
     shared = shared if isinstance(shared, dict) else {}
@@ -173,7 +191,7 @@ def _inherited_keys(manifest: dict[str, Any]) -> Iterator[str]:
 
 
 def _visit(
-    root: Path,
+    root: str,
     base: str,
     path: str,
     found: dict[str, Member],
@@ -183,11 +201,11 @@ def _visit(
     joined = os.path.normpath(os.path.join(base or ".", path.replace("\\", "/")))
     if joined.startswith("..") or os.path.isabs(joined):
         return  # outside the workspace: not a member (cargo-chef does not carry it either)
-    relative = "" if joined == "." else PurePosixPath(joined).as_posix()
+    relative = "" if joined == "." else joined.replace(os.sep, "/")
     if relative in found or _is_excluded(relative, excluded):
         return
-    if not (root / relative / "Cargo.toml").is_file():
+    if not _has_manifest(root, relative):
         raise WorkspaceError(f"path dependency {path!r} of {base or '.'}: no Cargo.toml there")
-    member = Member(relative, _read(root, relative))
+    member = Member(relative, read_manifest(root, relative))
     found[relative] = member
     pending.append(member)
