@@ -53,8 +53,13 @@ def cook_median(document: dict[str, Any], arch: str, system: str, scenario: str)
     return statistics.median(values) if values else None
 
 
-def ratios(document: dict[str, Any], arch: str) -> list[tuple[str, float | None, str]]:
-    """(what, value, target) — the targets of issues #4 and #6."""
+Ratio = tuple[str, float | None, str, float | None]
+
+
+def ratios(document: dict[str, Any], arch: str) -> list[Ratio]:
+    """(what, value, target, bound) — the targets of issues #4 and #6. `bound` is the best value
+    any caching tool could reach here: one that costs nothing over the floor (cargo compiling
+    only the workspace crates in the builder image), where the floor bounds the ratio."""
 
     def div(a: float | None, b: float | None) -> float | None:
         return a / b if a is not None and b else None
@@ -62,24 +67,27 @@ def ratios(document: dict[str, Any], arch: str) -> list[tuple[str, float | None,
     def m(system: str, scenario: str) -> float | None:
         return median(document, arch, system, scenario)
 
-    rows = [
+    floor_over_cold = div(m("floor-builder", "edit"), m("galley-docker", "cold"))
+    rows: list[Ratio] = [
         ("galley-docker edit / cold", div(m("galley-docker", "edit"), m("galley-docker", "cold")),
-         "≤ 0.05 (#4)"),
+         "≤ 0.05 (#4)", floor_over_cold),
         ("galley-docker pulled / cold",
-         div(m("galley-docker", "pulled"), m("galley-docker", "cold")), "≤ 0.15 (#4)"),
+         div(m("galley-docker", "pulled"), m("galley-docker", "cold")), "≤ 0.15 (#4)",
+         floor_over_cold),
         ("naive edit / galley-docker edit",
-         div(m("naive", "edit"), m("galley-docker", "edit")), "≥ 20 (#4, #6)"),
+         div(m("naive", "edit"), m("galley-docker", "edit")), "≥ 20 (#4, #6)",
+         div(m("naive", "edit"), m("floor-builder", "edit"))),
         ("cachemount edit / galley-docker edit",
-         div(m("cachemount", "edit"), m("galley-docker", "edit")), "—"),
+         div(m("cachemount", "edit"), m("galley-docker", "edit")), "—", None),
         ("galley-docker edit / floor-builder edit",
-         div(m("galley-docker", "edit"), m("floor-builder", "edit")), "≤ 1.2 (#6)"),
+         div(m("galley-docker", "edit"), m("floor-builder", "edit")), "≤ 1.2 (#6)", 1.0),
         ("galley-local edit / floor edit", div(m("galley-local", "edit"), m("floor", "edit")),
-         "≤ 1.2 (#6)"),
+         "≤ 1.2 (#6)", 1.0),
     ]  # fmt: skip
     for system in ("galley-local", "galley-docker"):
         bump = cook_median(document, arch, system, "bump")
         cold = cook_median(document, arch, system, "cold")
-        rows.append((f"{system} bump cook / cold cook", div(bump, cold), "≤ 0.3 (#6)"))
+        rows.append((f"{system} bump cook / cold cook", div(bump, cold), "≤ 0.3 (#6)", None))
     return [row for row in rows if row[1] is not None]
 
 
@@ -112,10 +120,12 @@ def markdown(document: dict[str, Any]) -> str:
                 else:
                     cells.append("n/a")
             lines.append(f"| {LABELS[system]} | " + " | ".join(cells) + " |")
-        lines += ["", "| ratio (medians) | value | target | |", "|---|---|---|---|"]
-        for what, value, target in ratios(document, arch):
+        lines += ["", "| ratio (medians) | value | target | | best any tool can reach here |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        for what, value, target, bound in ratios(document, arch):
             assert value is not None
-            lines.append(f"| {what} | {value:.2f} | {target} | {met(value, target)} |")
+            best = "—" if bound is None else f"{bound:.2f} ({met(bound, target) or 'no target'})"
+            lines.append(f"| {what} | {value:.2f} | {target} | {met(value, target)} | {best} |")
         lines.append("")
     lines += overheads(document)
     return "\n".join(lines) + "\n"
