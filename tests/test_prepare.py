@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -488,3 +490,26 @@ def test_values_the_pipe_cannot_carry_are_read_in_the_first_process(tree: Tree) 
     assert "released = 1979-05-27 07:32:00+00:00" in next(
         m.contents for m in split.manifests if m.relative_path == "big/m099/Cargo.toml"
     )
+
+
+def _chef(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `galley-chef` console script's entry point, as a process (it leaves by os._exit)."""
+    program = "from galley.chef.cli import run; run()"
+    return subprocess.run(
+        [sys.executable, "-c", program, *args], cwd=cwd, capture_output=True, text=True
+    )
+
+
+def test_prepare_command_line(tree: Tree, tmp_path: Path) -> None:
+    root = tree(WORKSPACE)
+    expected = prepare(root).to_json()
+    assert _chef(root, "prepare").returncode == 0
+    assert (root / "recipe.json").read_text() == expected
+    done = _chef(root, "chef", "prepare", "--recipe-path=r2.json", "--bin", "app")
+    assert done.returncode == 0, done.stderr
+    assert (root / "r2.json").read_text() == prepare(root, bin_name="app").to_json()
+    unwritable = _chef(root, "prepare", "--recipe-path", str(tmp_path / "missing" / "r.json"))
+    assert unwritable.returncode == 3
+    assert unwritable.stderr.count("\n") == 1 and "cannot write the recipe" in unwritable.stderr
+    for wrong in (["--recipe-path"], ["--bogus"], ["--bin", "--recipe-path", "x"]):
+        assert _chef(root, "prepare", *wrong).returncode == 2  # argparse's usage error
