@@ -12,8 +12,9 @@ Scenarios, run in this order by every system (one sequence per system per run):
   cold     no cache of any kind (images, cache mounts and galley caches removed)
   no-op    the same build again, nothing changed
   edit     a one-line source edit (the greeting string in crates/agent/src/main.rs)
-  pulled   galley-docker only: the cook image only in the registry, local image and builder
-           cache removed, then the same kind of edit
+  pulled   galley-docker only: the cook and warm images only in the registry (`build --push`
+           after the cold build), local images, builder cache and galley cache dir removed
+           (a new machine), then the same kind of edit
   bump     a dependency bump: `humantime = "2"` added to crates/rustjail (one new crate)
 
 Every figure is the median of --runs runs (min and max kept); ratios use the medians of this
@@ -264,13 +265,13 @@ def run_galley(arch: Arch, figures: Figures, run: int, backend: str) -> None:
         forget_cook_images(arch.name)
         quiet([DOCKER, "builder", "prune", "-af"])
     figures.add(system, "cold", *galley(arch, workspace, cache, backend))
-    if backend == "docker":  # share the cook image (not timed)
+    if backend == "docker":  # share the cook and warm images (not timed)
         timed(
             [
                 sys.executable,
                 "-m",
                 "galley",
-                "cook",
+                "build",
                 "--arch",
                 arch.name,
                 "--backend",
@@ -289,7 +290,8 @@ def run_galley(arch: Arch, figures: Figures, run: int, backend: str) -> None:
         forget_cook_images(arch.name)
         quiet([DOCKER, "builder", "prune", "-af"])
         edit(workspace, f"pulled {run}")
-        pulled = galley(arch, workspace, cache, backend, "--registry", REGISTRY)
+        new_machine_cache = cache.with_name(cache.name + "-pulled")
+        pulled = galley(arch, workspace, new_machine_cache, backend, "--registry", REGISTRY)
         figures.add(system, "pulled", *pulled)
     arch.sources.bump(workspace)
     figures.add(system, "bump", *galley(arch, workspace, cache, backend))

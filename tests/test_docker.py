@@ -454,3 +454,94 @@ def test_daemon_stopped_mid_cook(docker: str, tmp_path: Path) -> None:
     assert result["cache"] == "miss" and result["cook_image"] == key_tag[0]
     assert not list((cache / "docker").glob("cook-*"))  # the dead run's context is gone
     subprocess.run([docker, "image", "rm", key_tag[0]], capture_output=True, check=True)
+
+
+WARM_TOY = {
+    "Cargo.toml": '[workspace]\nmembers = ["app", "greet"]\nresolver = "2"\n',
+    "greet/Cargo.toml": '[package]\nname = "greet"\nversion = "0.1.0"\nedition = "2021"\n',
+    "greet/src/lib.rs": 'pub fn greeting() -> &\'static str {\n    "hello"\n}\n',
+    "app/Cargo.toml": (
+        '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n'
+        '[dependencies]\nlibc = "0.2"\ngreet = { path = "../greet" }\n'
+    ),
+    "app/src/main.rs": (
+        'const EDIT: &str = "one";\n'
+        'fn main() { println!("{} {} {}", greet::greeting(), EDIT, '
+        "unsafe { libc::getpid() } > 0); }\n"
+    ),
+}
+
+
+def new_machine(docker: str, workspace: Path, cache: Path) -> Path:
+    """What a fresh CI machine has: no cook or warm image, no builder cache, no galley cache
+    dir (returned: a new one)."""
+    forget_cook_images(docker, workspace)
+    subprocess.run([docker, "builder", "prune", "-af"], capture_output=True, check=True)
+    return cache.with_name(cache.name + "-new")
+
+
+def test_a_new_machine_starts_from_the_warm_image(
+    docker: str, registry: str, tmp_path: Path, cargo: str
+) -> None:
+    """`build --push` publishes the compiled workspace crates; a new machine recompiles only
+    the crates whose sources changed, even when a changed file has an old mtime."""
+    workspace = write_tree(tmp_path / "toy", WARM_TOY)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache = tmp_path / "cache"
+    common = ("--backend", "docker", "--arch", "s390x", "--registry", registry, "--json")
+    binary = workspace / "dist" / "s390x" / "bin" / "app"
+    forget_cook_images(docker, workspace)
+
+    first = only_result(galley("build", *common, "--push", cwd=workspace, cache=cache).stdout)
+    assert set(first["compiled"]) == {"app", "greet"}
+    assert first["pushed_warm"] == f"{registry}/galley:warm-s390x-{first['key'][:12]}"
+
+    cache = new_machine(docker, workspace, cache)
+    main = workspace / "app" / "src" / "main.rs"
+    main.write_text(main.read_text().replace('"one"', '"two"'))
+    for path in workspace.rglob("*.rs"):
+        os.utime(path)  # a fresh checkout: every mtime is new
+    pulled = only_result(galley("build", *common, "--push", cwd=workspace, cache=cache).stdout)
+    assert pulled["cache"] == "pulled" and pulled["warm_image"].endswith("-warm")
+    assert pulled["compiled"] == ["app"]  # greet came compiled with the warm image
+    assert run_foreign(binary, "s390x-linux-gnu") == "hello two true\n"
+
+    cache = new_machine(docker, workspace, cache)
+    lib = workspace / "greet" / "src" / "lib.rs"
+    lib.write_text(lib.read_text().replace('"hello"', '"howdy"'))
+    os.utime(lib, (978307200, 978307200))  # 2001: older than every warm artifact
+    stale_mtime = only_result(galley("build", *common, cwd=workspace, cache=cache).stdout)
+    assert stale_mtime["cache"] == "pulled" and "warm_image" in stale_mtime
+    assert set(stale_mtime["compiled"]) == {"app", "greet"}
+    assert run_foreign(binary, "s390x-linux-gnu") == "howdy two true\n"
+
+
+def test_warm_sources_are_retimed(docker: str, tmp_path: Path) -> None:
+    """The warm-image step of build.sh in the builder image, on warm artifacts from a machine
+    whose clock is a day ahead: an unchanged source gets its recorded mtime back, a changed one
+    is made newer than every warm artifact (so cargo rebuilds it), not just "now"."""
+    from galley.docker import backend
+
+    builder = json.loads(galley("builder-image", "--arch", "amd64", "--json", cwd=REPO,
+                                cache=tmp_path / "cache").stdout)["image"]  # fmt: skip
+    ahead = int(time.time()) + 86400
+    setup = f"""set -eu
+mkdir -p /galley/warm/target/release /galley/target /galley/src
+touch -d @{ahead} /galley/warm/target/release/libgreet.rlib
+echo same > /galley/src/same.rs && echo new > /galley/src/changed.rs
+printf '%s 1000000000.5 /galley/src/same.rs\\n' "$(echo same | sha256sum | cut -d' ' -f1)" \\
+    > /galley/warm/sources.txt
+printf '%s 1000000000.5 /galley/src/changed.rs\\n' "$(echo old | sha256sum | cut -d' ' -f1)" \\
+    >> /galley/warm/sources.txt
+"""
+    check = (
+        "stat -c '%n %.9Y' /galley/src/same.rs /galley/src/changed.rs "
+        + "/galley/target/release/libgreet.rlib"
+    )
+    script = setup + backend.warm_apply_script() + check
+    out = subprocess.run([docker, "run", "--rm", "--network=none", builder, "sh", "-c", script],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    mtimes = {line.split()[0]: float(line.split()[1]) for line in out.splitlines()}
+    assert mtimes["/galley/src/same.rs"] == 1000000000.5
+    assert mtimes["/galley/target/release/libgreet.rlib"] == ahead  # copied, mtime kept
+    assert mtimes["/galley/src/changed.rs"] > ahead

@@ -5,6 +5,13 @@ Cook: the recipe's skeleton is materialised on the host, dependencies are vendor
 in the builder image with no network. The image is tagged `galley-cook:<arch>-<key12>` (and
 `<registry>/<repository>:cook-<arch>-<key12>` when a registry is set). Build: a stage FROM the
 cook image with the real sources; only the binaries leave it.
+
+Warm images (`<cook tag>-warm`, `<registry>/<repository>:warm-<arch>-<key12>`): `build --push`
+also publishes the workspace crates its build compiled, with the sha256 and mtime of every
+source file they were compiled from. A build whose cache mount is new (a fresh machine) starts
+from them: sources whose content is unchanged get their recorded mtimes back, every other file
+is made newer than the warm artifacts, and cargo's own mtime check then recompiles exactly the
+crates whose sources changed, however old a checkout's mtimes are.
 """
 
 from __future__ import annotations
@@ -31,8 +38,9 @@ from galley.errors import CommandFailed, DockerError
 from galley.plan import Plan, make_plan
 from galley.results import ArchResult
 
-SRC, TARGET, VENDOR = "/galley/src", "/galley/target", "/galley/vendor"
+SRC, TARGET, VENDOR, WARM = "/galley/src", "/galley/target", "/galley/vendor", "/galley/warm"
 DUMMIES = ".galley-dummies.txt"
+BUILT = ".galley-built"  # in a cache mount: a build already ran there (warm images not needed)
 MESSAGES = "cargo-messages.jsonl"
 
 
@@ -57,6 +65,19 @@ class DockerPlan:
             return None
         repository = self.plan.settings.docker.repository
         return f"{registry}/{repository}:cook-{self.plan.arch.name}-{self.plan.key[:12]}"
+
+    @property
+    def local_warm_tag(self) -> str:
+        return f"{self.local_tag}-warm"
+
+    @property
+    def remote_warm_ref(self) -> str | None:
+        remote = self.remote_ref
+        return remote.replace(":cook-", ":warm-", 1) if remote else None
+
+    @property
+    def uses_cache_mount(self) -> bool:
+        return self.docker.mode != "legacy" and not self.plan.settings.docker.no_cache
 
 
 def plans(settings: Settings, recipe: Recipe, arches: list[Arch], mode: str) -> list[DockerPlan]:
@@ -112,12 +133,21 @@ def build(dplan: DockerPlan, push: bool, work_root: Path, dist_dir: Path) -> Arc
     with result.phase("sync sources"):
         sync.mirror(plan.settings.workspace, context / "src")
     (context / "build.sh").write_text(_build_script(plan, dplan.mode), encoding="utf-8")
+    (context / "warm.sh").write_text(warm_capture_script(), encoding="utf-8")
     out = context.parent / f"out-{plan.arch.name}"
     shutil.rmtree(out, ignore_errors=True)
     dockerfile = context / "Dockerfile"
     dockerfile.write_text(_build_dockerfile(dplan), encoding="utf-8")
+    with result.phase("find warm image"):
+        base = _build_base(dplan, pulled_cook=result.cache == "pulled")
+    if base != dplan.local_tag:
+        result.details["warm_image"] = base
     with result.phase("docker build"):
-        _docker_build(dplan, context, out)
+        _docker_build(dplan, context, out, base)
+    if push and dplan.remote_warm_ref and dplan.uses_cache_mount:
+        with result.phase("push warm image"):
+            _push_warm_image(dplan, context)
+        result.details["pushed_warm"] = dplan.remote_warm_ref
     binaries = sorted((out / "bin").iterdir()) if (out / "bin").is_dir() else []
     messages = (out / MESSAGES).read_text().splitlines() if (out / MESSAGES).is_file() else []
     result.details["compiled"] = dist.compiled(messages)
@@ -132,11 +162,43 @@ def build(dplan: DockerPlan, push: bool, work_root: Path, dist_dir: Path) -> Arc
     return result
 
 
-def _docker_build(dplan: DockerPlan, context: Path, out: Path) -> None:
+def _build_base(dplan: DockerPlan, pulled_cook: bool) -> str:
+    """The warm image when there is one here (or, after a cook image was pulled, in the
+    registry: this is a new machine); else the cook image."""
+    docker, local, remote = dplan.docker, dplan.local_warm_tag, dplan.remote_warm_ref
+    if not dplan.uses_cache_mount:
+        return dplan.local_tag
+    if docker.image_id(local) is not None:
+        return local
+    if pulled_cook and remote and registry_has(remote):
+        docker.pull(remote)
+        docker.tag(remote, local)
+        return local
+    return dplan.local_tag
+
+
+def _push_warm_image(dplan: DockerPlan, context: Path) -> None:
+    """The workspace crates of the build just done, from its cache mount, as the warm image."""
+    docker = dplan.docker
+    assert dplan.remote_warm_ref
+    docker.build(
+        context, context / "Dockerfile", tag=dplan.local_warm_tag,
+        platform=dplan.builder.platform, build_args=_build_args(dplan, dplan.local_tag),
+        labels={"galley.kind": "warm", "galley.created": str(int(time.time()))},
+        target="warm", network_none=True, no_cache=True,  # from the mount as it is now
+    )  # fmt: skip
+    _push(docker, dplan.local_warm_tag, dplan.remote_warm_ref)
+
+
+def _build_args(dplan: DockerPlan, base: str) -> dict[str, str]:
+    return {"COOK_IMAGE": dplan.local_tag, "BASE_IMAGE": base}
+
+
+def _docker_build(dplan: DockerPlan, context: Path, out: Path, base: str) -> None:
     """The build stage; its /out lands in `out` (BuildKit output, or create + cp)."""
     plan, docker = dplan.plan, dplan.docker
     dockerfile = context / "Dockerfile"
-    args = {"COOK_IMAGE": dplan.local_tag}
+    args = _build_args(dplan, base)
     no_cache = plan.settings.docker.no_cache
     if docker.mode == "legacy":
         tag = f"galley-build:{plan.arch.name}-{plan.key[:12]}"
@@ -150,15 +212,21 @@ def _docker_build(dplan: DockerPlan, context: Path, out: Path) -> None:
 
 
 def _build_dockerfile(dplan: DockerPlan) -> str:
-    """build/Dockerfile.build with its cache mount rendered (none for the legacy builder)."""
-    mount = ""
-    if dplan.docker.mode != "legacy" and not dplan.plan.settings.docker.no_cache:
+    """build/Dockerfile.build with its cache mount and warm stage rendered (neither for the
+    legacy builder, nor without the cache)."""
+    mount = warm_stage = ""
+    if dplan.uses_cache_mount:
         mount = (
             f"--mount=type=cache,id=galley-{dplan.plan.arch.name}-{dplan.plan.key[:16]},"
             f"target={TARGET},from={dplan.local_tag},source={TARGET},sharing=locked"
         )
+        warm_stage = (
+            "\n# warm: the workspace crates in the cache mount and what their sources were\n"
+            "FROM ${COOK_IMAGE} AS warm\nCOPY warm.sh /galley/warm.sh\n"
+            f"RUN --mount=type=bind,source=src,target={SRC} {mount} sh /galley/warm.sh\n"
+        )
     template = images.build_file("Dockerfile.build").read_text(encoding="utf-8")
-    return template.replace("@CACHE_MOUNT@", mount)
+    return template.replace("@CACHE_MOUNT@", mount).replace("@WARM_STAGE@", warm_stage)
 
 
 def _pull_or_cook(dplan: DockerPlan, result: ArchResult) -> str:
@@ -350,10 +418,48 @@ def _build_script(plan: Plan, mode: str) -> str:
     return (
         "set -eu\nmkdir -p /out/bin\n"
         + _env_lines(plan, mode)
+        + warm_apply_script()
         + f"{cargo} > /out/{MESSAGES}\n"
+        + f"touch {TARGET}/{BUILT}\n"
         + copy
         + f"cp {TARGET}/{DUMMIES} /out/ 2>/dev/null || true\n"
     )
+
+
+def warm_capture_script() -> str:
+    """warm.sh: what the cache mount holds beyond the cook (files newer than the cook's
+    dummies list: the workspace crates), and `sha256 mtime path` of every source file."""
+    return f"""set -eu
+mkdir -p {WARM}/target
+cd {TARGET}
+[ -f {DUMMIES} ] || exit 0  # not a galley cook: nothing to tell dependencies from crates
+find . -type f -newer {DUMMIES} ! -name {BUILT} -print0 | tar --null -T - -cf - \
+    | tar -xpf - -C {WARM}/target
+find {SRC} -type f -printf '%T@ %p\\n' | while read -r mtime path; do
+    printf '%s %s %s\\n' "$(sha256sum < "$path" | cut -d' ' -f1)" "$mtime" "$path"
+done > {WARM}/sources.txt
+"""
+
+
+def warm_apply_script() -> str:
+    """For build.sh: in a new cache mount, start from the warm image's workspace crates.
+    Every source file is first made newer than them; unchanged ones (same sha256) then get the
+    mtime they had when the warm crates were compiled. Cargo recompiles the changed crates."""
+    return f"""if [ -f {WARM}/sources.txt ] && [ ! -e {TARGET}/{BUILT} ]; then
+    (cd {WARM}/target && tar -cf - .) | tar -xpf - -C {TARGET}
+    newest=$(find {WARM}/target -type f -printf '%T@\\n' | sort -n | tail -n 1)
+    now=$(date +%s)
+    stamp=$(( ${{newest%.*}} + 1 > now ? ${{newest%.*}} + 1 : now ))
+    find {SRC} -type f -exec touch -c -d "@$stamp" {{}} +
+    while read -r sum mtime path; do
+        [ -f "$path" ] || continue
+        if [ "$(sha256sum < "$path" | cut -d' ' -f1)" = "$sum" ]; then
+            touch -c -d "@$mtime" "$path"
+        fi
+    done < {WARM}/sources.txt
+    echo "galley: started from the warm image's workspace crates" >&2
+fi
+"""
 
 
 def _read_dummies(path: Path) -> dict[str, str]:
