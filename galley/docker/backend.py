@@ -163,14 +163,15 @@ def build(dplan: DockerPlan, push: bool, work_root: Path, dist_dir: Path) -> Arc
 
 
 def _build_base(dplan: DockerPlan, pulled_cook: bool) -> str:
-    """The warm image when there is one here (or, after a cook image was pulled, in the
-    registry: this is a new machine); else the cook image."""
+    """After the cook image was pulled (a new machine: its cache mount is new too), the warm
+    image, here or in the registry; else the cook image (a machine that has built keeps its
+    cache mount, and its builds keep their BuildKit layer cache)."""
     docker, local, remote = dplan.docker, dplan.local_warm_tag, dplan.remote_warm_ref
-    if not dplan.uses_cache_mount:
+    if not dplan.uses_cache_mount or not pulled_cook:
         return dplan.local_tag
     if docker.image_id(local) is not None:
         return local
-    if pulled_cook and remote and registry_has(remote):
+    if remote and registry_has(remote):
         docker.pull(remote)
         docker.tag(remote, local)
         return local
