@@ -445,7 +445,9 @@ done > {WARM}/sources.txt
 def warm_apply_script() -> str:
     """For build.sh: in a new cache mount, start from the warm image's workspace crates.
     Every source file is first made newer than them; unchanged ones (same sha256) then get the
-    mtime they had when the warm crates were compiled. Cargo recompiles the changed crates."""
+    mtime they had when the warm crates were compiled, in whole seconds: image layers keep
+    whole seconds, so the warm artifacts lost their fractions (a source restored to 12.4 s
+    would look newer than its artifact, now 12.0 s). Cargo recompiles the changed crates."""
     return f"""if [ -f {WARM}/sources.txt ] && [ ! -e {TARGET}/{BUILT} ]; then
     (cd {WARM}/target && tar -cf - .) | tar -xpf - -C {TARGET}
     newest=$(find {WARM}/target -type f -printf '%T@\\n' | sort -n | tail -n 1)
@@ -455,7 +457,7 @@ def warm_apply_script() -> str:
     while read -r sum mtime path; do
         [ -f "$path" ] || continue
         if [ "$(sha256sum < "$path" | cut -d' ' -f1)" = "$sum" ]; then
-            touch -c -d "@$mtime" "$path"
+            touch -c -d "@${{mtime%.*}}" "$path"
         fi
     done < {WARM}/sources.txt
     echo "galley: started from the warm image's workspace crates" >&2
