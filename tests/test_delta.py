@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from galley.chef.recipe import Manifest, Recipe
 from galley.delta import drop_unused, lock_packages
@@ -24,7 +27,10 @@ version = "0.0.1"
 """
 
 
-def test_drop_unused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("way", ["python", "sh"])
+def test_drop_unused(tmp_path: Path, way: str) -> None:
+    """The same rule in Python (local store) and as the sh + awk script the builder images run
+    (docker delta cooks and cache mounts), with the system's own sh and awk."""
     recipe = Recipe(
         manifests=(Manifest("Cargo.toml", '[package]\nname = "app"\nversion = "0.0.1"\n'),),
         lock_file=LOCK,
@@ -45,7 +51,12 @@ def test_drop_unused(tmp_path: Path) -> None:
         f"release/build/itoa-{H}/output",
     ]
     target = write_tree(tmp_path / "target", dict.fromkeys(kept + dropped, ""))
-    assert drop_unused(target, recipe) == 4
+    if way == "python":
+        assert drop_unused(target, recipe) == 4
+    else:
+        from galley.docker.backend import _drop_script
+
+        subprocess.run(["sh", "-euc", _drop_script(recipe, str(target))], check=True)
     for path in kept:
         assert (target / path).exists(), path
     for path in dropped:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -485,15 +486,18 @@ def test_a_new_machine_starts_from_the_warm_image(
 ) -> None:
     """`build --push` publishes the compiled workspace crates; a new machine recompiles only
     the crates whose sources changed, even when a changed file has an old mtime."""
-    workspace = write_tree(tmp_path / "toy", WARM_TOY)
+    unseen = {
+        "Cargo.toml": WARM_TOY["Cargo.toml"] + f'[workspace.metadata]\nrun = "{uuid.uuid4()}"\n'
+    }
+    workspace = write_tree(tmp_path / "toy", {**WARM_TOY, **unseen})  # a recipe no registry has
     subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
     cache = tmp_path / "cache"
     common = ("--backend", "docker", "--arch", "s390x", "--registry", registry, "--json")
     binary = workspace / "dist" / "s390x" / "bin" / "app"
-    forget_cook_images(docker, workspace)
+    cache = new_machine(docker, workspace, cache)  # other tests built these crates already
 
     first = only_result(galley("build", *common, "--push", cwd=workspace, cache=cache).stdout)
-    assert set(first["compiled"]) == {"app", "greet"}
+    assert first["cache"] == "miss" and set(first["compiled"]) == {"app", "greet"}
     assert first["pushed_warm"] == f"{registry}/galley:warm-s390x-{first['key'][:12]}"
 
     cache = new_machine(docker, workspace, cache)
@@ -514,6 +518,74 @@ def test_a_new_machine_starts_from_the_warm_image(
     assert stale_mtime["cache"] == "pulled" and "warm_image" in stale_mtime
     assert set(stale_mtime["compiled"]) == {"app", "greet"}
     assert run_foreign(binary, "s390x-linux-gnu") == "howdy two true\n"
+
+
+def test_a_dependency_bump_keeps_the_workspace_crates(
+    docker: str, tmp_path: Path, cargo: str
+) -> None:
+    """The build cache mount outlives a new key: after a dependency is added to `app`, the cook
+    compiles only the new crate and the build only `app`; `greet` stays built."""
+    workspace = write_tree(tmp_path / "toy", WARM_TOY)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache = tmp_path / "cache"
+    common = ("--backend", "docker", "--arch", "s390x", "--json")
+    forget_cook_images(docker, workspace)
+    subprocess.run([docker, "builder", "prune", "-af"], capture_output=True, check=True)
+    first = only_result(galley("build", *common, cwd=workspace, cache=cache).stdout)
+    assert set(first["compiled"]) == {"app", "greet"}
+
+    manifest = workspace / "app" / "Cargo.toml"
+    manifest.write_text(manifest.read_text() + 'itoa = "1"\n')
+    main = workspace / "app" / "src" / "main.rs"
+    main.write_text(main.read_text().replace(", EDIT,", ", itoa::Buffer::new().format(7),"))
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    forget_cook_images(docker, workspace)  # an earlier run's cook of the bumped recipe
+    bumped = only_result(galley("build", *common, cwd=workspace, cache=cache).stdout)
+    assert bumped["key"] != first["key"] and "seeded_from" in bumped  # a delta cook
+    assert bumped["compiled"] == ["app"]
+    binary = workspace / "dist" / "s390x" / "bin" / "app"
+    assert run_foreign(binary, "s390x-linux-gnu") == "hello 7 true\n"
+
+    manifest.write_text(manifest.read_text().replace('itoa = "1"\n', ""))
+    text = main.read_text().replace(", itoa::Buffer::new().format(7),", ", EDIT,")
+    main.write_text(text.replace('"one"', '"back"'))
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    back = only_result(galley("build", *common, cwd=workspace, cache=cache).stdout)
+    assert back["key"] == first["key"] and back["compiled"] == ["app"]
+    assert run_foreign(binary, "s390x-linux-gnu") == "hello back true\n"
+
+
+def test_an_edit_with_an_old_mtime_is_rebuilt(docker: str, tmp_path: Path, cargo: str) -> None:
+    """cargo-chef #212 in the build cache mount: a source edited after the last build but with
+    an older mtime than its artifacts (a tarball, a restored CI cache, a BuildKit COPY layer
+    reused from an earlier build) is still rebuilt; an unchanged file whose mtime moved is not."""
+    workspace = write_tree(tmp_path / "toy", WARM_TOY)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache = tmp_path / "cache"
+    common = ("--backend", "docker", "--arch", "s390x", "--json")
+    binary = workspace / "dist" / "s390x" / "bin" / "app"
+    galley("build", *common, cwd=workspace, cache=cache)
+
+    lib = workspace / "greet" / "src" / "lib.rs"
+    lib.write_text(lib.read_text().replace('"hello"', '"old mtime"'))
+    os.utime(lib, (978307200, 978307200))  # 2001: older than every artifact
+    old = only_result(galley("build", *common, cwd=workspace, cache=cache).stdout)
+    assert set(old["compiled"]) == {"app", "greet"}
+    assert run_foreign(binary, "s390x-linux-gnu") == "old mtime one true\n"
+
+    main = workspace / "app" / "src" / "main.rs"
+    main.write_text(main.read_text() + "// a comment\n")  # new content: the build step reruns
+    os.utime(lib)  # unchanged content, new mtime
+    touched = only_result(galley("build", *common, cwd=workspace, cache=cache).stdout)
+    assert touched["compiled"] == ["app"]
+
+    # Back to the first build's sources: BuildKit reuses that build's COPY layer, whose files
+    # carry that build's (older) mtimes, but the artifacts are from the edited sources.
+    for name, text in WARM_TOY.items():
+        (workspace / name).write_text(text)
+    reverted = only_result(galley("build", *common, cwd=workspace, cache=cache).stdout)
+    assert set(reverted["compiled"]) == {"app", "greet"}
+    assert run_foreign(binary, "s390x-linux-gnu") == "hello one true\n"
 
 
 def test_warm_sources_are_retimed(docker: str, tmp_path: Path) -> None:
@@ -539,7 +611,7 @@ printf '%s 1000000000.5 /galley/src/changed.rs\\n' "$(echo old | sha256sum | cut
         "stat -c '%n %.9Y' /galley/src/same.rs /galley/src/changed.rs "
         + "/galley/target/release/libgreet.rlib"
     )
-    script = setup + backend.warm_apply_script() + check
+    script = setup + backend.warm_apply_script() + backend.retime_script() + check
     out = subprocess.run([docker, "run", "--rm", "--network=none", builder, "sh", "-c", script],
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
     mtimes = {line.split()[0]: float(line.split()[1]) for line in out.splitlines()}

@@ -6,12 +6,16 @@ in the builder image with no network. The image is tagged `galley-cook:<arch>-<k
 `<registry>/<repository>:cook-<arch>-<key12>` when a registry is set). Build: a stage FROM the
 cook image with the real sources; only the binaries leave it.
 
+The build's cache mount is one per workspace and key inputs but the recipe: a new key's cook
+is copied over it and the workspace crates stay, so a dependency bump recompiles only what
+depends on the change. Each build records `sha256 mtime path` of its sources there, and the next
+one first stamps every source newer than every artifact and gives unchanged files their recorded
+mtime back: cargo's mtime check then tells the truth, whatever mtimes BuildKit's reused COPY
+layers or a checkout carry (cargo-chef #212).
+
 Warm images (`<cook tag>-warm`, `<registry>/<repository>:warm-<arch>-<key12>`): `build --push`
-also publishes the workspace crates its build compiled, with the sha256 and mtime of every
-source file they were compiled from. A build whose cache mount is new (a fresh machine) starts
-from them: sources whose content is unchanged get their recorded mtimes back, every other file
-is made newer than the warm artifacts, and cargo's own mtime check then recompiles exactly the
-crates whose sources changed, however old a checkout's mtimes are.
+also publishes the workspace crates its build compiled, with that record. A build on a new
+machine (cook image pulled, nothing built in its mount yet) starts from them.
 """
 
 from __future__ import annotations
@@ -39,8 +43,11 @@ from galley.plan import Plan, make_plan
 from galley.results import ArchResult
 
 SRC, TARGET, VENDOR, WARM = "/galley/src", "/galley/target", "/galley/vendor", "/galley/warm"
+COOKED = "/galley/cooked"  # the cook image's target dir, bind-mounted beside the cache mount
 DUMMIES = ".galley-dummies.txt"
 BUILT = ".galley-built"  # in a cache mount: a build already ran there (warm images not needed)
+MOUNT_KEY = ".galley-key"  # in a cache mount: the cache key whose cook it was last filled from
+SOURCES = ".galley-sources.txt"  # in a cache mount: `sha256 mtime path` of the last build's sources
 MESSAGES = "cargo-messages.jsonl"
 
 
@@ -132,7 +139,7 @@ def build(dplan: DockerPlan, push: bool, work_root: Path, dist_dir: Path) -> Arc
     context = work_root / f"build-{plan.arch.name}"
     with result.phase("sync sources"):
         sync.mirror(plan.settings.workspace, context / "src")
-    (context / "build.sh").write_text(_build_script(plan, dplan.mode), encoding="utf-8")
+    (context / "build.sh").write_text(_build_script(dplan), encoding="utf-8")
     (context / "warm.sh").write_text(warm_capture_script(), encoding="utf-8")
     out = context.parent / f"out-{plan.arch.name}"
     shutil.rmtree(out, ignore_errors=True)
@@ -184,9 +191,10 @@ def _push_warm_image(dplan: DockerPlan, context: Path) -> None:
     assert dplan.remote_warm_ref
     docker.build(
         context, context / "Dockerfile", tag=dplan.local_warm_tag,
-        platform=dplan.builder.platform, build_args=_build_args(dplan, dplan.local_tag),
+        platform=dplan.builder.platform,
+        build_args={**_build_args(dplan, dplan.local_tag), "WARM_NONCE": str(time.time_ns())},
         labels={"galley.kind": "warm", "galley.created": str(int(time.time()))},
-        target="warm", network_none=True, no_cache=True,  # from the mount as it is now
+        target="warm", network_none=True,
     )  # fmt: skip
     _push(docker, dplan.local_warm_tag, dplan.remote_warm_ref)
 
@@ -218,16 +226,25 @@ def _build_dockerfile(dplan: DockerPlan) -> str:
     mount = warm_stage = ""
     if dplan.uses_cache_mount:
         mount = (
-            f"--mount=type=cache,id=galley-{dplan.plan.arch.name}-{dplan.plan.key[:16]},"
-            f"target={TARGET},from={dplan.local_tag},source={TARGET},sharing=locked"
+            f"--mount=type=cache,id={_mount_id(dplan)},target={TARGET},sharing=locked "
+            f"--mount=type=bind,from={dplan.local_tag},source={TARGET},target={COOKED}"
         )
         warm_stage = (
             "\n# warm: the workspace crates in the cache mount and what their sources were\n"
-            "FROM ${COOK_IMAGE} AS warm\nCOPY warm.sh /galley/warm.sh\n"
-            f"RUN --mount=type=bind,source=src,target={SRC} {mount} sh /galley/warm.sh\n"
+            "# (a new WARM_NONCE each time: the step reruns, and --no-cache would give a new\n"
+            "# mount)\nFROM ${COOK_IMAGE} AS warm\nARG WARM_NONCE\nCOPY warm.sh /galley/warm.sh\n"
+            f"RUN {mount} sh /galley/warm.sh\n"
         )
     template = images.build_file("Dockerfile.build").read_text(encoding="utf-8")
     return template.replace("@CACHE_MOUNT@", mount).replace("@WARM_STAGE@", warm_stage)
+
+
+def _mount_id(dplan: DockerPlan) -> str:
+    """One cache mount per workspace (its local packages) and key inputs but the recipe: it
+    outlives a dependency bump, so the workspace crates the bump does not touch stay built."""
+    local, _ = cleanup.local_names(dplan.plan.recipe)
+    identity = _inputs_digest(dplan.plan) + "\n" + "\n".join(sorted(local))
+    return f"galley-{dplan.plan.arch.name}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
 
 
 def _pull_or_cook(dplan: DockerPlan, result: ArchResult) -> str:
@@ -267,7 +284,7 @@ def _cook_image(dplan: DockerPlan, result: ArchResult) -> None:
     dockerfile = images.build_file("Dockerfile.cook")
     seed = _closest_cook_image(dplan)
     if seed:
-        (context / "drop.sh").write_text(_drop_script(plan.recipe), encoding="utf-8")
+        (context / "drop.sh").write_text("set -eu\n" + _drop_script(plan.recipe), encoding="utf-8")
         args["SEED"] = seed
         dockerfile = images.build_file("Dockerfile.cook-delta")
         result.details["seeded_from"] = seed
@@ -305,22 +322,21 @@ def _closest_cook_image(dplan: DockerPlan) -> str | None:
     return best
 
 
-def _drop_script(recipe: Recipe) -> str:
-    """delta.drop_unused as sh, for the seed stage (builder images have no Python)."""
+def _drop_script(recipe: Recipe, target: str = TARGET) -> str:
+    """delta.drop_unused as sh (builder images have no Python): one awk pass over the names."""
     keep = sorted(delta.keep_names(recipe))
+    hashed = "-" + "[0-9a-f]" * 16
     return (
-        "set -eu\n"
-        f"printf '%s\\n' {' '.join(shlex.quote(n) for n in keep)} > /tmp/keep\n"
-        f"for fp in $(find {TARGET} -mindepth 2 -maxdepth 3 -type d -name .fingerprint); do\n"
+        f"printf '%s\\n' {' '.join(shlex.quote(n) for n in keep)} > /tmp/galley-keep\n"
+        f"find {target} -mindepth 2 -maxdepth 3 -type d -name .fingerprint | while read -r fp; do\n"
         '    p=$(dirname "$fp")\n'
-        '    for f in "$p"/.fingerprint/* "$p"/build/* "$p"/deps/*; do\n'
-        '        [ -e "$f" ] || continue\n'
-        '        b=$(basename "$f")\n'
-        "        n=$(printf '%s' \"$b\" | sed -E 's/-[0-9a-f]{16}(\\..*)?$//')\n"
-        '        [ "$n" = "$b" ] && continue\n'
-        '        if grep -Fxq "$n" /tmp/keep || grep -Fxq "${n#lib}" /tmp/keep; then continue; fi\n'
-        '        rm -rf "$f"\n'
-        "    done\n"
+        '    find "$p/.fingerprint" "$p/build" "$p/deps" -mindepth 1 -maxdepth 1 2>/dev/null\n'
+        'done | awk \'BEGIN { while ((getline line < "/tmp/galley-keep") > 0) keep[line] = 1 }\n'
+        '{ base = $0; sub(/.*\\//, "", base); name = base\n'
+        f'  if (!sub(/{hashed}(\\..*)?$/, "", name)) next\n'
+        '  bare = name; sub(/^lib/, "", bare)\n'
+        "  if (!(name in keep) && !(bare in keep)) print }' | while read -r path; do\n"
+        '    rm -rf "$path"\n'
         "done\n"
     )
 
@@ -405,7 +421,8 @@ def _user_rustflags(plan: Plan) -> list[str]:
     return list(plan.key_manifest.get("rustflags", []))
 
 
-def _build_script(plan: Plan, mode: str) -> str:
+def _build_script(dplan: DockerPlan) -> str:
+    plan = dplan.plan
     profile_dir = f"{TARGET}/{plan.triple}/{plan.profile_dir}"
     names = sorted(
         {t.name for m in plan.recipe.manifests for t in m.targets if t.kind is TargetKind.BIN}
@@ -416,50 +433,90 @@ def _build_script(plan: Plan, mode: str) -> str:
         for n in names
     )
     cargo = shlex.join([*_cargo(plan), "--message-format=json-render-diagnostics"])
+    mounted = dplan.uses_cache_mount
     return (
         "set -eu\nmkdir -p /out/bin\n"
-        + _env_lines(plan, mode)
-        + warm_apply_script()
+        + _env_lines(plan, dplan.mode)
+        + (fill_mount_script(plan.key, plan.recipe) + warm_apply_script() if mounted else "")
+        + (retime_script() if mounted else "")
         + f"{cargo} > /out/{MESSAGES}\n"
+        + (record_sources_script() if mounted else "")
         + f"touch {TARGET}/{BUILT}\n"
         + copy
         + f"cp {TARGET}/{DUMMIES} /out/ 2>/dev/null || true\n"
     )
 
 
+def fill_mount_script(key: str, recipe: Recipe) -> str:
+    """For build.sh: when the cache mount was last filled from another key's cook (or never),
+    copy this cook's target dir over it and drop what the lockfile no longer has. The workspace
+    crates of earlier builds stay: cargo rebuilds those whose dependencies changed."""
+    return (
+        f'if [ "$(cat {TARGET}/{MOUNT_KEY} 2>/dev/null || true)" != {key} ]; then\n'
+        f"    cp -a {COOKED}/. {TARGET}/\n"
+        + _drop_script(recipe, TARGET)
+        + f"    echo {key} > {TARGET}/{MOUNT_KEY}\n"
+        + "fi\n"
+    )
+
+
+def record_sources_script() -> str:
+    """For build.sh, after cargo: `sha256 mtime path` of every source file, in the mount."""
+    return f"""find {SRC} -type f -printf '%T@\\t%p\\n' > /tmp/galley-mtimes
+find {SRC} -type f -print0 | xargs -0 -r sha256sum \\
+    | awk -F '\\t' 'NR == FNR {{ mtime[$2] = $1; next }}
+        {{ path = substr($0, 67); print substr($0, 1, 64), mtime[path], path }}' \\
+        /tmp/galley-mtimes - > {TARGET}/{SOURCES}
+"""
+
+
+def retime_script() -> str:
+    """For build.sh: make source mtimes tell the truth to cargo, whatever mtimes the checkout
+    came with (cargo-chef #212: an edited file older than the artifacts was not rebuilt).
+    Against the last build's record: every file is first stamped newer than every artifact,
+    then the unchanged ones (same sha256) get back the mtime they were compiled with, in whole
+    seconds (image layers keep whole seconds: a warm artifact's 12.4 s became 12.0 s)."""
+    return f"""if [ -f {TARGET}/{SOURCES} ]; then
+    newest=$(find {TARGET} -type f -printf '%T@\\n' | sort -n | tail -n 1)
+    newest=${{newest%.*}}
+    now=$(date +%s)
+    stamp=$(( ${{newest:-0}} + 1 > now ? ${{newest:-0}} + 1 : now ))
+    find {SRC} -type f -exec touch -c -d "@$stamp" {{}} +
+    find {SRC} -type f -print0 | xargs -0 -r sha256sum \\
+        | awk 'NR == FNR {{ sum = $1; mtime = $2; sub(/^[^ ]+ [^ ]+ /, "")
+                          was[$0] = sum " " mtime; next }}
+            {{ path = substr($0, 67); split(was[path], w, " ")
+              if (w[1] == substr($0, 1, 64)) {{
+                  sub(/\\..*/, "", w[2]); print w[2] "\\t" path }} }}' \\
+            {TARGET}/{SOURCES} - > /tmp/galley-restore
+    cut -f1 /tmp/galley-restore | sort -u | while read -r mtime; do
+        awk -F '\\t' -v m="$mtime" '$1 == m {{ print $2 }}' /tmp/galley-restore \\
+            | tr '\\n' '\\0' | xargs -0 -r touch -c -d "@$mtime"
+    done
+fi
+"""
+
+
 def warm_capture_script() -> str:
-    """warm.sh: what the cache mount holds beyond the cook (files newer than the cook's
-    dummies list: the workspace crates), and `sha256 mtime path` of every source file."""
+    """warm.sh: what the cache mount holds beyond the cook (files the cook image lacks or has
+    older: the workspace crates), and the record of the sources they were compiled from."""
     return f"""set -eu
 mkdir -p {WARM}/target
 cd {TARGET}
-[ -f {DUMMIES} ] || exit 0  # not a galley cook: nothing to tell dependencies from crates
-find . -type f -newer {DUMMIES} ! -name {BUILT} -print0 | tar --null -T - -cf - \
-    | tar -xpf - -C {WARM}/target
-find {SRC} -type f -printf '%T@ %p\\n' | while read -r mtime path; do
-    printf '%s %s %s\\n' "$(sha256sum < "$path" | cut -d' ' -f1)" "$mtime" "$path"
-done > {WARM}/sources.txt
+[ -f {SOURCES} ] || exit 0
+find . -type f ! -name {BUILT} ! -name {MOUNT_KEY} ! -name {SOURCES} | while read -r path; do
+    if [ ! -e "{COOKED}/$path" ] || [ "$path" -nt "{COOKED}/$path" ]; then echo "$path"; fi
+done | tar -T - -cf - | tar -xpf - -C {WARM}/target
+cp {SOURCES} {WARM}/sources.txt
 """
 
 
 def warm_apply_script() -> str:
-    """For build.sh: in a new cache mount, start from the warm image's workspace crates.
-    Every source file is first made newer than them; unchanged ones (same sha256) then get the
-    mtime they had when the warm crates were compiled, in whole seconds: image layers keep
-    whole seconds, so the warm artifacts lost their fractions (a source restored to 12.4 s
-    would look newer than its artifact, now 12.0 s). Cargo recompiles the changed crates."""
+    """For build.sh: a cache mount with no build yet (a new machine) starts from the warm
+    image's workspace crates and their record of sources (then retimed, see retime_script)."""
     return f"""if [ -f {WARM}/sources.txt ] && [ ! -e {TARGET}/{BUILT} ]; then
     (cd {WARM}/target && tar -cf - .) | tar -xpf - -C {TARGET}
-    newest=$(find {WARM}/target -type f -printf '%T@\\n' | sort -n | tail -n 1)
-    now=$(date +%s)
-    stamp=$(( ${{newest%.*}} + 1 > now ? ${{newest%.*}} + 1 : now ))
-    find {SRC} -type f -exec touch -c -d "@$stamp" {{}} +
-    while read -r sum mtime path; do
-        [ -f "$path" ] || continue
-        if [ "$(sha256sum < "$path" | cut -d' ' -f1)" = "$sum" ]; then
-            touch -c -d "@${{mtime%.*}}" "$path"
-        fi
-    done < {WARM}/sources.txt
+    cp {WARM}/sources.txt {TARGET}/{SOURCES}
     echo "galley: started from the warm image's workspace crates" >&2
 fi
 """
