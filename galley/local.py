@@ -27,6 +27,7 @@ from galley.results import ArchResult
 from galley.store import Entry, Store
 
 STATE_FILE = ".galley-state.json"
+BUILT_FILE = ".galley-built"  # in the work dir's target: a build ran there after the restore
 
 
 @dataclass(frozen=True)
@@ -97,21 +98,26 @@ def build(plan: Plan, store: Store, work: WorkDir, dist_dir: Path) -> ArchResult
     """Cook if needed, restore the entry, build the real sources, publish `dist/<arch>`."""
     started = time.monotonic()
     current = store.get(plan.key) if work.state().get("key") == plan.key else None
+    kept = None
     if current is not None:  # the work dir already holds this key: nothing to restore
         entry, result = current, ArchResult(plan.arch.name, plan.triple, plan.key, "hit")
         store.record(plan.key, hit=True)
         result.size = entry.size
     else:
+        kept = _keep_workspace_crates(work, plan)
         entry, result = cook(plan, store, work)
     if work.state().get("key") != plan.key:
         with store.lock(plan.key, shared=True), result.phase("restore"):
             (work.target / STATE_FILE).unlink(missing_ok=True)
             result.details["restore_seconds"] = round(store.restore(entry, work.target), 3)
+            if kept is not None:
+                result.details["kept_workspace_crates"] = _put_back(kept, work)
         work.set_state(plan.key)
     with result.phase("sync sources"):
         result.details["synced_files"] = sync.mirror(plan.settings.workspace, work.src)
     with result.phase("cargo build"):
         messages = _cargo_build(plan, work)
+    (work.target / BUILT_FILE).touch()
     with result.phase("publish dist"):
         binaries = dist.executables(messages)
         result.details["compiled"] = dist.compiled(messages)
@@ -121,6 +127,42 @@ def build(plan: Plan, store: Store, work: WorkDir, dist_dir: Path) -> ArchResult
     result.details["dist"] = str(dist_dir / plan.arch.name)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _keep_workspace_crates(work: WorkDir, plan: Plan) -> Path | None:
+    """Before a new key's cook and restore (a dependency bump): move the last build's real
+    sources and its workspace crates aside, so that only the crates the bump touches recompile
+    (cargo's fingerprints decide). Nothing when the work dir holds no build."""
+    keep = work.root / "keep"
+    shutil.rmtree(keep, ignore_errors=True)
+    if not (work.target / BUILT_FILE).is_file() or not work.src.is_dir():
+        return None
+    (keep / "target").mkdir(parents=True)
+    os.rename(work.src, keep / "src")
+    for path in cleanup.local_artifacts(work.target, plan.recipe):
+        destination = keep / "target" / path.relative_to(work.target)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(path, destination)
+    return keep
+
+
+def _put_back(keep: Path, work: WorkDir) -> int:
+    """Undo _keep_workspace_crates over the restored entry; returns the artifacts put back."""
+    shutil.rmtree(work.src, ignore_errors=True)  # the cook's skeleton
+    os.rename(keep / "src", work.src)
+    moved = 0
+    for directory, dirs, files in os.walk(keep / "target"):
+        relative = Path(directory).relative_to(keep / "target")
+        for name in [*files, *dirs]:
+            source, destination = Path(directory, name), work.target / relative / name
+            if name in dirs and destination.is_dir():
+                continue  # a profile or kind dir the entry has too: descend into it
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(source, destination)
+            moved += 1
+        dirs[:] = [d for d in dirs if (Path(directory, d)).is_dir()]
+    shutil.rmtree(keep)
+    return moved
 
 
 def _verified(store: Store, key: str, result: ArchResult) -> Entry | None:

@@ -374,3 +374,29 @@ def test_delta_cook_compiles_only_the_new_dependency(toy: Path, tmp_path: Path) 
     target = cache / "entries" / third["key"] / "target"
     assert not [p for p in target.rglob("*itoa*")]
     assert [p for p in target.rglob("libmemchr-*.rlib")]
+
+
+def test_a_dependency_bump_keeps_the_workspace_crates(toy: Path, tmp_path: Path) -> None:
+    """A build after a dependency is added to `app` recompiles `app` only: `lib1` and the last
+    build's sources are kept across the new key's cook and restore; removing it again, too."""
+    cache = tmp_path / "cache"
+    binary = toy / "dist" / "amd64" / "bin" / "app"
+    first = results(galley("build", "--json", cwd=toy, cache=cache).stdout)[0]
+    assert set(first["compiled"]) == {"app", "lib1"}
+    manifest, main = toy / "app" / "Cargo.toml", toy / "app" / "src" / "main.rs"
+    manifest.write_text(manifest.read_text() + 'itoa = "1"\n')
+    main.write_text(main.read_text().replace('"hello"', '"itoa"'))
+    subprocess.run(["cargo", "generate-lockfile", "--offline"], cwd=toy, check=True)
+    bumped = results(galley("build", "--json", cwd=toy, cache=cache).stdout)[0]
+    assert bumped["key"] != first["key"] and bumped["seeded_from"] == first["key"]
+    assert bumped["compiled"] == ["app"] and bumped["kept_workspace_crates"] > 0
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "itoa 41\n"
+    galley("verify", cwd=toy, cache=cache)
+
+    manifest.write_text(manifest.read_text().replace('itoa = "1"\n', ""))
+    main.write_text(main.read_text().replace('"itoa"', '"back"'))
+    subprocess.run(["cargo", "generate-lockfile", "--offline"], cwd=toy, check=True)
+    back = results(galley("build", "--json", cwd=toy, cache=cache).stdout)[0]
+    assert back["key"] == first["key"] and back["cache"] == "hit"
+    assert back["compiled"] == ["app"]
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "back 41\n"

@@ -52,15 +52,22 @@ def profile_dirs(target_dir: Path) -> Iterator[Path]:
 
 def clean(target_dir: Path, recipe: Recipe) -> dict[str, str]:
     """Delete local crates' artifacts; return {path relative to target_dir: sha256} of dummies."""
+    dummies: dict[str, str] = {}
+    for path in local_artifacts(target_dir, recipe):
+        if path.is_file() and not path.is_symlink() and _is_executable(path):
+            dummies[path.relative_to(target_dir).as_posix()] = sha256_file(path)
+        _remove(path)
+    return dummies
+
+
+def local_artifacts(target_dir: Path, recipe: Recipe) -> list[Path]:
+    """Every compiled trace of the recipe's local packages in `target_dir` (files and dirs)."""
     packages, targets = local_names(recipe)
     crates = {name.replace("-", "_") for name in targets | packages}
-    dummies: dict[str, str] = {}
+    found: list[Path] = []
     for profile in profile_dirs(target_dir):
-        for path in sorted(_local_artifacts(profile, packages, targets, crates)):
-            if path.is_file() and not path.is_symlink() and _is_executable(path):
-                dummies[path.relative_to(target_dir).as_posix()] = sha256_file(path)
-            _remove(path)
-    return dummies
+        found.extend(sorted(_local_artifacts(profile, packages, targets, crates)))
+    return found
 
 
 def _local_artifacts(
