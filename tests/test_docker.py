@@ -106,6 +106,7 @@ def test_arm64_cross_build_of_the_example(docker: str, registry: str, tmp_path: 
     shutil.copytree(EXAMPLE, workspace, ignore=shutil.ignore_patterns("target"))
     cache = tmp_path / "cache"
     forget_cook_images(docker, workspace)
+    subprocess.run([docker, "builder", "prune", "-af"], capture_output=True, check=True)  # mounts
     common = ("--backend", "docker", "--arch", "arm64", "--json")
 
     cold = only_result(galley("build", *common, cwd=workspace, cache=cache).stdout)
