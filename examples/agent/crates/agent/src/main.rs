@@ -4,6 +4,7 @@
 
 mod config;
 mod logger;
+mod metrics;
 mod rpc;
 
 use std::path::PathBuf;
@@ -151,6 +152,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", serde_json::to_string(&report)?);
         }
         Some(Command::Handle { request }) => {
+            metrics::count("handle");
             let envelope = protocols::Envelope::from_json(&request).context("parsing request")?;
             let response = rpc::handle(&config, &envelope)?;
             println!("{}", serde_json::to_string(&response)?);
@@ -160,7 +162,18 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    // The real agent serves its RPCs from a tokio runtime; so does this one.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("{}: error: starting the runtime: {}", NAME, err);
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(async { run(Cli::parse()) }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("{}: error: {:#}", NAME, err);
@@ -185,6 +198,12 @@ mod tests {
         assert!(line.starts_with("kata-agent 3.2.1: "));
         assert!(line.contains(GREETING));
         assert!(line.ends_with(&format!("(protocol v{})", protocols::PROTOCOL_VERSION)));
+    }
+
+    #[test]
+    fn metrics_register_once() {
+        metrics::count("test");
+        assert_eq!(metrics::families(), 1);
     }
 
     #[test]
