@@ -138,6 +138,17 @@ def test_arm64_cross_build_of_the_example(docker: str, registry: str, tmp_path: 
     assert again["key"] == cold["key"]
     assert (workspace / "dist" / "arm64" / "rootfs.tar").read_bytes() == rootfs  # reproducible
 
+    # nothing changed: nothing runs in docker; an altered output is built again
+    noop = galley("build", *common, cwd=workspace, cache=cache)
+    assert only_result(noop.stdout)["up_to_date"] is True
+    assert only_result(noop.stdout)["compiled"] == []
+    assert " build --file" not in noop.stderr, noop.stderr[-2000:]
+    kata_agent.write_bytes(b"not the agent")
+    rebuilt = galley("build", *common, cwd=workspace, cache=cache)
+    assert "up_to_date" not in only_result(rebuilt.stdout)
+    assert " build --file" in rebuilt.stderr
+    assert run_foreign(kata_agent, "aarch64-linux-gnu") == "kata-agent 3.2.1: ready (protocol v7)\n"
+
     pushed = only_result(
         galley("cook", *common, "--registry", registry, "--push", cwd=workspace, cache=cache).stdout
     )

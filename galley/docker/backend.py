@@ -29,6 +29,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from galley import cachekey, delta, dist, shell, sync, toml_io
 from galley.arch import Arch
@@ -39,6 +40,7 @@ from galley.config import Settings
 from galley.docker import images
 from galley.docker.client import Docker, detect, registry_has, require_daemon
 from galley.errors import CommandFailed, DockerError
+from galley.hashing import sha256_file
 from galley.plan import Plan, make_plan
 from galley.results import ArchResult
 
@@ -49,6 +51,8 @@ BUILT = ".galley-built"  # in a cache mount: a build already ran there (warm ima
 MOUNT_KEY = ".galley-key"  # in a cache mount: the cache key whose cook it was last filled from
 SOURCES = ".galley-sources.txt"  # in a cache mount: `sha256 mtime path` of the last build's sources
 MESSAGES = "cargo-messages.jsonl"
+LAST_BUILD = ".last.json"  # beside a build context: its inputs' digest and the outputs made
+IMAGE_ID = ".iid"  # beside a build context: the ID of the image the build just made
 
 
 @dataclass(frozen=True)
@@ -115,9 +119,11 @@ def cook(dplan: DockerPlan, push: bool) -> ArchResult:
     started = time.monotonic()
     plan, docker = dplan.plan, dplan.docker
     result = ArchResult(plan.arch.name, plan.triple, plan.key, "hit")
-    if docker.image_id(dplan.local_tag) is None:
+    size = docker.image_size(dplan.local_tag)
+    if size is None:
         with result.phase("pull or cook"):
             result.cache = _pull_or_cook(dplan, result)
+        size = docker.image_size(dplan.local_tag)
     if push and dplan.remote_ref:
         _push(docker, dplan.local_tag, dplan.remote_ref)
         result.details["pushed"] = dplan.remote_ref
@@ -125,30 +131,56 @@ def cook(dplan: DockerPlan, push: bool) -> ArchResult:
     if dplan.remote_ref:
         result.details["registry_image"] = dplan.remote_ref
     result.details["docker_client"] = docker.describe()
-    result.size = int(shell.capture([docker.program, "image", "inspect", "-f", "{{.Size}}",
-                                     dplan.local_tag]).strip() or 0)  # fmt: skip
+    result.size = size or 0
     result.seconds = time.monotonic() - started
     return result
 
 
 def build(dplan: DockerPlan, push: bool, work_root: Path, dist_dir: Path) -> ArchResult:
-    """Cook if needed, then build the real sources on top; outputs to `dist/<arch>/`."""
+    """Cook if needed, then build the real sources on top; outputs to `dist/<arch>/`. Nothing
+    runs in docker when the build's inputs and its verified outputs are those of the last build
+    (a no-op build)."""
     started = time.monotonic()
     result = cook(dplan, push)
     plan = dplan.plan
     context = work_root / f"build-{plan.arch.name}"
     with result.phase("sync sources"):
-        sync.mirror(plan.settings.workspace, context / "src")
-    (context / "build.sh").write_text(_build_script(dplan), encoding="utf-8")
-    (context / "warm.sh").write_text(warm_capture_script(), encoding="utf-8")
-    out = context.parent / f"out-{plan.arch.name}"
-    shutil.rmtree(out, ignore_errors=True)
-    dockerfile = context / "Dockerfile"
-    dockerfile.write_text(_build_dockerfile(dplan), encoding="utf-8")
+        _write_context(dplan, context)
     with result.phase("find warm image"):
         base = _build_base(dplan, pulled_cook=result.cache == "pulled")
     if base != dplan.local_tag:
         result.details["warm_image"] = base
+    arch_dir = dist_dir / plan.arch.name
+    inputs = _context_digest(context, _build_args(dplan, base))
+    reusable = result.cache == "hit" and not push and not plan.settings.docker.no_cache
+    manifest = _unchanged_output(context, inputs, arch_dir) if reusable else None
+    if manifest is not None:
+        result.details.update(up_to_date=True, compiled=[])
+    else:
+        _side_file(context, LAST_BUILD).unlink(missing_ok=True)
+        manifest = _build_and_publish(dplan, context, base, dist_dir, push, result)
+        _record_build(context, inputs, manifest)
+    result.details.update(artifacts=sorted(manifest["artifacts"]), dist=str(arch_dir))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _write_context(dplan: DockerPlan, context: Path) -> None:
+    """The build context: the real sources (only changed files rewritten), build.sh, warm.sh
+    and the Dockerfile."""
+    sync.mirror(dplan.plan.settings.workspace, context / "src")
+    (context / "build.sh").write_text(_build_script(dplan), encoding="utf-8")
+    (context / "warm.sh").write_text(warm_capture_script(), encoding="utf-8")
+    (context / "Dockerfile").write_text(_build_dockerfile(dplan), encoding="utf-8")
+
+
+def _build_and_publish(
+    dplan: DockerPlan, context: Path, base: str, dist_dir: Path, push: bool, result: ArchResult
+) -> dict[str, Any]:
+    """The docker build (and the warm image's push), its outputs published; the manifest."""
+    plan = dplan.plan
+    out = context.parent / f"out-{plan.arch.name}"
+    shutil.rmtree(out, ignore_errors=True)
     with result.phase("docker build"):
         _docker_build(dplan, context, out, base)
     if push and dplan.remote_warm_ref and dplan.uses_cache_mount:
@@ -159,14 +191,52 @@ def build(dplan: DockerPlan, push: bool, work_root: Path, dist_dir: Path) -> Arc
     messages = (out / MESSAGES).read_text().splitlines() if (out / MESSAGES).is_file() else []
     result.details["compiled"] = dist.compiled(messages)
     with result.phase("publish dist"):
-        manifest = dist.publish_build(
+        return dist.publish_build(
             plan, dist_dir, binaries, cook_image=dplan.local_tag, mode=dplan.mode,
             dummies=_read_dummies(out / DUMMIES),
         )  # fmt: skip
-    result.details.update(artifacts=sorted(manifest["artifacts"]),
-                          dist=str(dist_dir / plan.arch.name))  # fmt: skip
-    result.seconds = time.monotonic() - started
-    return result
+
+
+def _context_digest(context: Path, build_args: dict[str, str]) -> str:
+    """What the build's output depends on: every context file's path, mode and content (the
+    cook image's tag carries its cache key), and the build arguments."""
+    digest = hashlib.sha256(json.dumps(sorted(build_args.items())).encode())
+    for path in sorted(context.rglob("*")):
+        if path.is_file():
+            relative = path.relative_to(context).as_posix()
+            digest.update(f"{relative}\0{path.stat().st_mode & 0o111}\0".encode())
+            digest.update(sha256_file(path).encode())
+    return digest.hexdigest()
+
+
+def _unchanged_output(context: Path, inputs: str, arch_dir: Path) -> dict[str, Any] | None:
+    """The dist manifest when the last build had these inputs and its outputs are still there,
+    unaltered; else None."""
+    try:
+        last = json.loads(_side_file(context, LAST_BUILD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    manifest = dist.read_manifest(arch_dir)
+    if not isinstance(last, dict) or manifest is None or last.get("inputs") != inputs:
+        return None
+    artifacts = manifest.get("artifacts")
+    if not isinstance(artifacts, dict) or artifacts != last.get("artifacts"):
+        return None
+    for name, digest in artifacts.items():
+        path = arch_dir / name
+        if not path.is_file() or sha256_file(path) != digest:
+            return None
+    return manifest
+
+
+def _record_build(context: Path, inputs: str, manifest: dict[str, Any]) -> None:
+    record = {"inputs": inputs, "artifacts": manifest["artifacts"]}
+    _side_file(context, LAST_BUILD).write_text(json.dumps(record, sort_keys=True), "utf-8")
+
+
+def _side_file(context: Path, suffix: str) -> Path:
+    """A file beside the build context (never sent to the daemon): `build-<arch><suffix>`."""
+    return context.with_name(context.name + suffix)
 
 
 def _build_base(dplan: DockerPlan, pulled_cook: bool) -> str:
@@ -204,20 +274,28 @@ def _build_args(dplan: DockerPlan, base: str) -> dict[str, str]:
 
 
 def _docker_build(dplan: DockerPlan, context: Path, out: Path, base: str) -> None:
-    """The build stage; its /out lands in `out` (BuildKit output, or create + cp)."""
-    plan, docker = dplan.plan, dplan.docker
+    """The build stage; its /out lands in `out`. With buildx, through `--output`. With the
+    daemon's own builder (BuildKit or legacy), as an untagged image whose /out is copied out
+    (`docker create`/`cp`) and which is then removed: on dockerd 20.10 that is 0.3 s faster
+    per build than `--output`, whose local export grows with the cook image below it."""
+    docker = dplan.docker
     dockerfile = context / "Dockerfile"
     args = _build_args(dplan, base)
-    no_cache = plan.settings.docker.no_cache
-    if docker.mode == "legacy":
-        tag = f"galley-build:{plan.arch.name}-{plan.key[:12]}"
-        docker.build(context, dockerfile, tag=tag, build_args=args, target="build",
-                     network_none=True, no_cache=no_cache)  # fmt: skip
-        out.mkdir(parents=True)
-        docker.copy_out(tag, "/out/.", out)
-    else:
+    no_cache = dplan.plan.settings.docker.no_cache
+    if docker.mode == "buildx":
         docker.build(context, dockerfile, platform=dplan.builder.platform, build_args=args,
                      target="out", output=out, network_none=True, no_cache=no_cache)  # fmt: skip
+        return
+    iidfile = _side_file(context, IMAGE_ID)
+    iidfile.unlink(missing_ok=True)
+    docker.build(context, dockerfile, platform=dplan.builder.platform, build_args=args,
+                 target="build", iidfile=iidfile, network_none=True, no_cache=no_cache)  # fmt: skip
+    image = iidfile.read_text(encoding="utf-8").strip()
+    try:
+        out.mkdir(parents=True)
+        docker.copy_out(image, "/out/.", out)
+    finally:
+        docker.discard_image(image)
 
 
 def _build_dockerfile(dplan: DockerPlan) -> str:

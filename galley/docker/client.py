@@ -49,8 +49,16 @@ class Docker:
 
     def image_id(self, reference: str) -> str | None:
         """The local image ID of `reference`, or None."""
+        return self._inspect(reference, "{{.Id}}")
+
+    def image_size(self, reference: str) -> int | None:
+        """The size in bytes of the local image `reference`, or None when it is not here."""
+        size = self._inspect(reference, "{{.Size}}")
+        return int(size) if size is not None else None
+
+    def _inspect(self, reference: str, template: str) -> str | None:
         try:
-            out = shell.capture([self.program, "image", "inspect", "-f", "{{.Id}}", reference])
+            out = shell.capture([self.program, "image", "inspect", "-f", template, reference])
         except CommandFailed:
             return None
         return out.strip() or None
@@ -89,6 +97,7 @@ class Docker:
         labels: dict[str, str] | None = None,
         target: str | None = None,
         output: Path | None = None,
+        iidfile: Path | None = None,
         network_none: bool = False,
         no_cache: bool = False,
     ) -> None:
@@ -110,6 +119,7 @@ class Docker:
         argv += ["--target", target] if target else []
         argv += ["--tag", tag] if tag else []
         argv += ["--output", f"type=local,dest={output}"] if output else []
+        argv += ["--iidfile", str(iidfile)] if iidfile else []
         try:
             shell.run([*argv, str(context)], env=self.env)
         except CommandFailed:
@@ -135,6 +145,11 @@ class Docker:
 
     def remove_image(self, reference: str) -> None:
         shell.run([self.program, "image", "rm", reference], echo=False)
+
+    def discard_image(self, image: str) -> None:
+        """Remove a throw-away image; one still in use (a concurrent build made the same
+        image) stays, and its layers are shared with the cook image anyway."""
+        shell.succeeds([self.program, "image", "rm", image])
 
     def push(self, reference: str) -> None:
         shell.run([self.program, "push", reference])

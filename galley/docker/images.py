@@ -42,16 +42,18 @@ def build_file(name: str) -> Path:
     return path
 
 
-def base_image(docker: Docker, arch: Arch, mirror: str | None) -> str:
-    """`galley-base:bookworm-<debian arch>`, debootstrapped from the host's apt mirror if absent."""
+def base_image(docker: Docker, arch: Arch, mirror: str | None) -> tuple[str, str]:
+    """`galley-base:bookworm-<debian arch>` and its ID, debootstrapped from the host's apt
+    mirror if absent."""
     tag = f"galley-base:bookworm-{arch.debian_arch}"
-    if docker.image_id(tag):
-        return tag
+    image_id = docker.image_id(tag)
+    if image_id:
+        return tag, image_id
     env: dict[str, str | None] = {"DOCKER": docker.program}
     if mirror:
         env["MIRROR"] = mirror
     shell.run(["bash", str(build_file("build-base.sh")), arch.debian_arch, tag], env=env)
-    return tag
+    return tag, _built_id(docker, tag)
 
 
 def builder_image(docker: Docker, settings: Settings, arch: Arch, mode: str) -> Builder:
@@ -72,7 +74,7 @@ def builder_image(docker: Docker, settings: Settings, arch: Arch, mode: str) -> 
         platform = arch.docker_platform if mode == "emulate" else arches.host().docker_platform
         return Builder(configured, image_id, platform, mode)
     base_arch = _base_arch(arch, mode)
-    base = base_image(docker, base_arch, settings.docker.mirror)
+    base, base_id = base_image(docker, base_arch, settings.docker.mirror)
     cross = [a for a in CROSS_ARCHES if a != base_arch.name] if mode == "cross" else []
     args = {
         "BASE": base,
@@ -81,16 +83,23 @@ def builder_image(docker: Docker, settings: Settings, arch: Arch, mode: str) -> 
     }
     dockerfile = build_file("Dockerfile.builder")
     digest = hashlib.sha256(
-        json.dumps([dockerfile.read_text(), docker.image_id(base), args]).encode()
+        json.dumps([dockerfile.read_text(), base_id, args]).encode()
     ).hexdigest()
     tag = f"galley-builder:{mode}-{base_arch.name}-{digest[:12]}"
-    if docker.image_id(tag) is None:
+    image_id = docker.image_id(tag)
+    if image_id is None:
         docker.build(
             BUILD_DIR, dockerfile, tag=tag, platform=base_arch.docker_platform, build_args=args
         )
-    image_id = docker.image_id(tag)
-    assert image_id is not None
+        image_id = _built_id(docker, tag)
     return Builder(tag, image_id, base_arch.docker_platform, mode)
+
+
+def _built_id(docker: Docker, tag: str) -> str:
+    image_id = docker.image_id(tag)
+    if image_id is None:
+        raise DockerError(f"{tag}: built, but the daemon does not have it")
+    return image_id
 
 
 def _base_arch(arch: Arch, mode: str) -> Arch:
