@@ -230,7 +230,7 @@ def galley(
     ]
     seconds, out = timed(argv, workspace, {"GALLEY_CACHE_DIR": str(cache)})
     result = json.loads(out)["results"][0]
-    keep = ("cache", "seconds", "cook_seconds", "phases", "seeded_from", "compiled")
+    keep = ("cache", "seconds", "cook_seconds", "phases", "seeded_from", "compiled", "up_to_date")
     return seconds, {k: result[k] for k in keep if k in result}
 
 

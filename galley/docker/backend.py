@@ -38,7 +38,7 @@ from galley.chef.cooker import cargo_args
 from galley.chef.recipe import Recipe, TargetKind
 from galley.config import Settings
 from galley.docker import images
-from galley.docker.client import Docker, detect, registry_has, require_daemon
+from galley.docker.client import Docker, detect, registry_has
 from galley.errors import CommandFailed, DockerError
 from galley.hashing import sha256_file
 from galley.plan import Plan, make_plan
@@ -92,8 +92,7 @@ class DockerPlan:
 
 
 def plans(settings: Settings, recipe: Recipe, arches: list[Arch], mode: str) -> list[DockerPlan]:
-    docker = detect(settings.docker.client)
-    require_daemon(docker)
+    docker = detect(settings.docker.client)  # the daemon is checked by the first image query
     print(f"galley: docker client {docker.describe()}", file=sys.stderr)
     found = []
     for arch in arches:
@@ -299,22 +298,34 @@ def _docker_build(dplan: DockerPlan, context: Path, out: Path, base: str) -> Non
 
 
 def _build_dockerfile(dplan: DockerPlan) -> str:
-    """build/Dockerfile.build with its cache mount and warm stage rendered (neither for the
-    legacy builder, nor without the cache)."""
-    mount = warm_stage = ""
+    """build/Dockerfile.build with its sources, mounts and warm stage rendered: BuildKit binds
+    the sources into the step (no layers to commit for them); the legacy builder copies them."""
+    sources = mounts = warm_stage = ""
+    if dplan.docker.mode == "legacy":
+        sources = f"COPY src {SRC}\nCOPY build.sh /galley/build.sh"
+    else:
+        mounts = (
+            f"--mount=type=bind,source=src,target={SRC},rw "
+            "--mount=type=bind,source=build.sh,target=/galley/build.sh"
+        )
     if dplan.uses_cache_mount:
-        mount = (
+        cache = (
             f"--mount=type=cache,id={_mount_id(dplan)},target={TARGET},sharing=locked "
             f"--mount=type=bind,from={dplan.local_tag},source={TARGET},target={COOKED}"
         )
+        mounts += " " + cache
         warm_stage = (
             "\n# warm: the workspace crates in the cache mount and what their sources were\n"
             "# (a new WARM_NONCE each time: the step reruns, and --no-cache would give a new\n"
             "# mount)\nFROM ${COOK_IMAGE} AS warm\nARG WARM_NONCE\nCOPY warm.sh /galley/warm.sh\n"
-            f"RUN {mount} sh /galley/warm.sh\n"
+            f"RUN {cache} sh /galley/warm.sh\n"
         )
     template = images.build_file("Dockerfile.build").read_text(encoding="utf-8")
-    return template.replace("@CACHE_MOUNT@", mount).replace("@WARM_STAGE@", warm_stage)
+    return (
+        template.replace("@SOURCES@", sources)
+        .replace("@MOUNTS@", mounts)
+        .replace("@WARM_STAGE@", warm_stage)
+    )
 
 
 def _mount_id(dplan: DockerPlan) -> str:

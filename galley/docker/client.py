@@ -57,9 +57,12 @@ class Docker:
         return int(size) if size is not None else None
 
     def _inspect(self, reference: str, template: str) -> str | None:
+        """`template` of a local image; None when it is missing (DockerError if the daemon
+        does not answer: a missing image and a stopped daemon fail alike)."""
         try:
             out = shell.capture([self.program, "image", "inspect", "-f", template, reference])
         except CommandFailed:
+            require_daemon(self)
             return None
         return out.strip() or None
 
