@@ -113,6 +113,18 @@ def _info(name: str, kind: bytes, mode: int, size: int, mtime: int) -> tarfile.T
     return info
 
 
+def unaltered(arch_dir: Path, manifest: dict[str, Any]) -> bool:
+    """Whether every artifact the manifest records is in `arch_dir` with its sha256."""
+    artifacts = manifest.get("artifacts")
+    if not isinstance(artifacts, dict) or not artifacts:
+        return False
+    for name, digest in artifacts.items():
+        path = arch_dir / name
+        if not path.is_file() or sha256_file(path) != digest:
+            return False
+    return True
+
+
 def read_manifest(arch_dir: Path) -> dict[str, Any] | None:
     try:
         data = json.loads((arch_dir / MANIFEST).read_text(encoding="utf-8"))

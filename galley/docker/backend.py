@@ -51,7 +51,6 @@ BUILT = ".galley-built"  # in a cache mount: a build already ran there (warm ima
 MOUNT_KEY = ".galley-key"  # in a cache mount: the cache key whose cook it was last filled from
 SOURCES = ".galley-sources.txt"  # in a cache mount: `sha256 mtime path` of the last build's sources
 MESSAGES = "cargo-messages.jsonl"
-LAST_BUILD = ".last.json"  # beside a build context: its inputs' digest and the outputs made
 IMAGE_ID = ".iid"  # beside a build context: the ID of the image the build just made
 
 
@@ -152,13 +151,11 @@ def build(dplan: DockerPlan, push: bool, work_root: Path, dist_dir: Path) -> Arc
     arch_dir = dist_dir / plan.arch.name
     inputs = _context_digest(context, _build_args(dplan, base))
     reusable = result.cache == "hit" and not push and not plan.settings.docker.no_cache
-    manifest = _unchanged_output(context, inputs, arch_dir) if reusable else None
-    if manifest is not None:
+    manifest = dist.read_manifest(arch_dir) if reusable else None
+    if manifest and manifest.get("build_inputs") == inputs and dist.unaltered(arch_dir, manifest):
         result.details.update(up_to_date=True, compiled=[])
     else:
-        _side_file(context, LAST_BUILD).unlink(missing_ok=True)
-        manifest = _build_and_publish(dplan, context, base, dist_dir, push, result)
-        _record_build(context, inputs, manifest)
+        manifest = _build_and_publish(dplan, context, base, dist_dir, push, result, inputs)
     result.details.update(artifacts=sorted(manifest["artifacts"]), dist=str(arch_dir))
     result.seconds = time.monotonic() - started
     return result
@@ -174,9 +171,16 @@ def _write_context(dplan: DockerPlan, context: Path) -> None:
 
 
 def _build_and_publish(
-    dplan: DockerPlan, context: Path, base: str, dist_dir: Path, push: bool, result: ArchResult
+    dplan: DockerPlan,
+    context: Path,
+    base: str,
+    dist_dir: Path,
+    push: bool,
+    result: ArchResult,
+    inputs: str,
 ) -> dict[str, Any]:
-    """The docker build (and the warm image's push), its outputs published; the manifest."""
+    """The docker build (and the warm image's push), its outputs published with the digest of
+    the build's inputs; the manifest."""
     plan = dplan.plan
     out = context.parent / f"out-{plan.arch.name}"
     shutil.rmtree(out, ignore_errors=True)
@@ -192,7 +196,7 @@ def _build_and_publish(
     with result.phase("publish dist"):
         return dist.publish_build(
             plan, dist_dir, binaries, cook_image=dplan.local_tag, mode=dplan.mode,
-            dummies=_read_dummies(out / DUMMIES),
+            dummies=_read_dummies(out / DUMMIES), build_inputs=inputs,
         )  # fmt: skip
 
 
@@ -206,36 +210,6 @@ def _context_digest(context: Path, build_args: dict[str, str]) -> str:
             digest.update(f"{relative}\0{path.stat().st_mode & 0o111}\0".encode())
             digest.update(sha256_file(path).encode())
     return digest.hexdigest()
-
-
-def _unchanged_output(context: Path, inputs: str, arch_dir: Path) -> dict[str, Any] | None:
-    """The dist manifest when the last build had these inputs and its outputs are still there,
-    unaltered; else None."""
-    try:
-        last = json.loads(_side_file(context, LAST_BUILD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    manifest = dist.read_manifest(arch_dir)
-    if not isinstance(last, dict) or manifest is None or last.get("inputs") != inputs:
-        return None
-    artifacts = manifest.get("artifacts")
-    if not isinstance(artifacts, dict) or artifacts != last.get("artifacts"):
-        return None
-    for name, digest in artifacts.items():
-        path = arch_dir / name
-        if not path.is_file() or sha256_file(path) != digest:
-            return None
-    return manifest
-
-
-def _record_build(context: Path, inputs: str, manifest: dict[str, Any]) -> None:
-    record = {"inputs": inputs, "artifacts": manifest["artifacts"]}
-    _side_file(context, LAST_BUILD).write_text(json.dumps(record, sort_keys=True), "utf-8")
-
-
-def _side_file(context: Path, suffix: str) -> Path:
-    """A file beside the build context (never sent to the daemon): `build-<arch><suffix>`."""
-    return context.with_name(context.name + suffix)
 
 
 def _build_base(dplan: DockerPlan, pulled_cook: bool) -> str:
@@ -280,15 +254,17 @@ def _docker_build(dplan: DockerPlan, context: Path, out: Path, base: str) -> Non
     docker = dplan.docker
     dockerfile = context / "Dockerfile"
     args = _build_args(dplan, base)
-    no_cache = dplan.plan.settings.docker.no_cache
-    if docker.mode == "buildx":
-        docker.build(context, dockerfile, platform=dplan.builder.platform, build_args=args,
-                     target="out", output=out, network_none=True, no_cache=no_cache)  # fmt: skip
+    buildx = docker.mode == "buildx"
+    iidfile = None if buildx else context.with_name(context.name + IMAGE_ID)  # not in context
+    if iidfile:
+        iidfile.unlink(missing_ok=True)
+    docker.build(
+        context, dockerfile, platform=dplan.builder.platform, build_args=args,
+        target="out" if buildx else "build", output=out if buildx else None, iidfile=iidfile,
+        network_none=True, no_cache=dplan.plan.settings.docker.no_cache,
+    )  # fmt: skip
+    if not iidfile:
         return
-    iidfile = _side_file(context, IMAGE_ID)
-    iidfile.unlink(missing_ok=True)
-    docker.build(context, dockerfile, platform=dplan.builder.platform, build_args=args,
-                 target="build", iidfile=iidfile, network_none=True, no_cache=no_cache)  # fmt: skip
     image = iidfile.read_text(encoding="utf-8").strip()
     try:
         out.mkdir(parents=True)
