@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shlex
 import shutil
 import sys
@@ -52,6 +53,8 @@ MOUNT_KEY = ".galley-key"  # in a cache mount: the cache key whose cook it was l
 SOURCES = ".galley-sources.txt"  # in a cache mount: `sha256 mtime path` of the last build's sources
 MESSAGES = "cargo-messages.jsonl"
 IMAGE_ID = ".iid"  # beside a build context: the ID of the image the build just made
+RUN_ID = ".run-id"  # beside a build context: this build's nonce, a secret (not in the cache key)
+RUN_ID_SECRET, RUN_ID_NAME = "galley-run-id", "run-id"  # mounted at /galley/<name>, to /out
 
 
 @dataclass(frozen=True)
@@ -185,14 +188,16 @@ def _build_and_publish(
     out = context.parent / f"out-{plan.arch.name}"
     shutil.rmtree(out, ignore_errors=True)
     with result.phase("docker build"):
-        _docker_build(dplan, context, out, base)
+        ran = _docker_build(dplan, context, out, base)
     if push and dplan.remote_warm_ref and dplan.uses_cache_mount:
         with result.phase("push warm image"):
             _push_warm_image(dplan, context)
         result.details["pushed_warm"] = dplan.remote_warm_ref
     binaries = sorted((out / "bin").iterdir()) if (out / "bin").is_dir() else []
     messages = (out / MESSAGES).read_text().splitlines() if (out / MESSAGES).is_file() else []
-    result.details["compiled"] = dist.compiled(messages)
+    result.details["compiled"] = dist.compiled(messages) if ran else []
+    if not ran:
+        result.details["cached_step"] = True
     with result.phase("publish dist"):
         return dist.publish_build(
             plan, dist_dir, binaries, cook_image=dplan.local_tag, mode=dplan.mode,
@@ -246,31 +251,38 @@ def _build_args(dplan: DockerPlan, base: str) -> dict[str, str]:
     return {"COOK_IMAGE": dplan.local_tag, "BASE_IMAGE": base}
 
 
-def _docker_build(dplan: DockerPlan, context: Path, out: Path, base: str) -> None:
+def _docker_build(dplan: DockerPlan, context: Path, out: Path, base: str) -> bool:
     """The build stage; its /out lands in `out`. With buildx, through `--output`. With the
     daemon's own builder (BuildKit or legacy), as an untagged image whose /out is copied out
     (`docker create`/`cp`) and which is then removed: on dockerd 20.10 that is 0.3 s faster
-    per build than `--output`, whose local export grows with the cook image below it."""
+    per build than `--output`, whose local export grows with the cook image below it.
+
+    Whether the build step ran (False: BuildKit reused it from its cache, for sources it has
+    built before). BuildKit's step gets a new nonce as a secret, which is not part of its cache
+    key, and copies it to /out; the legacy builder's cache goes with the discarded image."""
     docker = dplan.docker
-    dockerfile = context / "Dockerfile"
-    args = _build_args(dplan, base)
-    buildx = docker.mode == "buildx"
+    buildx, legacy = docker.mode == "buildx", docker.mode == "legacy"
     iidfile = None if buildx else context.with_name(context.name + IMAGE_ID)  # not in context
     if iidfile:
         iidfile.unlink(missing_ok=True)
+    nonce, run_id = secrets.token_hex(16), context.with_name(context.name + RUN_ID)
+    run_id.write_text(nonce, encoding="utf-8")
     docker.build(
-        context, dockerfile, platform=dplan.builder.platform, build_args=args,
-        target="out" if buildx else "build", output=out if buildx else None, iidfile=iidfile,
+        context, context / "Dockerfile", platform=dplan.builder.platform,
+        build_args=_build_args(dplan, base), target="out" if buildx else "build",
+        output=out if buildx else None, iidfile=iidfile,
+        secrets=None if legacy else {RUN_ID_SECRET: run_id},
         network_none=True, no_cache=dplan.plan.settings.docker.no_cache,
     )  # fmt: skip
-    if not iidfile:
-        return
-    image = iidfile.read_text(encoding="utf-8").strip()
-    try:
-        out.mkdir(parents=True)
-        docker.copy_out(image, "/out/.", out)
-    finally:
-        docker.discard_image(image)
+    if iidfile:
+        image = iidfile.read_text(encoding="utf-8").strip()
+        try:
+            out.mkdir(parents=True)
+            docker.copy_out(image, "/out/.", out)
+        finally:
+            docker.discard_image(image)
+    recorded = out / RUN_ID_NAME
+    return legacy or (recorded.is_file() and recorded.read_text(encoding="utf-8") == nonce)
 
 
 def _build_dockerfile(dplan: DockerPlan) -> str:
@@ -282,7 +294,8 @@ def _build_dockerfile(dplan: DockerPlan) -> str:
     else:
         mounts = (
             f"--mount=type=bind,source=src,target={SRC},rw "
-            "--mount=type=bind,source=build.sh,target=/galley/build.sh"
+            "--mount=type=bind,source=build.sh,target=/galley/build.sh "
+            f"--mount=type=secret,id={RUN_ID_SECRET},target=/galley/{RUN_ID_NAME}"
         )
     if dplan.uses_cache_mount:
         cache = (
@@ -509,6 +522,7 @@ def _build_script(dplan: DockerPlan) -> str:
         + f"touch {TARGET}/{BUILT}\n"
         + copy
         + f"cp {TARGET}/{DUMMIES} /out/ 2>/dev/null || true\n"
+        + f"if [ -f /galley/{RUN_ID_NAME} ]; then cp /galley/{RUN_ID_NAME} /out/; fi\n"
     )
 
 

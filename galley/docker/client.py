@@ -101,6 +101,7 @@ class Docker:
         target: str | None = None,
         output: Path | None = None,
         iidfile: Path | None = None,
+        secrets: dict[str, Path] | None = None,
         network_none: bool = False,
         no_cache: bool = False,
     ) -> None:
@@ -123,6 +124,8 @@ class Docker:
         argv += ["--tag", tag] if tag else []
         argv += ["--output", f"type=local,dest={output}"] if output else []
         argv += ["--iidfile", str(iidfile)] if iidfile else []
+        for name, path in sorted((secrets or {}).items()):
+            argv += ["--secret", f"id={name},src={path}"]
         try:
             shell.run([*argv, str(context)], env=self.env)
         except CommandFailed:
