@@ -612,7 +612,7 @@ def test_warm_sources_are_retimed(docker: str, tmp_path: Path) -> None:
     whose clock is a day ahead: an unchanged source gets its recorded mtime back (in whole
     seconds), a changed one is made newer than every warm artifact (so cargo rebuilds it), not
     just "now"."""
-    from galley.docker import backend
+    from galley.docker import scripts
 
     builder = json.loads(galley("builder-image", "--arch", "amd64", "--json", cwd=REPO,
                                 cache=tmp_path / "cache").stdout)["image"]  # fmt: skip
@@ -630,7 +630,7 @@ printf '%s 1000000000.5 /galley/src/changed.rs\\n' "$(echo old | sha256sum | cut
         "stat -c '%n %.9Y' /galley/src/same.rs /galley/src/changed.rs "
         + "/galley/target/release/libgreet.rlib"
     )
-    script = setup + backend.warm_apply_script() + backend.retime_script() + check
+    script = setup + scripts.warm_apply_script() + scripts.retime_script() + check
     out = subprocess.run([docker, "run", "--rm", "--network=none", builder, "sh", "-c", script],
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
     mtimes = {line.split()[0]: float(line.split()[1]) for line in out.splitlines()}

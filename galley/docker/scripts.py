@@ -1,0 +1,167 @@
+"""The sh scripts galley runs in builder images (which have no Python): cook.sh, drop.sh,
+build.sh and warm.sh, and the paths they share with the Dockerfiles in build/."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from galley import delta
+from galley.chef import cleanup
+from galley.chef.cooker import cargo_args
+from galley.chef.recipe import Recipe, TargetKind
+from galley.plan import Plan
+
+SRC, TARGET, VENDOR, WARM = "/galley/src", "/galley/target", "/galley/vendor", "/galley/warm"
+COOKED = "/galley/cooked"  # the cook image's target dir, bind-mounted beside the cache mount
+DUMMIES = ".galley-dummies.txt"
+BUILT = ".galley-built"  # in a cache mount: a build already ran there (warm images not needed)
+MOUNT_KEY = ".galley-key"  # in a cache mount: the cache key whose cook it was last filled from
+SOURCES = ".galley-sources.txt"  # in a cache mount: `sha256 mtime path` of the last build's sources
+MESSAGES = "cargo-messages.jsonl"
+RUN_ID_NAME = "run-id"  # the build's nonce, mounted at /galley/<name> and copied to /out
+
+
+def cook_script(plan: Plan, mode: str) -> str:
+    """cook.sh: cargo on the skeleton, then every compiled trace of the local crates removed."""
+    script = env_lines(plan, mode) + shlex.join(cargo_command(plan)) + "\n"
+    return "set -eu\n" + script + cleanup.shell_script(plan.recipe, TARGET)
+
+
+def cargo_command(plan: Plan) -> list[str]:
+    """The cook's cargo command line, offline, with the target dir at TARGET."""
+    return ["cargo", *cargo_args(plan.cook_options(Path(TARGET))), "--offline"]
+
+
+def env_lines(plan: Plan, mode: str) -> str:
+    """`export` lines for cargo: no incremental, the target's linker, the user's RUSTFLAGS."""
+    upper = plan.triple.upper().replace("-", "_")
+    linker = "cc" if mode == "emulate" else plan.settings.linker(plan.arch)
+    env = {"CARGO_INCREMENTAL": "0"}
+    if linker:
+        env[f"CARGO_TARGET_{upper}_LINKER"] = linker
+    flags = list(plan.key_manifest.get("rustflags", []))
+    if flags:
+        env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
+    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in env.items())
+
+
+def drop_script(recipe: Recipe, target: str = TARGET) -> str:
+    """delta.drop_unused as sh (builder images have no Python): one awk pass over the names."""
+    keep = sorted(delta.keep_names(recipe))
+    hashed = "-" + "[0-9a-f]" * 16
+    return (
+        f"printf '%s\\n' {' '.join(shlex.quote(n) for n in keep)} > /tmp/galley-keep\n"
+        f"find {target} -mindepth 2 -maxdepth 3 -type d -name .fingerprint | while read -r fp; do\n"
+        '    p=$(dirname "$fp")\n'
+        '    find "$p/.fingerprint" "$p/build" "$p/deps" -mindepth 1 -maxdepth 1 2>/dev/null\n'
+        'done | awk \'BEGIN { while ((getline line < "/tmp/galley-keep") > 0) keep[line] = 1 }\n'
+        '{ base = $0; sub(/.*\\//, "", base); name = base\n'
+        f'  if (!sub(/{hashed}(\\..*)?$/, "", name)) next\n'
+        '  bare = name; sub(/^lib/, "", bare)\n'
+        "  if (!(name in keep) && !(bare in keep)) print }' | while read -r path; do\n"
+        '    rm -rf "$path"\n'
+        "done\n"
+    )
+
+
+def build_script(plan: Plan, mode: str, mounted: bool) -> str:
+    """build.sh: cargo on the real sources; the binaries, cargo's messages, the dummies' record
+    and the build's nonce to /out. `mounted`: the target dir is the build's cache mount."""
+    profile_dir = f"{TARGET}/{plan.triple}/{plan.profile_dir}"
+    names = sorted(
+        {t.name for m in plan.recipe.manifests for t in m.targets if t.kind is TargetKind.BIN}
+    )
+    copy = "".join(
+        f"if [ -f {profile_dir}/{shlex.quote(n)} ]; then cp {profile_dir}/{shlex.quote(n)} "
+        "/out/bin/; fi\n"
+        for n in names
+    )
+    cargo = shlex.join([*cargo_command(plan), "--message-format=json-render-diagnostics"])
+    return (
+        "set -eu\nmkdir -p /out/bin\n"
+        + env_lines(plan, mode)
+        + (fill_mount_script(plan.key, plan.recipe) + warm_apply_script() if mounted else "")
+        + (retime_script() if mounted else "")
+        + f"{cargo} > /out/{MESSAGES}\n"
+        + (record_sources_script() if mounted else "")
+        + f"touch {TARGET}/{BUILT}\n"
+        + copy
+        + f"cp {TARGET}/{DUMMIES} /out/ 2>/dev/null || true\n"
+        + f"if [ -f /galley/{RUN_ID_NAME} ]; then cp /galley/{RUN_ID_NAME} /out/; fi\n"
+    )
+
+
+def fill_mount_script(key: str, recipe: Recipe) -> str:
+    """For build.sh: when the cache mount was last filled from another key's cook (or never),
+    copy this cook's target dir over it and drop what the lockfile no longer has. The workspace
+    crates of earlier builds stay: cargo rebuilds those whose dependencies changed."""
+    return (
+        f'if [ "$(cat {TARGET}/{MOUNT_KEY} 2>/dev/null || true)" != {key} ]; then\n'
+        f"    cp -a {COOKED}/. {TARGET}/\n"
+        + drop_script(recipe, TARGET)
+        + f"    echo {key} > {TARGET}/{MOUNT_KEY}\n"
+        + "fi\n"
+    )
+
+
+def record_sources_script() -> str:
+    """For build.sh, after cargo: `sha256 mtime path` of every source file, in the mount."""
+    return f"""find {SRC} -type f -printf '%T@\\t%p\\n' > /tmp/galley-mtimes
+find {SRC} -type f -print0 | xargs -0 -r sha256sum \\
+    | awk -F '\\t' 'NR == FNR {{ mtime[$2] = $1; next }}
+        {{ path = substr($0, 67); print substr($0, 1, 64), mtime[path], path }}' \\
+        /tmp/galley-mtimes - > {TARGET}/{SOURCES}
+"""
+
+
+def retime_script() -> str:
+    """For build.sh: make source mtimes tell the truth to cargo, whatever mtimes the checkout
+    came with (cargo-chef #212: an edited file older than the artifacts was not rebuilt).
+    Against the last build's record: every file is first stamped newer than every artifact,
+    then the unchanged ones (same sha256) get back the mtime they were compiled with, in whole
+    seconds (image layers keep whole seconds: a warm artifact's 12.4 s became 12.0 s)."""
+    return f"""if [ -f {TARGET}/{SOURCES} ]; then
+    newest=$(find {TARGET} -type f -printf '%T@\\n' | sort -n | tail -n 1)
+    newest=${{newest%.*}}
+    now=$(date +%s)
+    stamp=$(( ${{newest:-0}} + 1 > now ? ${{newest:-0}} + 1 : now ))
+    find {SRC} -type f -exec touch -c -d "@$stamp" {{}} +
+    find {SRC} -type f -print0 | xargs -0 -r sha256sum \\
+        | awk 'NR == FNR {{ sum = $1; mtime = $2; sub(/^[^ ]+ [^ ]+ /, "")
+                          was[$0] = sum " " mtime; next }}
+            {{ path = substr($0, 67); split(was[path], w, " ")
+              if (w[1] == substr($0, 1, 64)) {{
+                  sub(/\\..*/, "", w[2]); print w[2] "\\t" path }} }}' \\
+            {TARGET}/{SOURCES} - > /tmp/galley-restore
+    cut -f1 /tmp/galley-restore | sort -u | while read -r mtime; do
+        awk -F '\\t' -v m="$mtime" '$1 == m {{ print $2 }}' /tmp/galley-restore \\
+            | tr '\\n' '\\0' | xargs -0 -r touch -c -d "@$mtime"
+    done
+fi
+"""
+
+
+def warm_capture_script() -> str:
+    """warm.sh: what the cache mount holds beyond the cook (files the cook image lacks or has
+    older: the workspace crates), and the record of the sources they were compiled from."""
+    return f"""set -eu
+mkdir -p {WARM}/target
+cd {TARGET}
+[ -f {SOURCES} ] || exit 0
+find . -type f ! -name {BUILT} ! -name {MOUNT_KEY} ! -name {SOURCES} | while read -r path; do
+    if [ ! -e "{COOKED}/$path" ] || [ "$path" -nt "{COOKED}/$path" ]; then echo "$path"; fi
+done | tar -T - -cf - | tar -xpf - -C {WARM}/target
+cp {SOURCES} {WARM}/sources.txt
+"""
+
+
+def warm_apply_script() -> str:
+    """For build.sh: a cache mount with no build yet (a new machine) starts from the warm
+    image's workspace crates and their record of sources (then retimed, see retime_script)."""
+    return f"""if [ -f {WARM}/sources.txt ] && [ ! -e {TARGET}/{BUILT} ]; then
+    (cd {WARM}/target && tar -cf - .) | tar -xpf - -C {TARGET}
+    cp {WARM}/sources.txt {TARGET}/{SOURCES}
+    echo "galley: started from the warm image's workspace crates" >&2
+fi
+"""
