@@ -54,9 +54,9 @@ def test_drop_unused(tmp_path: Path, way: str) -> None:
     if way == "python":
         assert drop_unused(target, recipe) == 4
     else:
-        from galley.docker.backend import _drop_script
+        from galley.docker.scripts import drop_script
 
-        subprocess.run(["sh", "-euc", _drop_script(recipe, str(target))], check=True)
+        subprocess.run(["sh", "-euc", drop_script(recipe, str(target))], check=True)
     for path in kept:
         assert (target / path).exists(), path
     for path in dropped:
