@@ -8,7 +8,6 @@ binaries independent of where the cache and the checkout live.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -18,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from galley import chefcmd, delta, dist, shell, sync
+from galley import chefcmd, delta, dist, filelock, shell, sync
 from galley.chef import cleanup
 from galley.chef.cooker import DUMMIES_FILE, cargo_args
 from galley.errors import CacheError, CommandFailed
@@ -60,12 +59,8 @@ def work_dir(store: Store, arch: str) -> Iterator[WorkDir]:
     """The arch's work dir, held exclusively (one cook or build per arch and cache at a time)."""
     root = store.root / "work" / arch
     root.mkdir(parents=True, exist_ok=True)
-    with (root.parent / f"{arch}.lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield WorkDir(root)
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with filelock.exclusive(root.parent / f"{arch}.lock"):
+        yield WorkDir(root)
 
 
 def remap(work: WorkDir) -> dict[Path, str]:

@@ -333,6 +333,36 @@ def test_parallel_cook_images_of_different_keys(docker: str, tmp_path: Path, car
     subprocess.run([docker, "image", "rm", *images.values()], capture_output=True, check=True)
 
 
+def test_concurrent_builds_share_a_cache_dir(docker: str, tmp_path: Path, cargo: str) -> None:
+    """Two workspaces built at the same time for one arch with one cache dir (two CI jobs of
+    one user): each dist gets the binary of its own sources. They share the arch's build
+    context, so the builds take turns."""
+    workspaces = {}
+    for word in ("one", "two"):
+        main = TOY["app/src/main.rs"].replace('"app on {}', f'"app {word} on {{}}')
+        workspaces[word] = write_tree(tmp_path / word, {**TOY, "app/src/main.rs": main})
+        subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspaces[word], check=True)
+    common = ["--backend", "docker", "--arch", "s390x", "--json"]
+    cache = tmp_path / "cache"
+    galley("cook", *common, cwd=workspaces["one"], cache=cache)  # one recipe: one cook image
+    env = {**os.environ, "GALLEY_CACHE_DIR": str(cache)}
+    for round_ in range(2):
+        runs = {}
+        for word, workspace in workspaces.items():
+            main = workspace / "app" / "src" / "main.rs"
+            main.write_text(main.read_text().replace(" on {}", f" on {{}} {round_}", 1))
+            with (tmp_path / f"{word}.err").open("w") as err:
+                runs[word] = subprocess.Popen(
+                    [sys.executable, "-m", "galley", "build", *common], cwd=workspace, env=env,
+                    stdout=subprocess.DEVNULL, stderr=err,
+                )  # fmt: skip
+        for word, run in runs.items():
+            assert run.wait(timeout=600) == 0, (tmp_path / f"{word}.err").read_text()[-3000:]
+        for word, workspace in workspaces.items():
+            printed = run_foreign(workspace / "dist" / "s390x" / "bin" / "app", "s390x-linux-gnu")
+            assert printed.startswith(f"app {word} on s390x {round_}"), (word, printed)
+
+
 def test_delta_cook_image(docker: str, tmp_path: Path, cargo: str) -> None:
     """Adding a dependency cooks from the previous cook image: only the new crate compiles."""
     workspace = write_tree(tmp_path / "toy", TOY)

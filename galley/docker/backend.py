@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from galley import cachekey, delta, dist, shell, sync, toml_io
+from galley import cachekey, delta, dist, filelock, shell, sync, toml_io
 from galley.arch import Arch
 from galley.chef import cleanup, skeleton
 from galley.chef.recipe import Recipe
@@ -135,8 +135,19 @@ def build(dplan: DockerPlan, push: bool, work_root: Path, dist_dir: Path) -> Arc
     (a no-op build)."""
     started = time.monotonic()
     result = cook(dplan, push)
+    context = work_root / f"build-{dplan.plan.arch.name}"
+    with filelock.exclusive(context.with_name(context.name + ".lock")):
+        _build_in(dplan, context, push, dist_dir, result)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _build_in(
+    dplan: DockerPlan, context: Path, push: bool, dist_dir: Path, result: ArchResult
+) -> None:
+    """The build in `context`, which every build of the arch in this cache dir uses (the
+    caller holds its lock)."""
     plan = dplan.plan
-    context = work_root / f"build-{plan.arch.name}"
     with result.phase("sync sources"):
         _write_context(dplan, context)
     with result.phase("find warm image"):
@@ -152,8 +163,6 @@ def build(dplan: DockerPlan, push: bool, work_root: Path, dist_dir: Path) -> Arc
     else:
         manifest = _build_and_publish(dplan, context, base, dist_dir, push, result, inputs)
     result.details.update(artifacts=sorted(manifest["artifacts"]), dist=str(arch_dir))
-    result.seconds = time.monotonic() - started
-    return result
 
 
 def _write_context(dplan: DockerPlan, context: Path) -> None:
