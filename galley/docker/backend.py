@@ -44,6 +44,7 @@ from galley.hashing import sha256_file
 from galley.plan import Plan, make_plan
 from galley.results import ArchResult
 
+LOCK = ".lock"  # beside a build context: held by the build using it
 IMAGE_ID = ".iid"  # beside a build context: the ID of the image the build just made
 RUN_ID = ".run-id"  # beside a build context: this build's nonce, a secret (not in the cache key)
 RUN_ID_SECRET = "galley-run-id"
@@ -136,7 +137,7 @@ def build(dplan: DockerPlan, push: bool, work_root: Path, dist_dir: Path) -> Arc
     started = time.monotonic()
     result = cook(dplan, push)
     context = work_root / f"build-{dplan.plan.arch.name}"
-    with filelock.exclusive(context.with_name(context.name + ".lock")):
+    with filelock.exclusive(_beside(context, LOCK)):
         _build_in(dplan, context, push, dist_dir, result)
     result.seconds = time.monotonic() - started
     return result
@@ -249,6 +250,11 @@ def _push_warm_image(dplan: DockerPlan, context: Path) -> None:
     _push(docker, dplan.local_warm_tag, dplan.remote_warm_ref)
 
 
+def _beside(context: Path, suffix: str) -> Path:
+    """A file beside the build context (never sent to the daemon): `build-<arch><suffix>`."""
+    return context.with_name(context.name + suffix)
+
+
 def _build_args(dplan: DockerPlan, base: str) -> dict[str, str]:
     return {"COOK_IMAGE": dplan.local_tag, "BASE_IMAGE": base}
 
@@ -264,10 +270,10 @@ def _docker_build(dplan: DockerPlan, context: Path, out: Path, base: str) -> boo
     key, and copies it to /out; the legacy builder's cache goes with the discarded image."""
     docker = dplan.docker
     buildx, legacy = docker.mode == "buildx", docker.mode == "legacy"
-    iidfile = None if buildx else context.with_name(context.name + IMAGE_ID)  # not in context
+    iidfile = None if buildx else _beside(context, IMAGE_ID)
     if iidfile:
         iidfile.unlink(missing_ok=True)
-    nonce, run_id = secrets.token_hex(16), context.with_name(context.name + RUN_ID)
+    nonce, run_id = secrets.token_hex(16), _beside(context, RUN_ID)
     run_id.write_text(nonce, encoding="utf-8")
     docker.build(
         context, context / "Dockerfile", platform=dplan.builder.platform,
