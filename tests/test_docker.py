@@ -212,7 +212,9 @@ def test_docker_errors_are_one_line(docker: str, tmp_path: Path, cargo: str) -> 
     subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
     cache = tmp_path / "cache"
     cases = [
-        (["cook", "--backend", "docker", "--arch", "riscv64"], "no cross std"),
+        (["cook", "--backend", "docker", "--arch", "riscv64"], "no riscv64 port"),
+        (["cook", "--backend", "docker", "--arch", "riscv64", "--mode", "emulate"],
+         "no riscv64 port"),
         (["cook", "--backend", "docker", "--arch", "arm64", "--registry", "127.0.0.1:1"],
          "registry 127.0.0.1:1 is unreachable"),
         (["cook", "--backend", "docker", "--builder-image", "galley-nonexistent:1"],

@@ -19,7 +19,9 @@ from galley.docker.client import Docker
 from galley.errors import CommandFailed, ConfigError, DockerError
 
 BUILD_DIR = Path(__file__).resolve().parent.parent.parent / "build"
-#: Debian bookworm has no riscv64; these are the arches whose cross std Debian ships.
+#: The arches Debian bookworm has a port for (riscv64 is official only from trixie on).
+BOOKWORM_ARCHES = ("amd64", "arm64", "s390x", "ppc64le")
+#: The arches whose cross std bookworm ships for an amd64 builder.
 CROSS_ARCHES = ("arm64", "s390x", "ppc64le")
 
 
@@ -103,12 +105,19 @@ def _built_id(docker: Docker, tag: str) -> str:
 
 
 def _base_arch(arch: Arch, mode: str) -> Arch:
+    """The arch of the builder image galley builds for `arch` in `mode`."""
+    if arch.name not in BOOKWORM_ARCHES:
+        raise ConfigError(
+            f"{arch.name}: Debian bookworm has no {arch.debian_arch} port to build a builder "
+            f"image from; set docker.builder_image (or --builder-image) to a {arch.name} image "
+            "with Rust and use --mode emulate"
+        )
     host = arches.host()
     if mode == "emulate" or arch == host:
         return arch
     if arch.name not in CROSS_ARCHES:
         raise ConfigError(
-            f"{arch.name}: no cross std in Debian bookworm's builder; use --mode emulate or "
-            "set docker.builder_image"
+            f"{arch.name}: no cross std for it in Debian bookworm's builder; use --mode emulate "
+            "or set docker.builder_image"
         )
     return host
