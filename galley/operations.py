@@ -149,7 +149,11 @@ def prune(
     return rows
 
 
-def print_prune_table(rows: list[tuple[Decision, str]]) -> None:
+def print_prune_table(rows: list[tuple[Decision, str]], cache_dir: Path) -> None:
+    print(f"cache entries in {cache_dir}:", file=sys.stderr)
+    if not rows:
+        print("  none", file=sys.stderr)
+        return
     table = [("arch", "key", "size", "last used", "action", "reason")]
     now = time.time()
     for decision, outcome in sorted(rows, key=lambda r: (r[0].entry.arch, -r[0].last_used)):

@@ -218,7 +218,7 @@ def cache_prune(
         keep=int(keep) if keep is not None else None,
         dry_run=dry_run,
     )
-    operations.print_prune_table(rows)
+    operations.print_prune_table(rows, settings.cache_dir)
 
 
 @task(

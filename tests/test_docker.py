@@ -674,3 +674,60 @@ printf '%s 1000000000.5 /galley/src/changed.rs\\n' "$(echo old | sha256sum | cut
     assert mtimes["/galley/src/same.rs"] == 1000000000  # whole seconds, as image layers keep
     assert mtimes["/galley/target/release/libgreet.rlib"] == ahead  # copied, mtime kept
     assert mtimes["/galley/src/changed.rs"] > ahead
+
+
+def test_prune_keeps_or_removes_every_reference_of_a_key(
+    docker: str, registry: str, tmp_path: Path, cargo: str
+) -> None:
+    """Two keys of one arch, each under its local tag and its registry name: `--keep 1` keeps
+    both names of the newer key and removes both of the older one; a build of the newer key is
+    then still a hit. Last in this module: a real prune is daemon-wide (images and builder
+    cache), so it would take earlier tests' images with it."""
+    unique = f'description = "prune test {uuid.uuid4()}"\n'  # a recipe no registry has seen
+    manifest = TOY["app/Cargo.toml"].replace("[dependencies]\n", unique + "[dependencies]\n")
+    workspace = write_tree(tmp_path / "toy", {**TOY, "app/Cargo.toml": manifest})
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache = tmp_path / "cache"
+    common = ["--backend", "docker", "--arch", "s390x", "--json"]
+    names = {}
+    for profile in ("dev", "release"):  # release is the newer key
+        cooked = only_result(
+            galley(
+                "cook",
+                *common,
+                "--profile",
+                profile,
+                "--registry",
+                registry,
+                "--push",
+                cwd=workspace,
+                cache=cache,
+            ).stdout
+        )
+        assert cooked["cache"] == "miss"
+        names[profile] = (cooked["cook_image"], cooked["registry_image"])
+        time.sleep(1.1)  # the created labels are whole seconds
+
+    def actions(output: str) -> dict[str, str]:
+        rows = [line.split(None, 3) for line in output.splitlines() if line.startswith("  s390x")]
+        return {row[1]: row[3].strip() for row in rows if len(row) == 4}
+
+    dry = actions(galley("cache-prune", "--backend", "docker", "--keep", "1", "--dry-run",
+                         cwd=workspace, cache=cache).stderr)  # fmt: skip
+    assert [dry[name] for name in names["release"]] == ["keep", "keep"], dry
+    assert [dry[name] for name in names["dev"]] == ["would remove", "would remove"], dry
+    real = actions(galley("cache-prune", "--backend", "docker", "--keep", "1", cwd=workspace,
+                          cache=cache).stderr)  # fmt: skip
+    assert [real[name] for name in names["dev"]] == ["removed", "removed"], real
+
+    def present(name: str) -> bool:
+        inspect = [docker, "image", "inspect", name]
+        return subprocess.run(inspect, capture_output=True).returncode == 0
+
+    assert all(present(name) for name in names["release"])
+    assert not any(present(name) for name in names["dev"])
+    built = only_result(galley("build", *common, cwd=workspace, cache=cache).stdout)
+    assert built["cache"] == "hit" and built["cook_image"] == names["release"][0]
+    assert run_foreign(workspace / "dist" / "s390x" / "bin" / "app", "s390x-linux-gnu").startswith(
+        "app on s390x"
+    )

@@ -37,22 +37,17 @@ def cook_images(docker: Docker) -> list[CookImage]:
 
 
 def prune(docker: Docker, older_than: float | None, keep: int | None, dry_run: bool) -> None:
-    """Remove cook images beyond the policy and the builder cache; print a table to stderr."""
-    now, seen, kept_keys = time.time(), dict[str, int](), set[str]()
+    """Remove cook images beyond the policy and the builder cache; print a table to stderr.
+    Every reference of a key (local tag, registry name, warm image) is kept or removed with
+    the others: a key counts once towards `keep`."""
+    now, images = time.time(), cook_images(docker)
+    expired = _expired_keys(images, now, older_than, keep)
+    print("docker cook images:", file=sys.stderr)
     rows = [("arch", "image", "age", "action")]
-    images = cook_images(docker)
-    for image in [i for i in images if not i.warm] + [i for i in images if i.warm]:
-        if image.warm:
-            expired = image.key not in kept_keys
-        else:
-            seen[image.arch] = seen.get(image.arch, 0) + 1
-            too_old = older_than is not None and now - image.created > older_than
-            expired = too_old or (keep is not None and seen[image.arch] > keep)
+    for image in sorted(images, key=lambda i: (i.arch, -i.created, i.warm, i.reference)):
         action = "keep"
-        if expired:
+        if image.key in expired:
             action = "would remove" if dry_run else _remove(docker, image.reference)
-        elif not image.warm:
-            kept_keys.add(image.key)
         rows.append((image.arch, image.reference, f"{(now - image.created) / 3600:.1f}h", action))
     print_table(rows)
     argv = [docker.program, "builder", "prune", "--force"]
@@ -62,6 +57,24 @@ def prune(docker: Docker, older_than: float | None, keep: int | None, dry_run: b
         print(f"  would run: {shell.describe(argv)}", file=sys.stderr)
     else:
         shell.run(argv)
+
+
+def _expired_keys(
+    images: list[CookImage], now: float, older_than: float | None, keep: int | None
+) -> set[str]:
+    """Keys older than the limit or beyond the newest `keep` cook images of their arch; a warm
+    image whose cook image is gone expires too."""
+    cooks: dict[str, CookImage] = {}
+    for image in images:
+        if not image.warm:
+            cooks.setdefault(image.key, image)
+    kept, seen = set(), dict[str, int]()
+    for image in sorted(cooks.values(), key=lambda i: i.created, reverse=True):
+        seen[image.arch] = seen.get(image.arch, 0) + 1
+        too_old = older_than is not None and now - image.created > older_than
+        if not too_old and (keep is None or seen[image.arch] <= keep):
+            kept.add(image.key)
+    return {image.key for image in images} - kept
 
 
 def _remove(docker: Docker, reference: str) -> str:
