@@ -82,8 +82,7 @@ def cook(
         for dplan in found if explain else []:
             _explain(store, dplan.plan)
         docker_results = [docker_backend.cook(dplan, settings.docker.push) for dplan in found]
-        for dplan in found:
-            store.remember_manifest(dplan.plan.arch.name, dplan.plan.key_manifest)
+        _remember(store, found)
         return docker_results
     results = []
     for plan in plans(settings, arch_names):
@@ -106,6 +105,7 @@ def build(settings: Settings, arch_names: list[str] | None) -> list[ArchResult]:
             docker_backend.build(dplan, settings.docker.push, context_root, settings.dist_dir)
             for dplan in dplans
         ]
+        _remember(store, dplans)
     else:
         results = []
         local_plans = plans(settings, arch_names)
@@ -228,6 +228,13 @@ def verify_reproducible(settings: Settings, arch_names: list[str] | None) -> lis
                 if ours.get(name) != theirs.get(name):
                     differences.append(f"{arch.name}: {name} differs from a fresh rebuild")
     return differences
+
+
+def _remember(store: Store, dplans: list[DockerPlan]) -> None:
+    """The key manifests of docker cooks and builds, for the next `cook --explain` (the local
+    backend's cook records its own)."""
+    for dplan in dplans:
+        store.remember_manifest(dplan.plan.arch.name, dplan.plan.key_manifest)
 
 
 def _explain(store: Store, plan: Plan) -> None:

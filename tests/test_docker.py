@@ -205,6 +205,9 @@ def test_arm64_emulated_build(docker: str, tmp_path: Path, cargo: str) -> None:
     info = elf.read_elf(binary)
     assert info is not None and info.machine == elf.EM_AARCH64
     assert run_foreign(binary, "aarch64-linux-gnu") == "app on aarch64 pid>0=true\n"
+    explained = galley("cook", "--backend", "docker", "--mode", "emulate", "--arch", "arm64",
+                       "--explain", cwd=workspace, cache=tmp_path / "cache").stderr  # fmt: skip
+    assert "same inputs as the previous key" in explained  # the build recorded its key
 
 
 def test_docker_errors_are_one_line(docker: str, tmp_path: Path, cargo: str) -> None:
