@@ -2,12 +2,17 @@
 
 Output of long commands streams live to stderr (so `--json` keeps stdout clean) while the
 last lines are kept for the error message; short queries are captured.
+
+A command outlives no interrupt: when galley gets SIGINT or SIGTERM (`interrupts.stop_on_sigterm`
+makes the latter unwind like Ctrl-C), it stops the running command before it exits, so no cargo or
+docker client keeps writing into a cache whose lock galley has let go.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import signal
 import sys
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -17,8 +22,10 @@ from typing import Any, TextIO
 import sh
 
 from galley.errors import CommandFailed, ToolNotFound
+from galley.interrupts import Terminated
 
 TAIL_LINES = 40
+STOP_GRACE_SECONDS = 10  # after SIGTERM, before SIGKILL
 
 
 def _command(program: str) -> sh.Command:
@@ -80,14 +87,18 @@ def run(
     if stdout_lines is not None:
         outputs = {"_out": stdout_lines.append, "_err": forward}
     try:
-        _command(args[0])(
-            *args[1:],
-            _cwd=str(cwd) if cwd else None,
-            _env=_environment(env),
-            **outputs,
-            _tty_out=False,
-            _in=stdin,
-            _decode_errors="replace",
+        _wait(
+            _command(args[0])(
+                *args[1:],
+                _cwd=str(cwd) if cwd else None,
+                _env=_environment(env),
+                **outputs,
+                _tty_out=False,
+                _in=stdin,
+                _decode_errors="replace",
+                _bg=True,
+                _bg_exc=False,
+            )
         )
     except sh.ErrorReturnCode as exc:
         raise CommandFailed(args, exc.exit_code, "".join(tail)) from None
@@ -106,19 +117,45 @@ def capture(
     """Run a short query and return its stdout (stderr goes into the error on failure)."""
     args = [str(arg) for arg in argv]
     try:
-        result = _command(args[0])(
-            *args[1:],
-            _cwd=str(cwd) if cwd else None,
-            _env=_environment(env),
-            _tty_out=False,
-            _ok_code=list(ok_codes),
-            _in=stdin,
-            _decode_errors="replace",
+        result = _wait(
+            _command(args[0])(
+                *args[1:],
+                _cwd=str(cwd) if cwd else None,
+                _env=_environment(env),
+                _tty_out=False,
+                _ok_code=list(ok_codes),
+                _in=stdin,
+                _decode_errors="replace",
+                _bg=True,
+                _bg_exc=False,
+            )
         )
     except sh.ErrorReturnCode as exc:
         stderr = exc.stderr.decode(errors="replace") if exc.stderr else ""
         raise CommandFailed(args, exc.exit_code, stderr) from None
     return str(result)
+
+
+def _wait(process: sh.RunningCommand) -> sh.RunningCommand:
+    """Wait for a command started in the background; when galley is interrupted meanwhile,
+    stop the command first (SIGTERM, then SIGKILL after a grace period), then re-raise."""
+    try:
+        process.wait()
+    except (KeyboardInterrupt, Terminated):
+        _stop(process)
+        raise
+    return process
+
+
+def _stop(process: sh.RunningCommand) -> None:
+    try:
+        if process.is_alive():
+            process.signal(signal.SIGTERM)
+        process.wait(timeout=STOP_GRACE_SECONDS)
+    except sh.TimeoutException:
+        process.kill()
+    except (sh.ErrorReturnCode, sh.SignalException):
+        pass  # it stopped, as asked
 
 
 def succeeds(argv: Sequence[str | os.PathLike[str]], **kwargs: object) -> bool:

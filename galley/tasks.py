@@ -20,7 +20,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from galley import config, operations, results
+from galley import config, interrupts, operations, results
 from galley.errors import GalleyError
 from galley.units import parse_duration, parse_size
 
@@ -51,12 +51,15 @@ def _exits(function: F) -> F:
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        interrupts.stop_on_sigterm()
         try:
             return function(*args, **kwargs)
         except GalleyError as exc:
             raise Exit(f"galley: error: {exc}", code=exc.exit_code) from None
         except KeyboardInterrupt:
             raise Exit("galley: interrupted", code=130) from None
+        except interrupts.Terminated:
+            raise Exit("galley: terminated", code=143) from None
 
     return wrapper  # type: ignore[return-value]
 

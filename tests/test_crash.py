@@ -72,3 +72,53 @@ def test_kill_9_at_many_points(cargo: str, tmp_path: Path) -> None:
     assert built["cache"] == "hit"
     binary = workspace / "dist" / "amd64" / "bin" / "app"
     assert subprocess.run([binary], capture_output=True, text=True).stdout == "hello 41\n"
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    """PIDs whose command line contains `text` (the cook's cache dir: cargo and rustc)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue  # it ended meanwhile
+        if text.encode() in cmdline:
+            found.append(int(pid))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("signum", "code", "said"), [
+    (signal.SIGTERM, 143, "galley: terminated"),
+    (signal.SIGINT, 130, "galley: interrupted"),
+])  # fmt: skip
+def test_a_signal_to_galley_alone_stops_the_cargo_it_started(
+    cargo: str, tmp_path: Path, signum: int, code: int, said: str
+) -> None:
+    """SIGTERM or SIGINT sent to the galley process only (a supervisor, `kill PID`), not to
+    its process group: galley stops galley-chef, which stops cargo, so no compiler keeps
+    writing into the work dir whose lock galley let go. Then a new cook succeeds."""
+    workspace = write_tree(tmp_path / "toy", TOY)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache = tmp_path / "cache"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "galley", "cook"], cwd=workspace, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "GALLEY_CACHE_DIR": str(cache)},
+    )  # fmt: skip
+    rustc = f"--out-dir\0{cache}/"  # a compiler at work: galley → galley-chef → cargo → rustc
+    deadline = time.monotonic() + 120
+    while not _processes_mentioning(rustc) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.poll() is None and _processes_mentioning(rustc), "rustc never ran"
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == code and stderr.strip().splitlines()[-1] == said, stderr[-2000:]
+    time.sleep(0.5)
+    left = _processes_mentioning(str(cache))
+    for pid in left:  # leave nothing behind even when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
+    result = results(galley("cook", "--json", cwd=workspace, cache=cache).stdout)[0]
+    assert result["cache"] == "miss"
+    assert _assert_only_complete_entries(cache) == 1

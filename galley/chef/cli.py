@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from galley import __version__
+from galley import __version__, interrupts
 from galley.errors import GalleyError, RecipeError
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (errors are one line on stderr)."""
+    interrupts.stop_on_sigterm()
     args = _arguments(sys.argv[1:] if argv is None else argv)
     simple_prepare = _simple_prepare_flags(args)
     try:
@@ -36,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except interrupts.Terminated:
+        return 143
     return 0
 
 
