@@ -1,15 +1,22 @@
-"""The dist directory: `dist/<arch>/bin/*`, `manifest.json` and a deterministic `rootfs.tar`."""
+"""The dist directory: `dist/<arch>/bin/*`, `manifest.json` and a deterministic `rootfs.tar`.
+
+`dist/<arch>` is galley's: it is replaced whole, atomically (staged beside it, then renamed),
+and only when it is galley's own output or empty, so a mistaken `--dist` never deletes a
+user's directory.
+"""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import tarfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from galley.errors import ConfigError
 from galley.hashing import sha256_file
 
 if TYPE_CHECKING:
@@ -59,22 +66,57 @@ def publish(
     arch_dir: Path, binaries: list[Path], info: dict[str, Any], source_date_epoch: int
 ) -> dict[str, Any]:
     """Copy binaries to `arch_dir/bin/`, write `rootfs.tar` and `manifest.json`; the manifest."""
-    if arch_dir.exists():
-        shutil.rmtree(arch_dir)
-    (arch_dir / "bin").mkdir(parents=True)
+    check_replaceable(arch_dir)
+    arch_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(arch_dir)
+    staging = _beside(arch_dir, "new")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "bin").mkdir(parents=True)
     artifacts: dict[str, str] = {}
     for binary in binaries:
-        destination = arch_dir / "bin" / binary.name
+        destination = staging / "bin" / binary.name
         shutil.copyfile(binary, destination)
         destination.chmod(0o755)
         artifacts[f"bin/{binary.name}"] = sha256_file(destination)
-    write_rootfs(
-        arch_dir / ROOTFS, [arch_dir / "bin" / b.name for b in binaries], source_date_epoch
-    )
-    artifacts[ROOTFS] = sha256_file(arch_dir / ROOTFS)
+    write_rootfs(staging / ROOTFS, [staging / "bin" / b.name for b in binaries], source_date_epoch)
+    artifacts[ROOTFS] = sha256_file(staging / ROOTFS)
     manifest = {**info, "artifacts": artifacts}
-    (arch_dir / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", "utf-8")
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", "utf-8")
+    _replace(arch_dir, staging)
     return manifest
+
+
+def check_replaceable(arch_dir: Path) -> None:
+    """Refuse to replace a directory galley did not write (no manifest) unless it is empty."""
+    if not arch_dir.exists() or "artifacts" in (read_manifest(arch_dir) or {}):
+        return
+    if not arch_dir.is_dir() or any(arch_dir.iterdir()):
+        raise ConfigError(
+            f"{arch_dir} exists and is not galley's output (no {MANIFEST}); move it away or "
+            "choose another --dist"
+        )
+
+
+def _beside(arch_dir: Path, suffix: str) -> Path:
+    """A staging name beside `arch_dir`, per process: `.<arch>.<pid>.<suffix>`."""
+    return arch_dir.with_name(f".{arch_dir.name}.{os.getpid()}.{suffix}")
+
+
+def _replace(arch_dir: Path, staging: Path) -> None:
+    """Put `staging` in place of `arch_dir` by renames; the old one is removed afterwards."""
+    old = _beside(arch_dir, "old")
+    if arch_dir.exists():
+        arch_dir.rename(old)
+    staging.rename(arch_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_abandoned(arch_dir: Path) -> None:
+    """Staging dirs left by galley processes that died before their rename."""
+    for path in arch_dir.parent.glob(f".{arch_dir.name}.*.*"):
+        pid = path.name.split(".")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def publish_build(plan: Plan, dist_dir: Path, binaries: list[Path], **extra: Any) -> dict[str, Any]:

@@ -97,6 +97,8 @@ def cook(
 def build(settings: Settings, arch_names: list[str] | None) -> list[ArchResult]:
     store = Store(settings.cache_dir)
     started = time.monotonic()
+    for arch in settings.arch_list(arch_names):  # before any work: a mistaken --dist
+        dist.check_replaceable(settings.dist_dir / arch.name)
     if settings.backend == "docker":
         context_root = settings.cache_dir / "docker"
         dplans = docker_plans(settings, arch_names)

@@ -88,6 +88,27 @@ def test_cook_miss_then_hit_and_build(toy: Path, tmp_path: Path) -> None:
     assert subprocess.run([binary], capture_output=True, text=True).stdout == "edited 41\n"
 
 
+def test_build_never_replaces_a_directory_it_did_not_write(toy: Path, tmp_path: Path) -> None:
+    """A mistaken --dist: `<dist>/amd64` holding the user's files is refused before any work
+    and left as it was; an empty one is used; no staging directory is left beside it."""
+    cache, home = tmp_path / "cache", tmp_path / "home"
+    precious = home / "amd64" / "notes.txt"
+    precious.parent.mkdir(parents=True)
+    precious.write_text("mine\n")
+    failed = galley("build", "--dist", str(home), cwd=toy, cache=cache, check=False)
+    lines = failed.stderr.strip().splitlines()
+    assert failed.returncode == 2 and len(lines) == 1 and "is not galley's output" in lines[0]
+    assert precious.read_text() == "mine\n" and not (cache / "entries").exists()
+    precious.unlink()
+    galley("build", "--dist", str(home), cwd=toy, cache=cache)
+    main = toy / "app" / "src" / "main.rs"
+    main.write_text(main.read_text().replace('"hello"', '"again"'))
+    galley("build", "--dist", str(home), cwd=toy, cache=cache)  # replaces galley's own dir
+    assert sorted(p.name for p in home.iterdir()) == ["amd64"]
+    binary = home / "amd64" / "bin" / "app"
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "again 41\n"
+
+
 def test_concurrent_cooks_of_one_key_compile_once(toy: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     outputs: list[subprocess.CompletedProcess[str]] = []
