@@ -209,7 +209,7 @@ def verify_reproducible(settings: Settings, arch_names: list[str] | None) -> lis
     with tempfile.TemporaryDirectory(prefix="galley-repro-") as directory:
         root = Path(directory)
         copy = root / "elsewhere" / settings.workspace.name
-        shutil.copytree(settings.workspace, copy, ignore=shutil.ignore_patterns(*sync.SKIP))
+        shutil.copytree(settings.workspace, copy, ignore=sync.ignore(settings.workspace))
         fresh = settings.with_flags(
             workspace=copy, cache_dir=root / "cache", dist_dir=root / "dist"
         )

@@ -1,7 +1,10 @@
 """Mirroring the real sources into the build dir, touching only files whose content changed.
 
 Unchanged files keep their mtime (cargo stays fresh); changed files get a new one (cargo
-rebuilds); files gone from the source are deleted. `target/`, `.git/` and the dist dir are skipped.
+rebuilds); files gone from the source are deleted. Left out: `.git/` and `__pycache__/` at any
+depth; `target/`, `dist/`, `.galley/`, `.nox/` and `.venv/` at the workspace root; below it, a
+`target/` only when it is cargo's (it holds `CACHEDIR.TAG`), never a source directory that
+shares the name (a module `src/target/`).
 """
 
 from __future__ import annotations
@@ -9,25 +12,49 @@ from __future__ import annotations
 import filecmp
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
-SKIP = {"target", ".git", ".galley", "dist", ".nox", ".venv", "__pycache__"}
+ANYWHERE = {".git", "__pycache__"}
+AT_ROOT = {"target", "dist", ".galley", ".nox", ".venv"}
 
 
-def mirror(source: Path, destination: Path, skip: set[str] = SKIP) -> int:
+def skipped(root: Path, directory: Path, name: str) -> bool:
+    """Whether the directory `directory/name` (under `root`) stays out of the mirror."""
+    if name in ANYWHERE:
+        return True
+    if directory == root:
+        return name in AT_ROOT
+    return name == "target" and (directory / name / "CACHEDIR.TAG").is_file()
+
+
+def ignore(root: Path) -> Callable[[str, list[str]], set[str]]:
+    """The same rule for `shutil.copytree(root, …, ignore=ignore(root))`."""
+
+    def names_to_skip(directory: str, names: list[str]) -> set[str]:
+        here = Path(directory)
+        return {n for n in names if (here / n).is_dir() and skipped(root, here, n)}
+
+    return names_to_skip
+
+
+def mirror(source: Path, destination: Path) -> int:
     """Make `destination` equal `source`; returns the number of files written or removed."""
     destination.mkdir(parents=True, exist_ok=True)
     changed = 0
     wanted: set[str] = set()
     for directory, dirs, files in os.walk(source):
-        dirs[:] = sorted(d for d in dirs if d not in skip and not Path(directory, d).is_symlink())
-        relative = Path(directory).relative_to(source)
+        here = Path(directory)
+        dirs[:] = sorted(
+            d for d in dirs if not skipped(source, here, d) and not (here / d).is_symlink()
+        )
+        relative = here.relative_to(source)
         (destination / relative).mkdir(parents=True, exist_ok=True)
         wanted.add(relative.as_posix())
         for name in files:
             wanted.add((relative / name).as_posix())
-            changed += _copy_if_different(Path(directory, name), destination / relative / name)
-    return changed + _remove_extra(destination, wanted, skip)
+            changed += _copy_if_different(here / name, destination / relative / name)
+    return changed + _remove_extra(destination, wanted)
 
 
 def _copy_if_different(source: Path, target: Path) -> int:
@@ -42,16 +69,15 @@ def _copy_if_different(source: Path, target: Path) -> int:
     return 1
 
 
-def _remove_extra(destination: Path, wanted: set[str], skip: set[str]) -> int:
+def _remove_extra(destination: Path, wanted: set[str]) -> int:
+    """Delete what the source no longer has; what the mirror leaves out is kept."""
     removed = 0
     for directory, dirs, files in os.walk(destination, topdown=True):
-        relative = Path(directory).relative_to(destination)
-        if relative.as_posix() != "." and relative.parts[0] in skip:
-            continue
+        here = Path(directory)
+        dirs[:] = [d for d in dirs if not skipped(destination, here, d)]
+        relative = here.relative_to(destination)
         for name in [*files, *dirs]:
             path = (relative / name).as_posix()
-            if relative.as_posix() == "." and name in skip:
-                continue
             if path not in wanted:
                 full = destination / path
                 if full.is_dir() and not full.is_symlink():

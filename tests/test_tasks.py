@@ -109,6 +109,39 @@ def test_build_never_replaces_a_directory_it_did_not_write(toy: Path, tmp_path: 
     assert subprocess.run([binary], capture_output=True, text=True).stdout == "again 41\n"
 
 
+def test_source_dirs_named_like_build_dirs_are_built(toy: Path, tmp_path: Path) -> None:
+    """Modules in `src/target/` and `src/dist/` reach the build; a cargo target dir below the
+    root (it holds CACHEDIR.TAG) and the root's `dist/` do not."""
+    main = toy / "app" / "src" / "main.rs"
+    main.write_text(
+        'mod dist;\nmod target;\nfn main() { println!("{} {}", target::A, dist::B); }\n'
+    )
+    write_tree(toy / "app" / "src", {
+        "target/mod.rs": 'pub const A: &str = "from src/target";\n',
+        "dist/mod.rs": 'pub const B: &str = "from src/dist";\n',
+    })  # fmt: skip
+    stray = write_tree(
+        toy / "lib1" / "target",
+        {"CACHEDIR.TAG": "Signature: 8a477f597d28d172789f06886806bc55\n", "junk.bin": "x"},
+    )
+    cache = tmp_path / "cache"
+    galley("build", cwd=toy, cache=cache)
+    binary = toy / "dist" / "amd64" / "bin" / "app"
+    assert (
+        subprocess.run([binary], capture_output=True, text=True).stdout
+        == "from src/target from src/dist\n"
+    )
+    (toy / "app" / "src" / "dist" / "mod.rs").write_text('pub const B: &str = "edited";\n')
+    galley("build", cwd=toy, cache=cache)  # now with the root's dist/ from the first build
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == (
+        "from src/target edited\n"
+    )
+    mirrored = cache / "work" / "amd64" / "src"
+    assert (mirrored / "app" / "src" / "target" / "mod.rs").is_file()
+    assert not (mirrored / "lib1" / "target").exists() and not (mirrored / "dist").exists()
+    assert stray.is_dir()
+
+
 def test_concurrent_cooks_of_one_key_compile_once(toy: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     outputs: list[subprocess.CompletedProcess[str]] = []
