@@ -203,7 +203,7 @@ def _docker(table: Any, origin: str) -> DockerSettings:
     return DockerSettings(
         client=get.text("client", None),
         builder_image=get.text("builder_image", None),
-        registry=get.text("registry", None),
+        registry=check_registry(f"{where}: registry", get.text("registry", None)),
         repository=get.text("repository", "galley"),
         mode=check_choice("docker.mode", get.text("mode", "cross"), MODES),
         mirror=get.text("mirror", None),
@@ -218,6 +218,13 @@ def _known(table: dict[str, Any], allowed: set[str], where: str) -> None:
         raise ConfigError(
             f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(allowed))})"
         )
+
+
+def check_registry(name: str, value: str | None) -> str | None:
+    """`HOST[:PORT][/NAMESPACE]`, as image references name registries; "" means none."""
+    if value and ("://" in value or value != value.strip() or " " in value or value.endswith("/")):
+        raise ConfigError(f"{name} must be HOST[:PORT][/NAMESPACE] with no scheme, not {value!r}")
+    return value or None
 
 
 def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:

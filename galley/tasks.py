@@ -21,7 +21,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from galley import config, interrupts, operations, results
-from galley.errors import GalleyError
+from galley.errors import ConfigError, GalleyError
 from galley.units import parse_duration, parse_size
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,13 +84,24 @@ def _settings(
 def _docker_flags(
     settings: config.Settings, mode: str | None, registry: str | None, push: bool, image: str | None
 ) -> config.Settings:
-    changes: dict[str, Any] = {"registry": registry, "builder_image": image}
+    """The docker-only flags over the file's [docker] table; refused with another backend, and
+    `--push` with no registry to push to."""
+    given = [flag for flag, value in (("--mode", mode), ("--registry", registry),
+             ("--push", push), ("--builder-image", image)) if value]  # fmt: skip
+    if given and settings.backend != "docker":
+        raise ConfigError(f"{given[0]} is for the docker backend: add --backend docker")
+    changes: dict[str, Any] = {"builder_image": image}
+    if registry is not None:
+        changes["registry"] = config.check_registry("--registry", registry)  # "": no registry
     if mode is not None:
         changes["mode"] = config.check_choice("mode", mode, config.MODES)
     if push:
         changes["push"] = True
-    changes = {k: v for k, v in changes.items() if v is not None}
-    return replace(settings, docker=replace(settings.docker, **changes)) if changes else settings
+    changes = {k: v for k, v in changes.items() if v is not None or k == "registry"}
+    docker = replace(settings.docker, **changes)
+    if settings.backend == "docker" and docker.push and not docker.registry:
+        raise ConfigError("push needs a registry: --registry HOST[:PORT] or docker.registry")
+    return replace(settings, docker=docker)
 
 
 def _report(task_name: str, found: list[results.ArchResult], as_json: bool) -> None:
@@ -277,7 +288,7 @@ def builder_image(
     config: str | None = None,
 ) -> None:
     """Build, offline, the docker builder image for each arch (debootstrap + Debian Rust)."""
-    settings = _settings(config, None, None, None, mode=mode)
+    settings = _settings(config, None, None, None, mode=mode, backend="docker")
     images = operations.builder_image(settings, arch)
     for image in images:
         print(f"galley: builder for {image['arch']}: {image['image']}", file=sys.stderr)

@@ -292,6 +292,10 @@ def test_chef_selection_composes_the_same_command(toy: Path, tmp_path: Path) -> 
         (["cache-prune"], "needs --max-size, --older-than or --keep"),
         (["cook", "--backend", "podman"], "backend must be one of"),
         (["verify", "--config", "/nonexistent/galley.toml"], "no such config file"),
+        (["cook", "--mode", "emulate"], "--mode is for the docker backend"),
+        (["build", "--registry", "127.0.0.1:5000"], "--registry is for the docker backend"),
+        (["cook", "--backend", "docker", "--push"], "push needs a registry"),
+        (["cook", "--backend", "docker", "--registry", "http://127.0.0.1:5000"], "no scheme"),
     ],
 )
 def test_errors_are_one_line(toy: Path, tmp_path: Path, args: list[str], message: str) -> None:
@@ -322,6 +326,7 @@ def test_workspace_errors_are_one_line(toy: Path, tmp_path: Path) -> None:
         ("profile = 3\n", "profile must be a string"),
         ('[arch.arm64]\nlibc = "uclibc"\n', "libc must be one of gnu, musl"),
         ('[docker]\nmode = "magic"\n', "docker.mode must be one of"),
+        ('[docker]\nregistry = "https://registry.example"\n', "[docker]: registry must be"),
         ("not toml [", "not valid TOML"),
     ],
 )
