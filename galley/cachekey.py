@@ -14,7 +14,10 @@ from galley import FORMAT_VERSION, shell
 from galley.errors import CommandFailed, ToolNotFound
 
 #: Environment variables that change compiled bits, whatever the target.
-GLOBAL_ENV = ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CC", "CFLAGS", "CXX", "CXXFLAGS", "AR")
+GLOBAL_ENV = (
+    "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS",
+    "CC", "CFLAGS", "CXX", "CXXFLAGS", "AR",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -113,20 +113,30 @@ def make_plan(
 
 
 def rustflags(recipe: Recipe, triple: str) -> list[str]:
-    """The user's rustflags: CARGO_ENCODED_RUSTFLAGS, else RUSTFLAGS, else those of the
-    workspace's `.cargo/config.toml` (`target.<triple>.rustflags`, else `build.rustflags`).
-    galley passes rustflags through CARGO_ENCODED_RUSTFLAGS, which hides config values, so they
-    are carried over here."""
+    """The user's rustflags, in cargo's order: CARGO_ENCODED_RUSTFLAGS, RUSTFLAGS, then
+    `target.<triple>.rustflags` (its CARGO_TARGET_<TRIPLE>_RUSTFLAGS variable, else the
+    workspace's `.cargo/config.toml`), then `build.rustflags` (CARGO_BUILD_RUSTFLAGS, else the
+    config). galley passes rustflags through CARGO_ENCODED_RUSTFLAGS, which hides the later
+    sources from cargo, so they are carried over here."""
     if os.environ.get("CARGO_ENCODED_RUSTFLAGS"):
         return os.environ["CARGO_ENCODED_RUSTFLAGS"].split("\x1f")
     if os.environ.get("RUSTFLAGS"):
         return shlex.split(os.environ["RUSTFLAGS"])
     config = _config(recipe)
-    target = (
-        config.get("target", {}).get(triple, {}) if isinstance(config.get("target"), dict) else {}
-    )
-    build = config.get("build", {})
-    for table in (target, build):
+    target = config.get("target", {}) if isinstance(config.get("target"), dict) else {}
+    for name, table in target.items():
+        if name.startswith("cfg(") and isinstance(table, dict) and "rustflags" in table:
+            raise ConfigError(
+                f"rustflags in [target.'{name}'] of .cargo/config.toml are not supported; "
+                f"put them in [target.{triple}] or [build]"
+            )
+    upper = triple.upper().replace("-", "_").replace(".", "_")
+    for variable, table in (
+        (f"CARGO_TARGET_{upper}_RUSTFLAGS", target.get(triple, {})),
+        ("CARGO_BUILD_RUSTFLAGS", config.get("build", {})),
+    ):
+        if os.environ.get(variable):
+            return os.environ[variable].split()
         flags = table.get("rustflags") if isinstance(table, dict) else None
         if isinstance(flags, str):
             return flags.split()

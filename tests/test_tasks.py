@@ -142,6 +142,43 @@ def test_source_dirs_named_like_build_dirs_are_built(toy: Path, tmp_path: Path) 
     assert stray.is_dir()
 
 
+FLAGGED = {
+    "Cargo.toml": '[package]\nname = "flagged"\nversion = "0.1.0"\nedition = "2021"\n',
+    "src/main.rs": 'fn main() { println!("{}", if cfg!(galley_flag) { "on" } else { "off" }); }\n',
+}
+
+
+@pytest.mark.parametrize("variable", [
+    "RUSTFLAGS", "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS",
+])  # fmt: skip
+def test_rustflags_from_the_environment_reach_the_binary(
+    tmp_path: Path, cargo: str, variable: str
+) -> None:
+    """Each way cargo takes rustflags from the environment changes the key and the binary
+    (galley's own CARGO_ENCODED_RUSTFLAGS would otherwise hide the last two from cargo)."""
+    workspace = write_tree(tmp_path / "flagged", FLAGGED)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache, binary = tmp_path / "cache", workspace / "dist" / "amd64" / "bin" / "flagged"
+    plain = results(galley("build", "--json", cwd=workspace, cache=cache).stdout)[0]
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "off\n"
+    env = {variable: "--cfg galley_flag"}
+    flagged = results(galley("build", "--json", cwd=workspace, cache=cache, env=env).stdout)[0]
+    assert flagged["key"] != plain["key"]
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "on\n"
+
+
+def test_cfg_table_rustflags_are_refused(tmp_path: Path, cargo: str) -> None:
+    """galley would hide them from cargo; a clear error instead of a binary built without."""
+    config = {
+        ".cargo/config.toml": '[target.\'cfg(unix)\']\nrustflags = ["--cfg", "galley_flag"]\n'
+    }
+    workspace = write_tree(tmp_path / "flagged", {**FLAGGED, **config})
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    failed = galley("build", cwd=workspace, cache=tmp_path / "cache", check=False)
+    lines = failed.stderr.strip().splitlines()
+    assert failed.returncode == 2 and len(lines) == 1 and "[target.'cfg(unix)']" in lines[0]
+
+
 def test_concurrent_cooks_of_one_key_compile_once(toy: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     outputs: list[subprocess.CompletedProcess[str]] = []
