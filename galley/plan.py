@@ -28,6 +28,7 @@ class Plan:
     recipe: Recipe
     toolchain: Toolchain
     chef: str
+    linker: str | None  # what galley sets as CARGO_TARGET_<TRIPLE>_LINKER (None: cargo decides)
     key_manifest: dict[str, Any]
     key: str
 
@@ -56,10 +57,9 @@ class Plan:
         """Environment for cook and build: linker, C compiler, rustflags with path remapping."""
         upper = self.triple.upper().replace("-", "_").replace(".", "_")
         env: dict[str, str | None] = {"CARGO_INCREMENTAL": "0"}
-        linker = self.settings.linker(self.arch)
-        if linker and f"CARGO_TARGET_{upper}_LINKER" not in os.environ:
-            env[f"CARGO_TARGET_{upper}_LINKER"] = linker
-            env.setdefault(f"CC_{self.triple.replace('-', '_')}", linker)
+        if self.linker and f"CARGO_TARGET_{upper}_LINKER" not in os.environ:
+            env[f"CARGO_TARGET_{upper}_LINKER"] = self.linker
+            env.setdefault(f"CC_{self.triple.replace('-', '_')}", self.linker)
         flags = rustflags(self.recipe, self.triple)
         flags += [f"--remap-path-prefix={path}={to}" for path, to in remap.items()]
         env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
@@ -88,6 +88,7 @@ def make_plan(
             "--backend docker"
         )
     chef = chefcmd.resolve(settings.chef, settings.cargo)
+    linker = _linker(settings, arch, recipe, triple)
     manifest = cachekey.key_manifest(
         recipe=recipe.digest(),
         rustc=toolchain.rustc,
@@ -102,14 +103,28 @@ def make_plan(
         },
         env=cachekey.env_inputs(triple),
         rustflags=rustflags(recipe, triple),
-        linker=settings.linker(arch),
+        linker=linker,
         chef=chef,
         builder_image=builder_image,
         **extra,
     )
     return Plan(
-        settings, arch, triple, recipe, toolchain, chef, manifest, cachekey.cache_key(manifest)
-    )
+        settings, arch, triple, recipe, toolchain, chef, linker, manifest,
+        cachekey.cache_key(manifest),
+    )  # fmt: skip
+
+
+def _linker(settings: Settings, arch: Arch, recipe: Recipe, triple: str) -> str | None:
+    """galley.toml's `[arch.X] linker`; else none when the workspace's `.cargo/config.toml`
+    names one for the triple (cargo reads it there, and the recipe, part of the key, carries
+    it); else the arch table's cross gcc (none for the host)."""
+    if settings.overrides.get(arch.name) and settings.overrides[arch.name].linker:
+        return settings.overrides[arch.name].linker
+    target = _config(recipe).get("target", {})
+    table = target.get(triple, {}) if isinstance(target, dict) else {}
+    if isinstance(table, dict) and isinstance(table.get("linker"), str):
+        return None
+    return settings.linker(arch)
 
 
 def rustflags(recipe: Recipe, triple: str) -> list[str]:

@@ -192,6 +192,19 @@ def test_big_endian_and_power_cross_builds(
     galley("verify", "--arch", arch, cwd=workspace, cache=tmp_path / "cache")
 
 
+def test_the_workspace_config_linker_is_used(docker: str, tmp_path: Path, cargo: str) -> None:
+    """A linker the workspace's .cargo/config.toml names for the target is the one cargo runs
+    (galley used to override it with the arch table's cross gcc). /usr/bin/false makes that
+    visible: the cook fails at the first link, naming it."""
+    config = '[target.s390x-unknown-linux-gnu]\nlinker = "/usr/bin/false"\n'
+    workspace = write_tree(tmp_path / "toy", {**TOY, ".cargo/config.toml": config})
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    forget_cook_images(docker, workspace)
+    failed = galley("cook", "--backend", "docker", "--arch", "s390x", cwd=workspace,
+                    cache=tmp_path / "cache", check=False)  # fmt: skip
+    assert failed.returncode == 6 and "linking with `/usr/bin/false` failed" in failed.stderr
+
+
 def test_arm64_emulated_build(docker: str, tmp_path: Path, cargo: str) -> None:
     """Emulate mode: an arm64 builder under qemu, no cross linker (tiny crate: qemu is slow)."""
     workspace = write_tree(tmp_path / "toy", TOY)

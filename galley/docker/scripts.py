@@ -34,16 +34,19 @@ def cargo_command(plan: Plan) -> list[str]:
 
 
 def env_lines(plan: Plan, mode: str) -> str:
-    """`export` lines for cargo: no incremental, the target's linker, the user's RUSTFLAGS."""
-    upper = plan.triple.upper().replace("-", "_")
-    linker = "cc" if mode == "emulate" else plan.settings.linker(plan.arch)
+    """`export` lines for cargo: no incremental, the target's linker, the user's RUSTFLAGS.
+    With no linker from galley (the host arch, or one the workspace's cargo config names), the
+    builder image's CARGO_TARGET_<TRIPLE>_LINKER is unset, so cargo's own choice stands."""
+    variable = f"CARGO_TARGET_{plan.triple.upper().replace('-', '_')}_LINKER"
+    linker = "cc" if plan.linker and mode == "emulate" else plan.linker  # a native builder
     env = {"CARGO_INCREMENTAL": "0"}
     if linker:
-        env[f"CARGO_TARGET_{upper}_LINKER"] = linker
+        env[variable] = linker
     flags = list(plan.key_manifest.get("rustflags", []))
     if flags:
         env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
-    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in env.items())
+    lines = "".join(f"export {name}={shlex.quote(value)}\n" for name, value in env.items())
+    return lines if linker else lines + f"unset {variable}\n"
 
 
 def drop_script(recipe: Recipe, target: str = TARGET) -> str:
