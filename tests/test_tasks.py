@@ -345,6 +345,24 @@ def test_errors_are_one_line(toy: Path, tmp_path: Path, args: list[str], message
     )
 
 
+def test_a_path_patch_is_refused_before_any_work(toy: Path, tmp_path: Path, cargo: str) -> None:
+    """`[patch.crates-io] log = { path = … }`: one line naming it (the cook used to fail
+    halfway: the recipe had no manifest for the patched crate)."""
+    registry = Path("/usr/share/cargo/registry")
+    log = next(registry.glob("log-0.4.*"))
+    shutil.copytree(log, toy / "patches" / "log")
+    (toy / "Cargo.toml").write_text(
+        TOY["Cargo.toml"] + '[patch.crates-io]\nlog = { path = "patches/log" }\n'
+    )
+    subprocess.run(
+        [cargo, "generate-lockfile", "--offline"], cwd=toy, check=True, capture_output=True
+    )
+    failed = galley("build", cwd=toy, cache=tmp_path / "cache", check=False)
+    lines = failed.stderr.strip().splitlines()
+    assert failed.returncode == 4 and len(lines) == 1, failed.stderr
+    assert "[patch.crates-io] log has a local path" in lines[0]
+
+
 def test_workspace_errors_are_one_line(toy: Path, tmp_path: Path) -> None:
     (toy / "Cargo.lock").unlink()
     failed = galley("cook", cwd=toy, cache=tmp_path / "cache", check=False)
