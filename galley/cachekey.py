@@ -92,6 +92,16 @@ def cache_key(manifest: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical(manifest).encode()).hexdigest()
 
 
+#: Key inputs in which a delta seed may differ: what the dependencies are. cargo recompiles
+#: what changed (path patches by their sources' mtimes, which a cook always renews).
+SEED_MAY_DIFFER = frozenset({"recipe", "patched_sources"})
+
+
+def seed_inputs(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The key inputs a delta seed must share."""
+    return {k: v for k, v in manifest.items() if k not in SEED_MAY_DIFFER}
+
+
 def canonical(manifest: Mapping[str, Any]) -> str:
     return json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 

@@ -10,6 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from galley import cachekey
 from galley.chef import cleanup
 from galley.chef.recipe import Recipe
 from galley.store import Entry, Store
@@ -34,13 +35,13 @@ def lock_packages(recipe: Recipe) -> list[str]:
 
 def closest(store: Store, key_manifest: dict[str, Any], recipe: Recipe) -> Entry | None:
     """The entry sharing every key input but the recipe, with most lockfile packages in common."""
-    wanted = {k: v for k, v in key_manifest.items() if k != "recipe"}
+    wanted = cachekey.seed_inputs(key_manifest)
     mine = set(lock_packages(recipe))
     best, best_score = None, 0
     newest_first = sorted(store.entries(), key=lambda e: -float(e.meta.get("created", 0)))
     for entry in newest_first:  # ties go to the newest entry
         theirs = entry.meta.get("key_manifest") or {}
-        if {k: v for k, v in theirs.items() if k != "recipe"} != wanted:
+        if cachekey.seed_inputs(theirs) != wanted:
             continue
         score = len(mine & set(entry.meta.get("lock_packages", [])))
         if score > best_score:
@@ -49,8 +50,9 @@ def closest(store: Store, key_manifest: dict[str, Any], recipe: Recipe) -> Entry
 
 
 def keep_names(recipe: Recipe) -> set[str]:
-    """Package and crate names whose artifacts a target dir for `recipe` still needs."""
-    local, _ = cleanup.local_names(recipe)
+    """Package and crate names whose artifacts a target dir for `recipe` still needs (local
+    crates and path patches, which the lockfile lists without a source, included)."""
+    local, _ = cleanup.local_names(recipe, with_patched=True)
     names = {line.split(" ")[0] for line in lock_packages(recipe)} | local
     return names | {name.replace("-", "_") for name in names} | {"build_script_build"}
 

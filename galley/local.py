@@ -19,7 +19,7 @@ from pathlib import Path
 
 from galley import chefcmd, delta, dist, filelock, shell, sync
 from galley.chef import cleanup
-from galley.chef.cooker import DUMMIES_FILE, cargo_args
+from galley.chef.cooker import DUMMIES_FILE, PATCH_SOURCES, cargo_args
 from galley.errors import CacheError, CommandFailed
 from galley.plan import Plan
 from galley.results import ArchResult
@@ -198,7 +198,8 @@ def _cook_and_publish(plan: Plan, store: Store, work: WorkDir, result: ArchResul
     )
     try:
         with result.phase("cargo cook"):
-            shell.run(argv, cwd=work.src, env={**env, "CARGO": plan.settings.cargo})
+            patches = {PATCH_SOURCES: str(plan.settings.workspace)}
+            shell.run(argv, cwd=work.src, env={**env, "CARGO": plan.settings.cargo, **patches})
     except CommandFailed as exc:
         if "No space left on device" in exc.tail or shutil.disk_usage(work.root).free < 16 << 20:
             raise CacheError(f"cook failed: no space left on device in {store.root}") from None

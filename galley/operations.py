@@ -7,7 +7,6 @@ import shutil
 import sys
 import tempfile
 import time
-import tomllib
 from dataclasses import replace
 from pathlib import Path
 
@@ -57,23 +56,7 @@ def locked_recipe(settings: Settings) -> Recipe:
             f"{settings.workspace}: no Cargo.lock; galley builds with --locked "
             "(run `cargo generate-lockfile` and commit it)"
         )
-    _refuse_path_patches(recipe)
     return recipe
-
-
-def _refuse_path_patches(recipe: Recipe) -> None:
-    """A `[patch]` with a local path cannot be cooked from a recipe: the recipe has no place
-    for the crate's sources, and a stub breaks every crate that depends on it (cargo-chef #64).
-    One clear line before any work, rather than a cook that fails halfway."""
-    root = next((m for m in recipe.manifests if m.relative_path == "Cargo.toml"), None)
-    patches = tomllib.loads(root.contents).get("patch", {}) if root else {}
-    for source, table in patches.items() if isinstance(patches, dict) else ():
-        for name, spec in table.items() if isinstance(table, dict) else ():
-            if isinstance(spec, dict) and "path" in spec:
-                raise WorkspaceError(
-                    f"Cargo.toml: [patch.{source}] {name} has a local path; path patches are "
-                    "not supported (cargo-chef #64): patch from a git repository instead"
-                )
 
 
 def docker_plans(settings: Settings, arch_names: list[str] | None) -> list[DockerPlan]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import tomllib
@@ -9,13 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from galley import cachekey, chefcmd
+from galley import cachekey, chefcmd, sync
 from galley.arch import Arch
 from galley.cachekey import Toolchain
+from galley.chef import cleanup
 from galley.chef.cooker import CookOptions, split_features
 from galley.chef.recipe import Recipe
 from galley.config import Settings
 from galley.errors import ConfigError, ToolNotFound
+from galley.hashing import sha256_file
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,14 @@ def make_plan(
         )
     chef = chefcmd.resolve(settings.chef, settings.cargo)
     linker = _linker(settings, arch, recipe, triple)
+    patched = sorted(cleanup.patched_dirs(recipe))
+    if patched and chef == "cargo-chef":
+        raise ConfigError(
+            f"path patches ({', '.join(patched)}) need chef = builtin: cargo-chef cooks them as "
+            "stubs, which breaks the crates that depend on them (cargo-chef #64)"
+        )
+    if patched:  # they are cooked from their real sources: what they hold is a key input
+        extra["patched_sources"] = sources_digest(settings.workspace, patched)
     manifest = cachekey.key_manifest(
         recipe=recipe.digest(),
         rustc=toolchain.rustc,
@@ -112,6 +123,21 @@ def make_plan(
         settings, arch, triple, recipe, toolchain, chef, linker, manifest,
         cachekey.cache_key(manifest),
     )  # fmt: skip
+
+
+def sources_digest(workspace: Path, relative_dirs: list[str]) -> str:
+    """sha256 over the path and content of every file in the dirs (as the mirror copies them)."""
+    digest = hashlib.sha256()
+    for relative in relative_dirs:
+        root = workspace / relative
+        for directory, dirs, files in os.walk(root):
+            here = Path(directory)
+            dirs[:] = sorted(d for d in dirs if not sync.skipped(root, here, d))
+            for name in sorted(files):
+                path = here / name
+                digest.update(f"{path.relative_to(workspace).as_posix()}\0".encode())
+                digest.update(sha256_file(path).encode())
+    return digest.hexdigest()
 
 
 def _linker(settings: Settings, arch: Arch, recipe: Recipe, triple: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -63,3 +64,30 @@ def compiled(artifacts: list[dict[str, object]]) -> tuple[set[str], set[str]]:
             name, is_local = package_of(str(message["package_id"]))
             (local if is_local else external).add(name)
     return local, external
+
+
+DEBIAN_REGISTRY = Path("/usr/share/cargo/registry")
+
+
+def patched_workspace(root: Path, greeting: str) -> Path:
+    """A workspace whose `[patch.crates-io]` points cfg-if at a local copy (from Debian's
+    registry) that adds a constant; `app` prints it and uses `log`, which depends on cfg-if:
+    a stub of cfg-if would break log (cargo-chef #64)."""
+    shutil.copytree(DEBIAN_REGISTRY / "cfg-if-1.0.0", root / "patched" / "cfg-if")
+    set_patched_greeting(root, greeting)
+    return write_tree(root, {
+        "Cargo.toml": '[workspace]\nmembers = ["app"]\nresolver = "2"\n'
+        '[patch.crates-io]\ncfg-if = { path = "patched/cfg-if" }\n',
+        "app/Cargo.toml": '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n'
+        '[dependencies]\ncfg-if = "1"\nlog = "0.4"\n',
+        "app/src/main.rs": "fn main() {\n"
+        '    println!("{} {:?}", cfg_if::GREETING, log::max_level());\n}\n',
+    })  # fmt: skip
+
+
+def set_patched_greeting(root: Path, greeting: str) -> None:
+    lib = root / "patched" / "cfg-if" / "src" / "lib.rs"
+    original = lib.read_text(encoding="utf-8").split("\n/// galley:")[0]
+    lib.write_text(
+        f'{original}\n/// galley: a greeting\npub const GREETING: &str = "{greeting}";\n'
+    )

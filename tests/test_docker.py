@@ -17,7 +17,7 @@ import pytest
 
 from galley import elf
 from galley.chef import prepare
-from helpers import EXAMPLE, REPO, require, write_tree
+from helpers import EXAMPLE, REPO, patched_workspace, require, write_tree
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -203,6 +203,21 @@ def test_the_workspace_config_linker_is_used(docker: str, tmp_path: Path, cargo:
     failed = galley("cook", "--backend", "docker", "--arch", "s390x", cwd=workspace,
                     cache=tmp_path / "cache", check=False)  # fmt: skip
     assert failed.returncode == 6 and "linking with `/usr/bin/false` failed" in failed.stderr
+
+
+def test_a_path_patch_is_cooked_from_its_real_sources(
+    docker: str, tmp_path: Path, cargo: str
+) -> None:
+    """The patched cfg-if (log depends on it) goes into the cook context with its real sources:
+    the cook compiles, and the s390x binary prints the patch's constant."""
+    workspace = patched_workspace(tmp_path / "ws", f"patched {uuid.uuid4().hex[:8]}")
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    greeting = (workspace / "patched" / "cfg-if" / "src" / "lib.rs").read_text().split('"')[-2]
+    result = only_result(galley("build", "--backend", "docker", "--arch", "s390x", "--json",
+                                cwd=workspace, cache=tmp_path / "cache").stdout)  # fmt: skip
+    assert result["cache"] == "miss"
+    binary = workspace / "dist" / "s390x" / "bin" / "app"
+    assert run_foreign(binary, "s390x-linux-gnu") == f"{greeting} Off\n"
 
 
 def test_arm64_emulated_build(docker: str, tmp_path: Path, cargo: str) -> None:

@@ -229,6 +229,32 @@ def test_versions_are_masked_everywhere(tree: Tree) -> None:
     assert found["tools/either/Cargo.toml"]["package"]["version"] == "0.0.1"  # type: ignore[index]
 
 
+def test_path_patches_are_carried_unmasked(tree: Tree) -> None:
+    """A path patch is a dependency: carried (manifest and targets), its version and its
+    lockfile entry left as they are, so the patch still applies; not a member, not local."""
+    lock = LOCK + '\n[[package]]\nname = "cfg-if"\nversion = "1.0.0"\n'
+    files = {
+        **WORKSPACE,
+        "Cargo.toml": WORKSPACE["Cargo.toml"]
+        + '[patch.crates-io]\ncfg-if = { path = "vendor/cfg-if" }\n',
+        "vendor/cfg-if/Cargo.toml": '[package]\nname = "cfg-if"\nversion = "1.0.0"\n',
+        "vendor/cfg-if/src/lib.rs": "",
+        "Cargo.lock": lock,
+    }
+    root = tree(files)
+    recipe = prepare(root)
+    found = manifests(recipe)
+    assert found["vendor/cfg-if/Cargo.toml"]["package"]["version"] == "1.0.0"  # type: ignore[index]
+    assert "vendor/cfg-if" not in found["Cargo.toml"]["workspace"]["members"]  # type: ignore[index]
+    packages = tomllib.loads(recipe.lock_file or "")["package"]
+    assert {"name": "cfg-if", "version": "1.0.0"} in packages
+    patched = next(m for m in recipe.manifests if m.relative_path == "vendor/cfg-if/Cargo.toml")
+    assert [t.kind for t in patched.targets] == [TargetKind.LIB]
+    closure = manifests(prepare(root, bin_name="app"))  # --bin keeps it, not as a member
+    assert "vendor/cfg-if/Cargo.toml" in closure
+    assert "vendor/cfg-if" not in closure["Cargo.toml"]["workspace"]["members"]  # type: ignore[index]
+
+
 def test_lints_are_removed(tree: Tree) -> None:
     found = manifests(prepare(tree(WORKSPACE)))
     assert "lints" not in found["Cargo.toml"]["workspace"]  # type: ignore[operator]

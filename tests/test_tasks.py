@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from helpers import EXAMPLE, REPO, write_tree
+from helpers import EXAMPLE, REPO, patched_workspace, set_patched_greeting, write_tree
 
 TOY = {
     "Cargo.toml": '[workspace]\nmembers = ["app", "lib1"]\nresolver = "2"\n',
@@ -345,22 +345,34 @@ def test_errors_are_one_line(toy: Path, tmp_path: Path, args: list[str], message
     )
 
 
-def test_a_path_patch_is_refused_before_any_work(toy: Path, tmp_path: Path, cargo: str) -> None:
-    """`[patch.crates-io] log = { path = … }`: one line naming it (the cook used to fail
-    halfway: the recipe had no manifest for the patched crate)."""
-    registry = Path("/usr/share/cargo/registry")
-    log = next(registry.glob("log-0.4.*"))
-    shutil.copytree(log, toy / "patches" / "log")
+def test_a_path_patch_is_cooked_from_its_real_sources(tmp_path: Path, cargo: str) -> None:
+    """`[patch.crates-io] cfg-if = { path = … }`, with log depending on cfg-if: the cook
+    compiles the real patched crate (cargo-chef stubs it, #64, and log fails to compile), the
+    build then compiles only `app`, and an edit of the patch is a new key, seeded by the last."""
+    workspace = patched_workspace(tmp_path / "ws", "patched one")
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache, binary = tmp_path / "cache", workspace / "dist" / "amd64" / "bin" / "app"
+    first = results(galley("build", "--json", cwd=workspace, cache=cache).stdout)[0]
+    assert first["cache"] == "miss" and first["compiled"] == ["app"]
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "patched one Off\n"
+    set_patched_greeting(workspace, "patched two")
+    second = results(galley("build", "--json", cwd=workspace, cache=cache).stdout)[0]
+    assert second["cache"] == "miss" and second["key"] != first["key"]
+    assert second["seeded_from"] == first["key"]
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "patched two Off\n"
+    galley("verify", cwd=workspace, cache=cache)
+    failed = galley("build", "--chef", "cargo-chef", cwd=workspace, cache=cache, check=False)
+    lines = failed.stderr.strip().splitlines()
+    assert failed.returncode == 2 and len(lines) == 1 and "need chef = builtin" in lines[0]
+
+
+def test_a_path_patch_outside_the_workspace_is_refused(toy: Path, tmp_path: Path) -> None:
     (toy / "Cargo.toml").write_text(
-        TOY["Cargo.toml"] + '[patch.crates-io]\nlog = { path = "patches/log" }\n'
-    )
-    subprocess.run(
-        [cargo, "generate-lockfile", "--offline"], cwd=toy, check=True, capture_output=True
+        TOY["Cargo.toml"] + '[patch.crates-io]\nlog = { path = "../elsewhere/log" }\n'
     )
     failed = galley("build", cwd=toy, cache=tmp_path / "cache", check=False)
     lines = failed.stderr.strip().splitlines()
-    assert failed.returncode == 4 and len(lines) == 1, failed.stderr
-    assert "[patch.crates-io] log has a local path" in lines[0]
+    assert failed.returncode == 4 and len(lines) == 1 and "outside the workspace" in lines[0]
 
 
 def test_workspace_errors_are_one_line(toy: Path, tmp_path: Path) -> None:

@@ -16,17 +16,22 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+from galley.chef import workspace
 from galley.chef.recipe import Recipe, TargetKind
 from galley.hashing import sha256_file
 
 HASH = r"-[0-9a-f]{16}"
 
 
-def local_names(recipe: Recipe) -> tuple[set[str], set[str]]:
-    """(package names, target names) of the recipe's local packages."""
+def local_names(recipe: Recipe, with_patched: bool = False) -> tuple[set[str], set[str]]:
+    """(package names, target names) of the recipe's local packages. Path patches count only
+    `with_patched`: when the cook stubbed them (galley cooks them from their real sources)."""
     packages: set[str] = set()
     targets: set[str] = set()
+    patched = set() if with_patched else patched_dirs(recipe)
     for manifest in recipe.manifests:
+        if manifest.directory.as_posix() in patched:
+            continue
         try:
             package = tomllib.loads(manifest.contents).get("package")
         except tomllib.TOMLDecodeError:
@@ -35,6 +40,16 @@ def local_names(recipe: Recipe) -> tuple[set[str], set[str]]:
             packages.add(package["name"])
         targets.update(t.name for t in manifest.targets if t.kind is not TargetKind.BUILD_SCRIPT)
     return packages, targets
+
+
+def patched_dirs(recipe: Recipe) -> set[str]:
+    """Relative dirs of the recipe's path patches (from its root manifest's `[patch]`)."""
+    root = next((m for m in recipe.manifests if m.relative_path == "Cargo.toml"), None)
+    try:
+        manifest = tomllib.loads(root.contents) if root else {}
+    except tomllib.TOMLDecodeError:
+        return set()
+    return set(workspace.patched_dirs(manifest))
 
 
 def profile_dirs(target_dir: Path) -> Iterator[Path]:
@@ -50,19 +65,20 @@ def profile_dirs(target_dir: Path) -> Iterator[Path]:
                     yield second
 
 
-def clean(target_dir: Path, recipe: Recipe) -> dict[str, str]:
-    """Delete local crates' artifacts; return {path relative to target_dir: sha256} of dummies."""
+def clean(target_dir: Path, recipe: Recipe, with_patched: bool = False) -> dict[str, str]:
+    """Delete local crates' artifacts; return {path relative to target_dir: sha256} of dummies.
+    `with_patched`: path patches were stubbed, so their artifacts go too."""
     dummies: dict[str, str] = {}
-    for path in local_artifacts(target_dir, recipe):
+    for path in local_artifacts(target_dir, recipe, with_patched):
         if path.is_file() and not path.is_symlink() and _is_executable(path):
             dummies[path.relative_to(target_dir).as_posix()] = sha256_file(path)
         _remove(path)
     return dummies
 
 
-def local_artifacts(target_dir: Path, recipe: Recipe) -> list[Path]:
+def local_artifacts(target_dir: Path, recipe: Recipe, with_patched: bool = False) -> list[Path]:
     """Every compiled trace of the recipe's local packages in `target_dir` (files and dirs)."""
-    packages, targets = local_names(recipe)
+    packages, targets = local_names(recipe, with_patched)
     crates = {name.replace("-", "_") for name in targets | packages}
     found: list[Path] = []
     for profile in profile_dirs(target_dir):

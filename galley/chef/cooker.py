@@ -10,12 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from galley import shell
+from galley import shell, sync
 from galley.chef import cleanup, skeleton
 from galley.chef.recipe import Recipe
 from galley.errors import ConfigError
 
 DUMMIES_FILE = ".galley-dummies.json"
+#: Set by galley for its galley-chef cooks: the workspace whose path patches are cooked for real.
+PATCH_SOURCES = "GALLEY_CHEF_PATCH_SOURCES"
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,7 @@ def cook(recipe: Recipe, directory: Path, options: CookOptions) -> CookResult:
     files = skeleton.plan(recipe, no_std=options.no_std)
     directory.mkdir(parents=True, exist_ok=True)
     skeleton.write(files, directory)
+    patches_are_real = copy_patch_sources(recipe, directory, os.environ.get(PATCH_SOURCES))
     target_dir = resolve_target_dir(recipe, directory, options)
     if options.no_build:
         return CookResult((), target_dir, {}, 0.0)
@@ -151,9 +154,22 @@ def cook(recipe: Recipe, directory: Path, options: CookOptions) -> CookResult:
     started = time.monotonic()
     shell.run(argv, cwd=directory, env=env)
     seconds = time.monotonic() - started
-    dummies = cleanup.clean(target_dir, recipe)
+    dummies = cleanup.clean(target_dir, recipe, with_patched=not patches_are_real)
     _record_dummies(target_dir, dummies)
     return CookResult(tuple(argv), target_dir, dummies, seconds)
+
+
+def copy_patch_sources(recipe: Recipe, directory: Path, workspace: str | None) -> bool:
+    """Put the real sources of the recipe's path patches from `workspace` over their stubs in
+    the skeleton at `directory`; whether there were any. galley's own cooks pass the workspace
+    (PATCH_SOURCES for galley-chef): a stub would break every crate depending on the patched
+    one (cargo-chef #64). A plain recipe cook keeps the stubs, like cargo-chef."""
+    patched = cleanup.patched_dirs(recipe)
+    if not workspace or not patched:
+        return False
+    for relative in sorted(patched):
+        sync.mirror(Path(workspace) / relative, directory / relative)
+    return True
 
 
 def resolve_target_dir(recipe: Recipe, directory: Path, options: CookOptions) -> Path:

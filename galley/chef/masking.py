@@ -17,12 +17,16 @@ MASKED_VERSION = "0.0.1"
 
 
 def mask_manifest(
-    manifest: dict[str, Any], local_names: set[str], in_place: bool = False
+    manifest: dict[str, Any],
+    local_names: set[str],
+    in_place: bool = False,
+    keep_version: bool = False,
 ) -> dict[str, Any]:
-    """A masked deep copy of a parsed Cargo.toml (or the table itself, masked, with in_place)."""
+    """A masked deep copy of a parsed Cargo.toml (or the table itself, masked, with in_place).
+    `keep_version`: a path patch, whose version must still match what depends on it."""
     masked = manifest if in_place else _deep_copy(manifest)
     package = masked.get("package")
-    if isinstance(package, dict) and isinstance(package.get("version"), str):
+    if isinstance(package, dict) and isinstance(package.get("version"), str) and not keep_version:
         package["version"] = MASKED_VERSION
     workspace = masked.get("workspace")
     if isinstance(workspace, dict):

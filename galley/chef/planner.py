@@ -54,7 +54,10 @@ def prepare(
         lock = None if lock is None else trim_lockfile(lock, workspace.local_names())
     members = workspace.members
     writes: list[Callable[[], str | None]] = [partial(_masked_lockfile, lock, local_names)]
-    writes += [partial(_masked_manifest, member.manifest, local_names) for member in members]
+    writes += [
+        partial(_masked_manifest, m.manifest, local_names, m.relative_dir in workspace.patched)
+        for m in members
+    ]
     lock_text, *texts = run_jobs(
         writes, [sizes["Cargo.lock"]] + [sizes.get(m.relative_dir, 0) for m in members]
     )
@@ -119,8 +122,8 @@ def _masked_lockfile(lock: Table | None, local_names: set[str]) -> str | None:
     return None if lock is None else toml_io.dumps(mask_lockfile(lock, local_names, in_place=True))
 
 
-def _masked_manifest(manifest: Table, local_names: set[str]) -> str:
-    return toml_io.dumps(mask_manifest(manifest, local_names, in_place=True))
+def _masked_manifest(manifest: Table, local_names: set[str], patched: bool = False) -> str:
+    return toml_io.dumps(mask_manifest(manifest, local_names, in_place=True, keep_version=patched))
 
 
 def _config_file(root: str) -> str | None:

@@ -21,9 +21,14 @@ def select_binary(workspace: Workspace, name: str) -> Workspace:
     """The workspace trimmed to what `name` (a package or a binary target) needs."""
     start = _find_package(workspace, name)
     closure = _local_closure(workspace, start)
-    kept = [m for m in workspace.members[1:] if m.package_name in closure]
+    kept = [
+        m
+        for m in workspace.members[1:]
+        if m.package_name in closure or m.relative_dir in workspace.patched
+    ]
     root = workspace.members[0]
-    root_manifest = _rewrite_root(root.manifest, kept)
+    root_manifest = _rewrite_root(root.manifest, [m for m in kept if m.relative_dir not in
+                                                   workspace.patched])  # fmt: skip
     return workspace._replace(members=(root._replace(manifest=root_manifest), *kept))
 
 

@@ -1,7 +1,9 @@
 """Reading a Cargo workspace from its manifests alone (no `cargo metadata`).
 
 Members are the `members` globs minus `exclude`, the root package if there is one, and, as cargo
-does, every path dependency of a member that lives inside the workspace directory.
+does, every path dependency of a member that lives inside the workspace directory. Packages a
+root `[patch.<source>]` entry points at by path (inside the directory) are carried too, marked
+as patched: they stand for a dependency, so they are neither local crates nor version-masked.
 """
 
 from __future__ import annotations
@@ -36,17 +38,24 @@ class Member(NamedTuple):
 
 
 class Workspace(NamedTuple):
-    """The root directory, its manifest and all member manifests (root first, then sorted)."""
+    """The root directory, its manifest and all member manifests (root first, then sorted);
+    `patched`: the relative dirs of those that are path patches."""
 
     root: str
     members: tuple[Member, ...]
+    patched: frozenset[str] = frozenset()
 
     @property
     def root_manifest(self) -> dict[str, Any]:
         return self.members[0].manifest
 
     def local_names(self) -> set[str]:
-        return {name for member in self.members if (name := member.package_name)}
+        """Package names of the workspace's own crates (path patches are dependencies)."""
+        return {
+            name
+            for member in self.members
+            if (name := member.package_name) and member.relative_dir not in self.patched
+        }
 
     def by_name(self) -> dict[str, Member]:
         return {name: m for m in self.members if (name := m.package_name)}
@@ -70,10 +79,38 @@ def load(
         manifest = parsed[relative] if relative in parsed else read_manifest(root, relative)
         found[relative] = Member(relative, manifest)
     excluded = _string_list(workspace, "exclude")
+    patched = frozenset(patched_dirs(root_manifest, strict=True))
+    for relative in sorted(patched - set(found)):
+        if not _has_manifest(root, relative):
+            raise WorkspaceError(f"path patch {relative!r}: no Cargo.toml there")
+        found[relative] = Member(relative, read_manifest(root, relative))
     _add_path_dependencies(root, found, excluded, workspace)
     found.pop("", None)
     members = [found[key] for key in sorted(found, key=path_parts)]
-    return Workspace(root, (Member("", root_manifest), *members))
+    return Workspace(root, (Member("", root_manifest), *members), patched)
+
+
+def patched_dirs(root_manifest: dict[str, Any], strict: bool = False) -> list[str]:
+    """Relative dirs of the root's `[patch.<source>]` entries with a path inside the workspace
+    directory; `strict`: one outside it is an error (a recipe cannot carry it)."""
+    patches = root_manifest.get("patch")
+    found = []
+    for source, table in patches.items() if isinstance(patches, dict) else ():
+        for name, spec in table.items() if isinstance(table, dict) else ():
+            path = spec.get("path") if isinstance(spec, dict) else None
+            if not isinstance(path, str):
+                continue
+            joined = os.path.normpath(path.replace("\\", "/"))
+            outside = joined.startswith("..") or os.path.isabs(joined) or joined == "."
+            if outside and not strict:
+                continue
+            if outside:
+                raise WorkspaceError(
+                    f"Cargo.toml: [patch.{source}] {name}: path {path!r} is outside the "
+                    "workspace directory, where no recipe can carry it"
+                )
+            found.append(joined.replace(os.sep, "/"))
+    return sorted(set(found))
 
 
 def path_dependencies(manifest: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -34,6 +34,7 @@ from typing import Any
 from galley import cachekey, delta, dist, filelock, shell, sync, toml_io
 from galley.arch import Arch
 from galley.chef import cleanup, skeleton
+from galley.chef.cooker import copy_patch_sources
 from galley.chef.recipe import Recipe
 from galley.config import Settings
 from galley.docker import images, scripts
@@ -386,8 +387,8 @@ def _cook_image(dplan: DockerPlan, result: ArchResult) -> None:
 
 
 def _inputs_digest(plan: Plan) -> str:
-    """Digest of every key input but the recipe: cook images that can seed each other."""
-    inputs = {k: v for k, v in plan.key_manifest.items() if k != "recipe"}
+    """Digest of the key inputs a delta seed must share: cook images that can seed each other."""
+    inputs = cachekey.seed_inputs(plan.key_manifest)
     return hashlib.sha256(cachekey.canonical(inputs).encode()).hexdigest()
 
 
@@ -416,6 +417,7 @@ def _cook_context(plan: Plan, mode: str) -> Path:
     shutil.rmtree(context, ignore_errors=True)
     (context / "skeleton").mkdir(parents=True)
     skeleton.write(skeleton.plan(plan.recipe), context / "skeleton")
+    copy_patch_sources(plan.recipe, context / "skeleton", str(plan.settings.workspace))
     vendor = _vendor(plan)
     shutil.copytree(vendor, context / "vendor", copy_function=os.link)
     config = {
