@@ -250,6 +250,8 @@ def test_docker_errors_are_one_line(docker: str, tmp_path: Path, cargo: str) -> 
          "registry 127.0.0.1:1 is unreachable"),
         (["cook", "--backend", "docker", "--builder-image", "galley-nonexistent:1"],
          "galley-nonexistent"),
+        (["cook", "--backend", "docker", "--builder-image", "galley-base:bookworm-amd64"],
+         "`rustc -vV` and `cargo -V` do not run in it"),  # the base of every amd64 builder
     ]  # fmt: skip
     for args, message in cases:
         failed = galley(*args, cwd=workspace, cache=cache, check=False)

@@ -486,10 +486,17 @@ def _toolchain(docker: Docker, builder: images.Builder, settings: Settings) -> c
     try:
         data = json.loads(cache.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        out = shell.capture(
-            [docker.program, "run", "--rm", "--network", "none", "--platform", builder.platform,
-             builder.tag, "sh", "-c", "rustc -vV && echo ---galley--- && cargo -V"]
-        )  # fmt: skip
+        try:
+            out = shell.capture(
+                [docker.program, "run", "--rm", "--network", "none", "--platform",
+                 builder.platform, builder.tag, "sh", "-c",
+                 "rustc -vV && echo ---galley--- && cargo -V"]
+            )  # fmt: skip
+        except CommandFailed as exc:
+            raise DockerError(
+                f"builder image {builder.tag}: `rustc -vV` and `cargo -V` do not run in it "
+                f"({(exc.tail.strip().splitlines() or [str(exc)])[-1]})"
+            ) from None
         rustc, _, cargo = out.partition("---galley---")
         data = {"rustc": rustc.strip(), "cargo": cargo.strip()}
         cache.parent.mkdir(parents=True, exist_ok=True)
