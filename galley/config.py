@@ -121,13 +121,30 @@ def find(start: Path) -> Path | None:
     return None
 
 
+def cargo_workspace_root(start: Path) -> Path | None:
+    """The root cargo works on from `start` (a member's dir or below): the nearest directory
+    upward with a Cargo.toml, or the nearest one above it whose Cargo.toml has [workspace]."""
+    package = next((d for d in (start, *start.parents) if (d / "Cargo.toml").is_file()), None)
+    if package is None:
+        return None
+    for directory in (package, *package.parents):
+        manifest = directory / "Cargo.toml"
+        try:
+            if manifest.is_file() and "workspace" in toml_io.load(manifest, str(manifest)):
+                return directory
+        except GalleyError:
+            continue  # not TOML: reported when the workspace is read, if it is this one
+    return package
+
+
 def load(path: Path | None = None, start: Path | None = None) -> Settings:
     """Settings from `path`, or the galley.toml found from `start` (cwd), or the defaults."""
     if path is not None and not path.is_file():
         raise ConfigError(f"{path}: no such config file")
     path = path or find((start or Path.cwd()).absolute())
     if path is None:
-        root = (start or Path.cwd()).absolute()
+        here = (start or Path.cwd()).absolute()
+        root = cargo_workspace_root(here) or here
         return Settings(root=root, workspace=root, dist_dir=root / "dist")
     try:
         table = toml_io.load(path, str(path))

@@ -179,6 +179,15 @@ def test_cfg_table_rustflags_are_refused(tmp_path: Path, cargo: str) -> None:
     assert failed.returncode == 2 and len(lines) == 1 and "[target.'cfg(unix)']" in lines[0]
 
 
+def test_run_from_inside_a_member_builds_the_workspace(toy: Path, tmp_path: Path) -> None:
+    """With no galley.toml, the workspace is the one cargo would use from the cwd (here the
+    member's src/ dir), and dist/ goes to its root; before, galley took the cwd itself."""
+    built = results(galley("build", "--json", cwd=toy / "app" / "src", cache=tmp_path / "c").stdout)
+    assert built[0]["dist"] == str(toy / "dist" / "amd64")
+    binary = toy / "dist" / "amd64" / "bin" / "app"
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "hello 41\n"
+
+
 def test_concurrent_cooks_of_one_key_compile_once(toy: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     outputs: list[subprocess.CompletedProcess[str]] = []
