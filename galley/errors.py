@@ -71,3 +71,10 @@ class VerifyFailed(GalleyError):
     """`verify` found a problem; the report has already been printed."""
 
     exit_code = 9
+
+
+def describe_os_error(exc: OSError) -> str:
+    """`<reason>: <path>` for a file system error (one line, no traceback)."""
+    reason = exc.strerror or exc.__class__.__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{reason}: {' -> '.join(paths)}" if paths else reason

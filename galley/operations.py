@@ -97,7 +97,8 @@ def cook(
 def build(settings: Settings, arch_names: list[str] | None) -> list[ArchResult]:
     store = Store(settings.cache_dir)
     started = time.monotonic()
-    for arch in settings.arch_list(arch_names):  # before any work: a mistaken --dist
+    settings.dist_dir.mkdir(parents=True, exist_ok=True)  # before any work: a mistaken --dist
+    for arch in settings.arch_list(arch_names):
         dist.check_replaceable(settings.dist_dir / arch.name)
     if settings.backend == "docker":
         context_root = settings.cache_dir / "docker"

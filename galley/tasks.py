@@ -21,7 +21,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from galley import config, interrupts, operations, results
-from galley.errors import ConfigError, GalleyError
+from galley.errors import ConfigError, GalleyError, describe_os_error
 from galley.units import parse_duration, parse_size
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,6 +56,8 @@ def _exits(function: F) -> F:
             return function(*args, **kwargs)
         except GalleyError as exc:
             raise Exit(f"galley: error: {exc}", code=exc.exit_code) from None
+        except OSError as exc:  # a path the user gave that cannot be used
+            raise Exit(f"galley: error: {describe_os_error(exc)}", code=1) from None
         except KeyboardInterrupt:
             raise Exit("galley: interrupted", code=130) from None
         except interrupts.Terminated:

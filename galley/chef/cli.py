@@ -10,7 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from galley import __version__, interrupts
-from galley.errors import GalleyError, RecipeError
+from galley.errors import GalleyError, RecipeError, describe_os_error
 
 if TYPE_CHECKING:
     import argparse
@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     except GalleyError as exc:
         print(f"galley-chef: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        print(f"galley-chef: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except interrupts.Terminated:
