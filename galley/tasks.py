@@ -22,7 +22,7 @@ from invoke.tasks import task
 
 from galley import config, interrupts, operations, results
 from galley.errors import ConfigError, GalleyError, describe_os_error
-from galley.units import parse_duration, parse_size
+from galley.units import parse_count, parse_duration, parse_size
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -217,7 +217,7 @@ def cache_prune(
     c: Context,
     max_size: str | None = None,
     older_than: str | None = None,
-    keep: int | None = None,
+    keep: str | None = None,
     dry_run: bool = False,
     backend: str | None = None,
     workspace: str | None = None,
@@ -231,7 +231,7 @@ def cache_prune(
         settings,
         max_size=parse_size(max_size) if max_size else None,
         older_than=parse_duration(older_than) if older_than else None,
-        keep=int(keep) if keep is not None else None,
+        keep=parse_count(keep) if keep is not None else None,
         dry_run=dry_run,
     )
     operations.print_prune_table(rows, settings.cache_dir)

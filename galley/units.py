@@ -1,4 +1,4 @@
-"""Parsing human sizes (`20G`, `512MiB`) and durations (`14d`, `12h`)."""
+"""Parsing human sizes (`20G`, `512MiB`), durations (`14d`, `12h`) and counts (`--keep 3`)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ def parse_duration(text: str) -> float:
     if not match:
         raise ConfigError(f"bad duration {text!r} (examples: 12h, 14d, 2w)")
     return float(match.group(1)) * _SECONDS[match.group(2).lower()]
+
+
+def parse_count(text: str) -> int:
+    """A whole number ≥ 0 (`--keep 0` keeps nothing)."""
+    if not str(text).strip().isdigit():
+        raise ConfigError(f"bad count {text!r} (a whole number, 0 or more)")
+    return int(text)
 
 
 def format_size(size: int) -> str:

@@ -335,6 +335,8 @@ def test_chef_selection_composes_the_same_command(toy: Path, tmp_path: Path) -> 
         (["cook", "--arch", "riscv64"], "has no std for riscv64gc-unknown-linux-gnu"),
         (["cache-prune", "--max-size", "lots"], "bad size 'lots'"),
         (["cache-prune", "--older-than", "1 fortnight"], "bad duration"),
+        (["cache-prune", "--keep", "-1"], "bad count '-1'"),
+        (["cache-prune", "--keep", "abc"], "bad count 'abc'"),
         (["cache-prune"], "needs --max-size, --older-than or --keep"),
         (["cook", "--backend", "podman"], "backend must be one of"),
         (["verify", "--config", "/nonexistent/galley.toml"], "no such config file"),
