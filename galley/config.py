@@ -6,6 +6,7 @@ Every task flag overrides the file; unknown keys and bad values are one ConfigEr
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,8 @@ def _settings(table: dict[str, Any], root: Path, origin: str) -> Settings:
     _known(table, _TOP_KEYS, origin)
     get = _Getter(table, origin)
     arch_names = get.texts("arches", ["amd64"])
+    if not arch_names:
+        raise ConfigError(f"{origin}: arches must name at least one arch")
     for name in arch_names:
         arches.get(name)
     cache_dir = get.text("cache_dir", None)
@@ -184,11 +187,24 @@ def _settings(table: dict[str, Any], root: Path, origin: str) -> Settings:
         cache_dir=(root / cache_dir) if cache_dir else default_cache_dir(),
         dist_dir=root / get.text("dist_dir", "dist"),
         cargo=get.text("cargo", "cargo"),
-        glibc_floor=get.text("glibc_floor", None),
-        source_date_epoch=get.integer("source_date_epoch", None),
+        glibc_floor=_glibc_version(origin, get.text("glibc_floor", None)),
+        source_date_epoch=_epoch(origin, get.integer("source_date_epoch", None)),
         overrides=_overrides(table.get("arch", {}), origin),
         docker=_docker(table.get("docker", {}), origin),
     )
+
+
+def _glibc_version(origin: str, value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"\d+\.\d+", value):
+        raise ConfigError(f'{origin}: glibc_floor must look like "2.36", not {value!r}')
+    return value
+
+
+def _epoch(origin: str, value: int | None) -> int | None:
+    """Seconds since 1970 that a tar header can hold (11 octal digits)."""
+    if value is not None and not 0 <= value < 8**11:
+        raise ConfigError(f"{origin}: source_date_epoch must be between 0 and {8**11 - 1}")
+    return value
 
 
 def _overrides(table: Any, origin: str) -> dict[str, ArchOverride]:

@@ -408,6 +408,9 @@ def test_workspace_errors_are_one_line(toy: Path, tmp_path: Path) -> None:
         ('[arch.arm64]\nlibc = "uclibc"\n', "libc must be one of gnu, musl"),
         ('[docker]\nmode = "magic"\n', "docker.mode must be one of"),
         ('[docker]\nregistry = "https://registry.example"\n', "[docker]: registry must be"),
+        ("arches = []\n", "arches must name at least one arch"),
+        ('glibc_floor = "banana"\n', "glibc_floor must look like"),
+        ("source_date_epoch = -1\n", "source_date_epoch must be between"),
         ("not toml [", "not valid TOML"),
     ],
 )
