@@ -99,7 +99,7 @@ class Settings:
             check_choice("chef", changes["chef"], CHEFS)
         for key in ("workspace", "cache_dir", "dist_dir"):
             if key in changes:
-                changes[key] = Path(changes[key]).absolute()
+                changes[key] = Path(changes[key]).expanduser().absolute()
         if "features" in changes:
             changes["features"] = tuple(changes["features"])
         return replace(self, **changes)
@@ -176,7 +176,7 @@ def _settings(table: dict[str, Any], root: Path, origin: str) -> Settings:
     cache_dir = get.text("cache_dir", None)
     return Settings(
         root=root,
-        workspace=root / get.text("workspace", "."),
+        workspace=root / Path(get.text("workspace", ".")).expanduser(),
         arches=tuple(arch_names),
         profile=get.text("profile", "release"),
         features=tuple(get.texts("features", [])),
@@ -184,8 +184,8 @@ def _settings(table: dict[str, Any], root: Path, origin: str) -> Settings:
         all_features=get.flag("all_features", False),
         backend=check_choice("backend", get.text("backend", "local"), BACKENDS),
         chef=check_choice("chef", get.text("chef", "builtin"), CHEFS),
-        cache_dir=(root / cache_dir) if cache_dir else default_cache_dir(),
-        dist_dir=root / get.text("dist_dir", "dist"),
+        cache_dir=(root / Path(cache_dir).expanduser()) if cache_dir else default_cache_dir(),
+        dist_dir=root / Path(get.text("dist_dir", "dist")).expanduser(),
         cargo=get.text("cargo", "cargo"),
         glibc_floor=_glibc_version(origin, get.text("glibc_floor", None)),
         source_date_epoch=_epoch(origin, get.integer("source_date_epoch", None)),

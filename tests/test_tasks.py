@@ -188,6 +188,23 @@ def test_run_from_inside_a_member_builds_the_workspace(toy: Path, tmp_path: Path
     assert subprocess.run([binary], capture_output=True, text=True).stdout == "hello 41\n"
 
 
+def test_a_home_relative_cache_dir_is_expanded(toy: Path, tmp_path: Path) -> None:
+    """`cache_dir = "~/…"` in galley.toml means the home directory, as a user writes it (it
+    used to create a directory named `~` in the workspace)."""
+    (toy / "galley.toml").write_text('cache_dir = "~/galley-cache"\n')
+    real_home = Path.home()  # rustup and cargo keep theirs (and the source replacement)
+    env = {
+        "HOME": str(tmp_path / "home"),
+        "RUSTUP_HOME": os.environ.get("RUSTUP_HOME", str(real_home / ".rustup")),
+        "CARGO_HOME": os.environ.get("CARGO_HOME", str(real_home / ".cargo")),
+    }
+    built = results(galley("cook", "--json", cwd=toy, cache=tmp_path / "unused", env={
+        **env, "GALLEY_CACHE_DIR": ""}).stdout)  # fmt: skip
+    assert built[0]["cache"] == "miss"
+    assert (tmp_path / "home" / "galley-cache" / "entries").is_dir()
+    assert not (toy / "~").exists()
+
+
 def test_concurrent_cooks_of_one_key_compile_once(toy: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     outputs: list[subprocess.CompletedProcess[str]] = []
