@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nox
 
-from galley.arch import DEFAULT_MATRIX, host
+from galley.arch import DEFAULT_MATRIX
 
 nox.needs_version = ">=2024.10.9"
 nox.options.sessions = ["lint", "tests"]
@@ -34,11 +34,9 @@ def lint(session: nox.Session) -> None:
 
 
 def _task(session: nox.Session, name: str, arch: str) -> None:
-    """`galley <name> --arch <arch> [posargs]`; a foreign arch builds in docker unless
-    posargs choose a backend (the host toolchain has no std for it)."""
-    local = name == "verify" or arch == host().name or "--backend" in session.posargs
-    backend = [] if local else ["--backend", "docker"]
-    session.run(sys.executable, "-m", "galley", name, "--arch", arch, *backend, *session.posargs)
+    """`galley <name> --arch <arch> [posargs]` (the default backend, auto, builds an arch the
+    host toolchain has no std for in docker)."""
+    session.run(sys.executable, "-m", "galley", name, "--arch", arch, *session.posargs)
 
 
 @nox.session(python=False, tags=["cook"])

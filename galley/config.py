@@ -17,7 +17,7 @@ from galley.arch import Arch, Libc
 from galley.errors import ConfigError, GalleyError
 
 FILE_NAME = "galley.toml"
-BACKENDS = ("local", "docker")
+BACKENDS = ("auto", "local", "docker")
 CHEFS = ("builtin", "cargo-chef", "auto")
 MODES = ("cross", "emulate")
 
@@ -59,7 +59,7 @@ class Settings:
     features: tuple[str, ...] = ()
     no_default_features: bool = False
     all_features: bool = False
-    backend: str = "local"
+    backend: str = "auto"  # local where the host toolchain has the std, else docker
     chef: str = "builtin"
     cache_dir: Path = field(default_factory=lambda: default_cache_dir())
     dist_dir: Path = Path("dist")
@@ -182,7 +182,7 @@ def _settings(table: dict[str, Any], root: Path, origin: str) -> Settings:
         features=tuple(get.texts("features", [])),
         no_default_features=get.flag("no_default_features", False),
         all_features=get.flag("all_features", False),
-        backend=check_choice("backend", get.text("backend", "local"), BACKENDS),
+        backend=check_choice("backend", get.text("backend", "auto"), BACKENDS),
         chef=check_choice("chef", get.text("chef", "builtin"), CHEFS),
         cache_dir=(root / Path(cache_dir).expanduser()) if cache_dir else default_cache_dir(),
         dist_dir=root / Path(get.text("dist_dir", "dist")).expanduser(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -10,7 +11,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from galley import arch as arches
 from galley import cachekey, dist, local, sync
+from galley.arch import Arch
 from galley.chef import prepare
 from galley.chef.recipe import Recipe
 from galley.config import Settings
@@ -19,7 +22,7 @@ from galley.docker import images
 from galley.docker import prune as docker_prune
 from galley.docker.backend import DockerPlan
 from galley.docker.client import detect, require_daemon
-from galley.errors import ConfigError, VerifyFailed, WorkspaceError
+from galley.errors import ConfigError, GalleyError, VerifyFailed, WorkspaceError
 from galley.plan import Plan, make_plan
 from galley.prune import Decision, decide
 from galley.results import ArchResult, print_table
@@ -31,12 +34,15 @@ RECIPE_FILE = "recipe.json"
 
 
 def workspace_recipe(settings: Settings, bin_name: str | None = None) -> Recipe:
-    root = settings.workspace
-    if not (root / "Cargo.toml").is_file():
+    check_workspace(settings)
+    return prepare(settings.workspace, bin_name=bin_name)
+
+
+def check_workspace(settings: Settings) -> None:
+    if not (settings.workspace / "Cargo.toml").is_file():
         raise WorkspaceError(
-            f"{root}: no Cargo.toml (set `workspace` in galley.toml or --workspace)"
+            f"{settings.workspace}: no Cargo.toml (set `workspace` in galley.toml or --workspace)"
         )
-    return prepare(root, bin_name=bin_name)
 
 
 def write_recipe(settings: Settings, bin_name: str | None, output: Path | None) -> Path:
@@ -69,13 +75,67 @@ def docker_plans(settings: Settings, arch_names: list[str] | None) -> list[Docke
 def plans(settings: Settings, arch_names: list[str] | None) -> list[Plan]:
     """One local plan per requested arch (checks the workspace and the toolchain first)."""
     recipe = locked_recipe(settings)
-    toolchain = cachekey.probe_toolchain(settings.cargo, settings.workspace)
+    toolchain = host_toolchain(settings.cargo, settings.workspace)
     return [make_plan(settings, arch, recipe, toolchain) for arch in settings.arch_list(arch_names)]
+
+
+@functools.cache
+def host_toolchain(cargo: str, workspace: Path) -> cachekey.Toolchain:
+    """The host toolchain cargo uses in the workspace, asked once per process."""
+    return cachekey.probe_toolchain(cargo, workspace)
+
+
+Groups = list[tuple[Settings, list[str]]]
+
+
+def backend_groups(settings: Settings, arch_names: list[str] | None) -> Groups:
+    """The arches per backend. `auto`: local for those the host toolchain has a std for, docker
+    for the others (said on stderr); otherwise the configured one for all."""
+    names = [arch.name for arch in settings.arch_list(arch_names)]
+    if settings.backend != "auto":
+        return [(settings, names)]
+    check_workspace(settings)  # the probe runs in it
+    try:
+        host = host_toolchain(settings.cargo, settings.workspace)
+    except GalleyError:  # no usable Rust on the host: docker builds every arch
+        host = None
+    local_names = [n for n in names if host and host.has_std(settings.triple(arches.get(n)))]
+    docker_names = [n for n in names if n not in local_names]
+    for name in docker_names:
+        print(f"galley: {name}: no std for it on the host; the docker backend builds it",
+              file=sys.stderr)  # fmt: skip
+    groups: Groups = []
+    if local_names:
+        groups.append((replace(settings, backend="local"), local_names))
+    if docker_names:
+        groups.append((replace(settings, backend="docker"), docker_names))
+    return groups
+
+
+def _in_order(results: list[ArchResult], asked: list[Arch]) -> list[ArchResult]:
+    """Results in the order the arches were asked for, whichever backend built them."""
+    names = [arch.name for arch in asked]
+    return sorted(results, key=lambda result: names.index(result.arch))
 
 
 def cook(
     settings: Settings, arch_names: list[str] | None, explain: bool = False
 ) -> list[ArchResult]:
+    groups = backend_groups(settings, arch_names)
+    results = [r for group, names in groups for r in _cook(group, names, explain)]
+    return _in_order(results, settings.arch_list(arch_names))
+
+
+def build(settings: Settings, arch_names: list[str] | None) -> list[ArchResult]:
+    settings.dist_dir.mkdir(parents=True, exist_ok=True)  # before any work: a mistaken --dist
+    for arch in settings.arch_list(arch_names):
+        dist.check_replaceable(settings.dist_dir / arch.name)
+    groups = backend_groups(settings, arch_names)
+    results = [r for group, names in groups for r in _build(group, names)]
+    return _in_order(results, settings.arch_list(arch_names))
+
+
+def _cook(settings: Settings, arch_names: list[str], explain: bool) -> list[ArchResult]:
     store = Store(settings.cache_dir)
     if settings.backend == "docker":
         found = docker_plans(settings, arch_names)
@@ -94,12 +154,9 @@ def cook(
     return results
 
 
-def build(settings: Settings, arch_names: list[str] | None) -> list[ArchResult]:
+def _build(settings: Settings, arch_names: list[str]) -> list[ArchResult]:
     store = Store(settings.cache_dir)
     started = time.monotonic()
-    settings.dist_dir.mkdir(parents=True, exist_ok=True)  # before any work: a mistaken --dist
-    for arch in settings.arch_list(arch_names):
-        dist.check_replaceable(settings.dist_dir / arch.name)
     if settings.backend == "docker":
         context_root = settings.cache_dir / "docker"
         dplans = docker_plans(settings, arch_names)
@@ -214,15 +271,17 @@ def verify_reproducible(settings: Settings, arch_names: list[str] | None) -> lis
         fresh = settings.with_flags(
             workspace=copy, cache_dir=root / "cache", dist_dir=root / "dist"
         )
-        if settings.backend == "docker":  # cook from scratch too, under a throw-away name
-            fresh = replace(fresh, docker=replace(
-                fresh.docker, registry=None, push=False, no_cache=True,
-                cook_repository=f"galley-verify-{os.getpid()}",
-            ))  # fmt: skip
+        # docker builds cook from scratch too, under a throw-away name
+        fresh = replace(fresh, docker=replace(
+            fresh.docker, registry=None, push=False, no_cache=True,
+            cook_repository=f"galley-verify-{os.getpid()}",
+        ))  # fmt: skip
+        groups = backend_groups(fresh, arch_names)
         try:
-            build(fresh, arch_names)
+            for group, names in groups:
+                build(group, names)
         finally:
-            if settings.backend == "docker":
+            if any(group.backend == "docker" for group, _ in groups):
                 docker_backend.forget_cook_images(fresh)
         for arch in settings.arch_list(arch_names):
             ours = (dist.read_manifest(settings.dist_dir / arch.name) or {}).get("artifacts", {})

@@ -36,7 +36,8 @@ ARCH_HELP = {
     "arch": "architecture, repeatable: amd64 arm64 s390x ppc64le riscv64 (aliases accepted)",
     "profile": "cargo profile (default: release)",
     "features": "cargo feature, repeatable",
-    "backend": "local or docker",
+    "backend": "auto (local where the host toolchain has the target's std, else docker), local"
+    " or docker",
     "chef": "builtin, cargo-chef or auto",
     "json": "print one JSON document on stdout",
     "mode": "docker: cross (native speed) or emulate (qemu, builder image of the arch)",
@@ -90,8 +91,10 @@ def _docker_flags(
     `--push` with no registry to push to."""
     given = [flag for flag, value in (("--mode", mode), ("--registry", registry),
              ("--push", push), ("--builder-image", image)) if value]  # fmt: skip
-    if given and settings.backend != "docker":
-        raise ConfigError(f"{given[0]} is for the docker backend: add --backend docker")
+    if given and settings.backend == "local":
+        raise ConfigError(f"{given[0]} is for the docker backend, not with --backend local")
+    if given:  # auto: a docker flag chooses docker
+        settings = replace(settings, backend="docker")
     changes: dict[str, Any] = {"builder_image": image}
     if registry is not None:
         changes["registry"] = config.check_registry("--registry", registry)  # "": no registry

@@ -220,6 +220,23 @@ def test_a_path_patch_is_cooked_from_its_real_sources(
     assert run_foreign(binary, "s390x-linux-gnu") == f"{greeting} Off\n"
 
 
+def test_auto_builds_each_arch_where_it_can(docker: str, tmp_path: Path, cargo: str) -> None:
+    """The default backend (auto): amd64 with the host's cargo, s390x (no std on the host) in
+    docker, said on stderr; results in the order asked."""
+    workspace = write_tree(tmp_path / "toy", TOY)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    done = galley("build", "--arch", "s390x", "--arch", "amd64", "--json", cwd=workspace,
+                  cache=tmp_path / "cache")  # fmt: skip
+    s390x, amd64 = json.loads(done.stdout)["results"]
+    assert (s390x["arch"], amd64["arch"]) == ("s390x", "amd64")
+    assert "cook_image" in s390x and "cook_image" not in amd64
+    assert "galley: s390x: no std for it on the host; the docker backend builds it" in done.stderr
+    app = workspace / "dist" / "{}" / "bin" / "app"
+    assert run_foreign(Path(str(app).format("s390x")), "s390x-linux-gnu").startswith("app on s390x")
+    native = subprocess.run([str(app).format("amd64")], capture_output=True, text=True)
+    assert native.stdout.startswith("app on x86_64")
+
+
 def test_arm64_emulated_build(docker: str, tmp_path: Path, cargo: str) -> None:
     """Emulate mode: an arm64 builder under qemu, no cross linker (tiny crate: qemu is slow)."""
     workspace = write_tree(tmp_path / "toy", TOY)
