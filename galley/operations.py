@@ -8,6 +8,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -118,12 +119,24 @@ def _in_order(results: list[ArchResult], asked: list[Arch]) -> list[ArchResult]:
     return sorted(results, key=lambda result: names.index(result.arch))
 
 
+def _run_groups(
+    groups: Groups, run: Callable[[Settings, list[str]], list[ArchResult]], asked: list[Arch]
+) -> list[ArchResult]:
+    """Each backend's arches through `run`; every result names the backend that made it."""
+    results = []
+    for group, names in groups:
+        for result in run(group, names):
+            result.details["backend"] = group.backend
+            results.append(result)
+    return _in_order(results, asked)
+
+
 def cook(
     settings: Settings, arch_names: list[str] | None, explain: bool = False
 ) -> list[ArchResult]:
     groups = backend_groups(settings, arch_names)
-    results = [r for group, names in groups for r in _cook(group, names, explain)]
-    return _in_order(results, settings.arch_list(arch_names))
+    cook_group = functools.partial(_cook, explain=explain)
+    return _run_groups(groups, cook_group, settings.arch_list(arch_names))
 
 
 def build(settings: Settings, arch_names: list[str] | None) -> list[ArchResult]:
@@ -131,8 +144,7 @@ def build(settings: Settings, arch_names: list[str] | None) -> list[ArchResult]:
     for arch in settings.arch_list(arch_names):
         dist.check_replaceable(settings.dist_dir / arch.name)
     groups = backend_groups(settings, arch_names)
-    results = [r for group, names in groups for r in _build(group, names)]
-    return _in_order(results, settings.arch_list(arch_names))
+    return _run_groups(groups, _build, settings.arch_list(arch_names))
 
 
 def _cook(settings: Settings, arch_names: list[str], explain: bool) -> list[ArchResult]:

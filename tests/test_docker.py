@@ -229,6 +229,7 @@ def test_auto_builds_each_arch_where_it_can(docker: str, tmp_path: Path, cargo: 
                   cache=tmp_path / "cache")  # fmt: skip
     s390x, amd64 = json.loads(done.stdout)["results"]
     assert (s390x["arch"], amd64["arch"]) == ("s390x", "amd64")
+    assert (s390x["backend"], amd64["backend"]) == ("docker", "local")
     assert "cook_image" in s390x and "cook_image" not in amd64
     assert "galley: s390x: no std for it on the host; the docker backend builds it" in done.stderr
     app = workspace / "dist" / "{}" / "bin" / "app"
