@@ -96,15 +96,15 @@ def backend_groups(settings: Settings, arch_names: list[str] | None) -> Groups:
     if settings.backend != "auto":
         return [(settings, names)]
     check_workspace(settings)  # the probe runs in it
+    reason = "no std for it on the host"
     try:
         host = host_toolchain(settings.cargo, settings.workspace)
-    except GalleyError:  # no usable Rust on the host: docker builds every arch
-        host = None
+    except GalleyError as exc:  # no usable Rust on the host: docker builds every arch
+        host, reason = None, str(exc)
     local_names = [n for n in names if host and host.has_std(settings.triple(arches.get(n)))]
     docker_names = [n for n in names if n not in local_names]
     for name in docker_names:
-        print(f"galley: {name}: no std for it on the host; the docker backend builds it",
-              file=sys.stderr)  # fmt: skip
+        print(f"galley: {name}: {reason}; the docker backend builds it", file=sys.stderr)
     groups: Groups = []
     if local_names:
         groups.append((replace(settings, backend="local"), local_names))
