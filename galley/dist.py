@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from galley import filelock
 from galley.errors import ConfigError
 from galley.hashing import sha256_file
 
@@ -114,9 +115,7 @@ def _replace(arch_dir: Path, staging: Path) -> None:
 def _remove_abandoned(arch_dir: Path) -> None:
     """Staging dirs left by galley processes that died before their rename."""
     for path in arch_dir.parent.glob(f".{arch_dir.name}.*.*"):
-        pid = path.name.split(".")[2]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            shutil.rmtree(path, ignore_errors=True)
+        filelock.remove_if_owner_died(path, path.name.split(".")[2])
 
 
 def publish_build(plan: Plan, dist_dir: Path, binaries: list[Path], **extra: Any) -> dict[str, Any]:

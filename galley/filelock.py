@@ -1,9 +1,11 @@
-"""Exclusive advisory file locks (flock): one process at a time in a directory they share."""
+"""Galley processes sharing a directory: exclusive advisory locks (flock), and removing what a
+process that died left there."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,3 +20,9 @@ def exclusive(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def remove_if_owner_died(path: Path, pid: str) -> None:
+    """Remove `path`, a directory named after the process `pid` that made it, if it is gone."""
+    if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+        shutil.rmtree(path, ignore_errors=True)

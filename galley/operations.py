@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from galley import arch as arches
 from galley import cachekey, dist, local, sync
 from galley.arch import Arch
 from galley.chef import prepare
@@ -92,17 +91,17 @@ Groups = list[tuple[Settings, list[str]]]
 def backend_groups(settings: Settings, arch_names: list[str] | None) -> Groups:
     """The arches per backend. `auto`: local for those the host toolchain has a std for, docker
     for the others (said on stderr); otherwise the configured one for all."""
-    names = [arch.name for arch in settings.arch_list(arch_names)]
+    asked = settings.arch_list(arch_names)
     if settings.backend != "auto":
-        return [(settings, names)]
+        return [(settings, [arch.name for arch in asked])]
     check_workspace(settings)  # the probe runs in it
     reason = "no std for it on the host"
     try:
         host = host_toolchain(settings.cargo, settings.workspace)
     except GalleyError as exc:  # no usable Rust on the host: docker builds every arch
         host, reason = None, str(exc)
-    local_names = [n for n in names if host and host.has_std(settings.triple(arches.get(n)))]
-    docker_names = [n for n in names if n not in local_names]
+    local_names = [a.name for a in asked if host and host.has_std(settings.triple(a))]
+    docker_names = [a.name for a in asked if a.name not in local_names]
     for name in docker_names:
         print(f"galley: {name}: {reason}; the docker backend builds it", file=sys.stderr)
     groups: Groups = []
@@ -113,22 +112,18 @@ def backend_groups(settings: Settings, arch_names: list[str] | None) -> Groups:
     return groups
 
 
-def _in_order(results: list[ArchResult], asked: list[Arch]) -> list[ArchResult]:
-    """Results in the order the arches were asked for, whichever backend built them."""
-    names = [arch.name for arch in asked]
-    return sorted(results, key=lambda result: names.index(result.arch))
-
-
 def _run_groups(
     groups: Groups, run: Callable[[Settings, list[str]], list[ArchResult]], asked: list[Arch]
 ) -> list[ArchResult]:
-    """Each backend's arches through `run`; every result names the backend that made it."""
+    """Each backend's arches through `run`; every result names the backend that made it, and
+    they come in the order the arches were asked for."""
     results = []
     for group, names in groups:
         for result in run(group, names):
             result.details["backend"] = group.backend
             results.append(result)
-    return _in_order(results, asked)
+    order = [arch.name for arch in asked]
+    return sorted(results, key=lambda result: order.index(result.arch))
 
 
 def cook(

@@ -129,11 +129,8 @@ def sources_digest(workspace: Path, relative_dirs: list[str]) -> str:
     """sha256 over the path and content of every file in the dirs (as the mirror copies them)."""
     digest = hashlib.sha256()
     for relative in relative_dirs:
-        root = workspace / relative
-        for directory, dirs, files in os.walk(root):
-            here = Path(directory)
-            dirs[:] = sorted(d for d in dirs if not sync.skipped(root, here, d))
-            for name in sorted(files):
+        for here, files in sync.walk(workspace / relative):
+            for name in files:
                 path = here / name
                 digest.update(f"{path.relative_to(workspace).as_posix()}\0".encode())
                 digest.update(sha256_file(path).encode())
@@ -144,13 +141,11 @@ def _linker(settings: Settings, arch: Arch, recipe: Recipe, triple: str) -> str 
     """galley.toml's `[arch.X] linker`; else none when the workspace's `.cargo/config.toml`
     names one for the triple (cargo reads it there, and the recipe, part of the key, carries
     it); else the arch table's cross gcc (none for the host)."""
-    if settings.overrides.get(arch.name) and settings.overrides[arch.name].linker:
-        return settings.overrides[arch.name].linker
+    override = settings.overrides.get(arch.name)
     target = _config(recipe).get("target", {})
     table = target.get(triple, {}) if isinstance(target, dict) else {}
-    if isinstance(table, dict) and isinstance(table.get("linker"), str):
-        return None
-    return settings.linker(arch)
+    configured = isinstance(table, dict) and isinstance(table.get("linker"), str)
+    return None if configured and not (override and override.linker) else settings.linker(arch)
 
 
 def rustflags(recipe: Recipe, triple: str) -> list[str]:

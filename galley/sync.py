@@ -12,7 +12,7 @@ from __future__ import annotations
 import filecmp
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ANYWHERE = {".git", "__pycache__"}
@@ -38,16 +38,23 @@ def ignore(root: Path) -> Callable[[str, list[str]], set[str]]:
     return names_to_skip
 
 
+def walk(root: Path) -> Iterator[tuple[Path, list[str]]]:
+    """(directory, its file names) under `root`, sorted, without what the mirror leaves out
+    (nor directories reached through a symlink)."""
+    for directory, dirs, files in os.walk(root):
+        here = Path(directory)
+        dirs[:] = sorted(
+            d for d in dirs if not skipped(root, here, d) and not (here / d).is_symlink()
+        )
+        yield here, sorted(files)
+
+
 def mirror(source: Path, destination: Path) -> int:
     """Make `destination` equal `source`; returns the number of files written or removed."""
     destination.mkdir(parents=True, exist_ok=True)
     changed = 0
     wanted: set[str] = set()
-    for directory, dirs, files in os.walk(source):
-        here = Path(directory)
-        dirs[:] = sorted(
-            d for d in dirs if not skipped(source, here, d) and not (here / d).is_symlink()
-        )
+    for here, files in walk(source):
         relative = here.relative_to(source)
         (destination / relative).mkdir(parents=True, exist_ok=True)
         wanted.add(relative.as_posix())

@@ -435,9 +435,7 @@ def _cook_context(plan: Plan, mode: str) -> Path:
 def _remove_abandoned_contexts(directory: Path) -> None:
     """Cook contexts left by galley processes that died (killed, daemon gone, power loss)."""
     for context in directory.glob("cook-*.*"):
-        pid = context.suffix[1:]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            shutil.rmtree(context, ignore_errors=True)
+        filelock.remove_if_owner_died(context, context.suffix[1:])
 
 
 def _vendor(plan: Plan) -> Path:
