@@ -205,6 +205,20 @@ def test_the_workspace_config_linker_is_used(docker: str, tmp_path: Path, cargo:
     assert failed.returncode == 6 and "linking with `/usr/bin/false` failed" in failed.stderr
 
 
+def test_a_crate_without_dependencies_builds(docker: str, tmp_path: Path, cargo: str) -> None:
+    """`cargo vendor` makes no directory when there is nothing to vendor (the build used to stop
+    with "No such file or directory")."""
+    workspace = write_tree(tmp_path / "bare", {
+        "Cargo.toml": '[package]\nname = "bare"\nversion = "0.1.0"\nedition = "2021"\n',
+        "src/main.rs": 'fn main() { println!("bare"); }\n',
+    })  # fmt: skip
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    galley("build", "--backend", "docker", "--arch", "amd64", cwd=workspace,
+           cache=tmp_path / "cache")  # fmt: skip
+    binary = workspace / "dist" / "amd64" / "bin" / "bare"
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "bare\n"
+
+
 def test_a_path_patch_is_cooked_from_its_real_sources(
     docker: str, tmp_path: Path, cargo: str
 ) -> None:

@@ -450,6 +450,7 @@ def _vendor(plan: Plan) -> Path:
              "--versioned-dirs", str(directory / "vendor")],
             cwd=plan.settings.workspace, stdout_lines=[],
         )  # fmt: skip
+        (directory / "vendor").mkdir(exist_ok=True)  # cargo makes none with no dependencies
         _fix_mtimes(directory / "vendor")
         (directory / ".complete").touch()
         (directory / ".mtimes-fixed").touch()
