@@ -27,6 +27,7 @@ class Toolchain:
     rustc: str
     cargo: str
     sysroot: Path
+    rustc_argv: tuple[str, ...] = ("rustc",)  # runs this rustc (a path, or `docker run … rustc`)
 
     @property
     def release(self) -> str:
@@ -49,6 +50,7 @@ def probe_toolchain(
             rustc=shell.capture([rustc, "-vV"], cwd=cwd, env=env).strip(),
             cargo=shell.capture([cargo, "-V"], cwd=cwd, env=env).strip(),
             sysroot=Path(shell.capture([rustc, "--print", "sysroot"], cwd=cwd, env=env).strip()),
+            rustc_argv=(rustc,),
         )
     except CommandFailed as exc:
         raise ToolNotFound(f"the Rust toolchain does not answer: {exc}") from None

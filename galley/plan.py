@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shlex
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from galley import cachekey, chefcmd, sync
+from galley import cachekey, cargo_cfg, chefcmd, sync
 from galley.arch import Arch
 from galley.cachekey import Toolchain
 from galley.chef import cleanup
@@ -19,6 +19,9 @@ from galley.chef.recipe import Recipe
 from galley.config import Settings
 from galley.errors import ConfigError, ToolNotFound
 from galley.hashing import sha256_file
+
+#: What rustc says of the target's cfg under the given rustflags.
+CfgQuery = Callable[[tuple[str, ...]], cargo_cfg.Cfgs]
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,11 @@ class Plan:
     linker: str | None  # what galley sets as CARGO_TARGET_<TRIPLE>_LINKER (None: cargo decides)
     key_manifest: dict[str, Any]
     key: str
+
+    @property
+    def rustflags(self) -> list[str]:
+        """The user's rustflags for the target (see `rustflags`), as the key has them."""
+        return list(self.key_manifest.get("rustflags", []))
 
     @property
     def profile_dir(self) -> str:
@@ -63,8 +71,7 @@ class Plan:
         if self.linker and f"CARGO_TARGET_{upper}_LINKER" not in os.environ:
             env[f"CARGO_TARGET_{upper}_LINKER"] = self.linker
             env.setdefault(f"CC_{self.triple.replace('-', '_')}", self.linker)
-        flags = rustflags(self.recipe, self.triple)
-        flags += [f"--remap-path-prefix={path}={to}" for path, to in remap.items()]
+        flags = self.rustflags + [f"--remap-path-prefix={path}={to}" for path, to in remap.items()]
         env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
         env["RUSTFLAGS"] = None
         if self.settings.source_date_epoch is not None:
@@ -91,7 +98,11 @@ def make_plan(
             "--backend docker"
         )
     chef = chefcmd.resolve(settings.chef, settings.cargo)
-    linker = _linker(settings, arch, recipe, triple)
+
+    def cfg_of(flags: tuple[str, ...]) -> cargo_cfg.Cfgs:
+        return cargo_cfg.target_cfg(toolchain.rustc_argv, settings.workspace, triple, flags)
+
+    linker = _linker(settings, arch, recipe, triple, cfg_of)
     patched = sorted(cleanup.patched_dirs(recipe))
     if patched and chef == "cargo-chef":
         raise ConfigError(
@@ -113,7 +124,7 @@ def make_plan(
             "all_features": settings.all_features,
         },
         env=cachekey.env_inputs(triple),
-        rustflags=rustflags(recipe, triple),
+        rustflags=rustflags(recipe, triple, cfg_of),
         linker=linker,
         chef=chef,
         builder_image=builder_image,
@@ -137,48 +148,57 @@ def sources_digest(workspace: Path, relative_dirs: list[str]) -> str:
     return digest.hexdigest()
 
 
-def _linker(settings: Settings, arch: Arch, recipe: Recipe, triple: str) -> str | None:
+def _linker(
+    settings: Settings, arch: Arch, recipe: Recipe, triple: str, cfg_of: CfgQuery
+) -> str | None:
     """galley.toml's `[arch.X] linker`; else none when the workspace's `.cargo/config.toml`
-    names one for the triple (cargo reads it there, and the recipe, part of the key, carries
-    it); else the arch table's cross gcc (none for the host)."""
+    names one for the target (`[target.<triple>]` or a matching `[target.'cfg(..)']`: cargo
+    reads it there, and the recipe, part of the key, carries it); else the arch table's cross
+    gcc (none for the host)."""
     override = settings.overrides.get(arch.name)
-    target = _config(recipe).get("target", {})
-    table = target.get(triple, {}) if isinstance(target, dict) else {}
-    configured = isinstance(table, dict) and isinstance(table.get("linker"), str)
-    return None if configured and not (override and override.linker) else settings.linker(arch)
+    if override and override.linker:
+        return override.linker
+    config = _config(recipe)
+    target = config.get("target", {})
+    tables = [target.get(triple, {})] if isinstance(target, dict) else []
+    if cargo_cfg.has_cfg_tables(config, "linker"):
+        flags = tuple(rustflags(recipe, triple, cfg_of))
+        tables += cargo_cfg.matching_tables(config, cfg_of(flags))
+    configured = any(isinstance(t, dict) and isinstance(t.get("linker"), str) for t in tables)
+    return None if configured else settings.linker(arch)
 
 
-def rustflags(recipe: Recipe, triple: str) -> list[str]:
-    """The user's rustflags, in cargo's order: CARGO_ENCODED_RUSTFLAGS, RUSTFLAGS, then
-    `target.<triple>.rustflags` (its CARGO_TARGET_<TRIPLE>_RUSTFLAGS variable, else the
-    workspace's `.cargo/config.toml`), then `build.rustflags` (CARGO_BUILD_RUSTFLAGS, else the
-    config). galley passes rustflags through CARGO_ENCODED_RUSTFLAGS, which hides the later
-    sources from cargo, so they are carried over here."""
-    if os.environ.get("CARGO_ENCODED_RUSTFLAGS"):
-        return os.environ["CARGO_ENCODED_RUSTFLAGS"].split("\x1f")
-    if os.environ.get("RUSTFLAGS"):
-        return shlex.split(os.environ["RUSTFLAGS"])
+def rustflags(recipe: Recipe, triple: str, cfg_of: CfgQuery) -> list[str]:
+    """The user's rustflags for the target, as cargo picks them: CARGO_ENCODED_RUSTFLAGS or
+    RUSTFLAGS when set (even empty); else `target.<triple>.rustflags` joined with those of every
+    `[target.'cfg(..)']` table that matches the cfg rustc gives under the flags found so far
+    (one round, as cargo keeps); else `build.rustflags`. A config list is joined with its
+    variable (CARGO_TARGET_<TRIPLE>_RUSTFLAGS, CARGO_BUILD_RUSTFLAGS). galley passes rustflags
+    through CARGO_ENCODED_RUSTFLAGS, which hides every later source from cargo: hence this."""
+    if "CARGO_ENCODED_RUSTFLAGS" in os.environ:
+        encoded = os.environ["CARGO_ENCODED_RUSTFLAGS"]
+        return encoded.split("\x1f") if encoded else []
+    if "RUSTFLAGS" in os.environ:
+        return [flag.strip() for flag in os.environ["RUSTFLAGS"].split(" ") if flag.strip()]
     config = _config(recipe)
     target = config.get("target", {}) if isinstance(config.get("target"), dict) else {}
-    for name, table in target.items():
-        if name.startswith("cfg(") and isinstance(table, dict) and "rustflags" in table:
-            raise ConfigError(
-                f"rustflags in [target.'{name}'] of .cargo/config.toml are not supported; "
-                f"put them in [target.{triple}] or [build]"
-            )
     upper = triple.upper().replace("-", "_").replace(".", "_")
-    for variable, table in (
-        (f"CARGO_TARGET_{upper}_RUSTFLAGS", target.get(triple, {})),
-        ("CARGO_BUILD_RUSTFLAGS", config.get("build", {})),
-    ):
-        if os.environ.get(variable):
-            return os.environ[variable].split()
-        flags = table.get("rustflags") if isinstance(table, dict) else None
-        if isinstance(flags, str):
-            return flags.split()
-        if isinstance(flags, list) and all(isinstance(f, str) for f in flags):
-            return list(flags)
-    return []
+    own = _flag_list(target.get(triple), f"target.{triple}", f"CARGO_TARGET_{upper}_RUSTFLAGS")
+    build = _flag_list(config.get("build"), "build", "CARGO_BUILD_RUSTFLAGS")
+    if not cargo_cfg.has_cfg_tables(config, "rustflags"):
+        return own or build
+    tables = cargo_cfg.matching_tables(config, cfg_of(tuple(own or build)))
+    return own + [flag for table in tables for flag in _flag_list(table, "target.cfg")] or build
+
+
+def _flag_list(table: object, where: str, variable: str | None = None) -> list[str]:
+    """A table's `rustflags` (a list, or a string split on spaces), then the variable's."""
+    value = table.get("rustflags", []) if isinstance(table, dict) else []
+    if isinstance(value, str):
+        value = value.split()
+    if not isinstance(value, list) or not all(isinstance(flag, str) for flag in value):
+        raise ConfigError(f"{where}.rustflags in .cargo/config.toml must be a list of strings")
+    return [*value, *(os.environ.get(variable, "").split() if variable else [])]
 
 
 def _config(recipe: Recipe) -> dict[str, Any]:

@@ -192,11 +192,16 @@ def test_big_endian_and_power_cross_builds(
     galley("verify", "--arch", arch, cwd=workspace, cache=tmp_path / "cache")
 
 
-def test_the_workspace_config_linker_is_used(docker: str, tmp_path: Path, cargo: str) -> None:
-    """A linker the workspace's .cargo/config.toml names for the target is the one cargo runs
-    (galley used to override it with the arch table's cross gcc). /usr/bin/false makes that
-    visible: the cook fails at the first link, naming it."""
-    config = '[target.s390x-unknown-linux-gnu]\nlinker = "/usr/bin/false"\n'
+@pytest.mark.parametrize(
+    "table", ["s390x-unknown-linux-gnu", "'cfg(all(target_arch = \"s390x\", unix))'"]
+)
+def test_the_workspace_config_linker_is_used(
+    docker: str, tmp_path: Path, cargo: str, table: str
+) -> None:
+    """A linker the workspace's .cargo/config.toml names for the target, in its triple's table
+    or a cfg table that matches, is the one cargo runs (galley used to override it with the arch
+    table's cross gcc). /usr/bin/false makes that visible: the cook fails at the first link."""
+    config = f'[target.{table}]\nlinker = "/usr/bin/false"\n'
     workspace = write_tree(tmp_path / "toy", {**TOY, ".cargo/config.toml": config})
     subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
     forget_cook_images(docker, workspace)
@@ -217,6 +222,27 @@ def test_a_crate_without_dependencies_builds(docker: str, tmp_path: Path, cargo:
            cache=tmp_path / "cache")  # fmt: skip
     binary = workspace / "dist" / "amd64" / "bin" / "bare"
     assert subprocess.run([binary], capture_output=True, text=True).stdout == "bare\n"
+
+
+def test_cfg_table_rustflags_reach_a_cross_build(docker: str, tmp_path: Path, cargo: str) -> None:
+    """The cfg is the builder's rustc's for the target (big-endian s390x here, not the host)."""
+    config = """[target.'cfg(target_endian = "big")']\nrustflags = ["--cfg", "galley_big"]\n"""
+    main = 'fn main() { println!("big={}", cfg!(galley_big)); }\n'
+    workspace = write_tree(tmp_path / "flagged", {
+        "Cargo.toml": '[package]\nname = "flagged"\nversion = "0.1.0"\nedition = "2021"\n',
+        "src/main.rs": main, ".cargo/config.toml": config,
+    })  # fmt: skip
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    for arch, gcc, big in (("s390x", "s390x-linux-gnu", "true"), ("amd64", None, "false")):
+        galley("build", "--backend", "docker", "--arch", arch, cwd=workspace,
+               cache=tmp_path / "cache")  # fmt: skip
+        binary = workspace / "dist" / arch / "bin" / "flagged"
+        printed = (
+            run_foreign(binary, gcc)
+            if gcc
+            else subprocess.run([binary], capture_output=True, text=True, check=True).stdout
+        )
+        assert printed == f"big={big}\n"
 
 
 def test_a_path_patch_is_cooked_from_its_real_sources(

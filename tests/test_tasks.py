@@ -167,42 +167,61 @@ def test_rustflags_from_the_environment_reach_the_binary(
     assert subprocess.run([binary], capture_output=True, text=True).stdout == "on\n"
 
 
-def test_cfg_table_rustflags_are_refused(tmp_path: Path, cargo: str) -> None:
-    """galley would hide them from cargo; a clear error instead of a binary built without."""
-    config = {
-        ".cargo/config.toml": '[target.\'cfg(unix)\']\nrustflags = ["--cfg", "galley_flag"]\n'
-    }
+CFG_TABLES = {
+    "Cargo.toml": FLAGGED["Cargo.toml"],
+    "src/main.rs": (
+        'fn main() { println!("{:?}", [cfg!(galley_triple), cfg!(galley_arch), '
+        "cfg!(galley_second), cfg!(galley_windows), cfg!(galley_env), cfg!(galley_build)]); }\n"
+    ),
+    ".cargo/config.toml": """[target.x86_64-unknown-linux-gnu]
+rustflags = ["--cfg", "galley_triple"]
+[target.'cfg(target_arch = "x86_64")']
+rustflags = ["--cfg", "galley_arch"]
+[target.'cfg(all(galley_arch, unix))']
+rustflags = ["--cfg", "galley_second"]
+[target.'cfg(windows)']
+rustflags = ["--cfg", "galley_windows"]
+[build]
+rustflags = ["--cfg", "galley_build"]
+""",
+}
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    # galley_second needs a second round (cargo keeps one); windows never matches here
+    ({"CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS": "--cfg galley_env"},
+     "[true, true, false, false, true, false]"),
+    ({"RUSTFLAGS": ""}, "[false, false, false, false, false, false]"),
+])  # fmt: skip
+def test_rustflags_of_cfg_tables_reach_the_binary_as_with_cargo(
+    tmp_path: Path, cargo: str, env: dict[str, str], expected: str
+) -> None:
+    """`[target.'cfg(..)'] rustflags` of the tables that match are joined with the triple's
+    and its variable's; a set but empty RUSTFLAGS means none at all. galley's binary prints
+    what cargo's own build of the workspace prints (galley used to refuse cfg tables, and to
+    drop the config's list when the variable was set or fall back to it when RUSTFLAGS was
+    empty)."""
+    workspace = write_tree(tmp_path / "flagged", CFG_TABLES)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    own = subprocess.run(
+        [cargo, "run", "-q", "--target", "x86_64-unknown-linux-gnu", "--target-dir",
+         str(tmp_path / "plain")],
+        cwd=workspace, env={**os.environ, **env}, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert own == expected + "\n"
+    galley("build", cwd=workspace, cache=tmp_path / "cache", env=env)
+    binary = workspace / "dist" / "amd64" / "bin" / "flagged"
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == own
+
+
+def test_a_malformed_cfg_table_is_one_line(tmp_path: Path, cargo: str) -> None:
+    config = {".cargo/config.toml": "[target.'cfg(all(unix)']\nrustflags = [\"-g\"]\n"}
     workspace = write_tree(tmp_path / "flagged", {**FLAGGED, **config})
     subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
     failed = galley("build", cwd=workspace, cache=tmp_path / "cache", check=False)
     lines = failed.stderr.strip().splitlines()
-    assert failed.returncode == 2 and len(lines) == 1 and "[target.'cfg(unix)']" in lines[0]
-
-
-def test_run_from_inside_a_member_builds_the_workspace(toy: Path, tmp_path: Path) -> None:
-    """With no galley.toml, the workspace is the one cargo would use from the cwd (here the
-    member's src/ dir), and dist/ goes to its root; before, galley took the cwd itself."""
-    built = results(galley("build", "--json", cwd=toy / "app" / "src", cache=tmp_path / "c").stdout)
-    assert built[0]["dist"] == str(toy / "dist" / "amd64")
-    binary = toy / "dist" / "amd64" / "bin" / "app"
-    assert subprocess.run([binary], capture_output=True, text=True).stdout == "hello 41\n"
-
-
-def test_a_home_relative_cache_dir_is_expanded(toy: Path, tmp_path: Path) -> None:
-    """`cache_dir = "~/…"` in galley.toml means the home directory, as a user writes it (it
-    used to create a directory named `~` in the workspace)."""
-    (toy / "galley.toml").write_text('cache_dir = "~/galley-cache"\n')
-    real_home = Path.home()  # rustup and cargo keep theirs (and the source replacement)
-    env = {
-        "HOME": str(tmp_path / "home"),
-        "RUSTUP_HOME": os.environ.get("RUSTUP_HOME", str(real_home / ".rustup")),
-        "CARGO_HOME": os.environ.get("CARGO_HOME", str(real_home / ".cargo")),
-    }
-    built = results(galley("cook", "--json", cwd=toy, cache=tmp_path / "unused", env={
-        **env, "GALLEY_CACHE_DIR": ""}).stdout)  # fmt: skip
-    assert built[0]["cache"] == "miss"
-    assert (tmp_path / "home" / "galley-cache" / "entries").is_dir()
-    assert not (toy / "~").exists()
+    assert failed.returncode == 2 and len(lines) == 1, failed.stderr
+    assert "[target.'cfg(all(unix)'] in .cargo/config.toml: bad cfg" in lines[0]
 
 
 def test_concurrent_cooks_of_one_key_compile_once(toy: Path, tmp_path: Path) -> None:

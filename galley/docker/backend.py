@@ -500,4 +500,8 @@ def _toolchain(docker: Docker, builder: images.Builder, settings: Settings) -> c
         data = {"rustc": rustc.strip(), "cargo": cargo.strip()}
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(data), encoding="utf-8")
-    return cachekey.Toolchain(rustc=data["rustc"], cargo=data["cargo"], sysroot=Path("/usr"))
+    run = (docker.program, "run", "--rm", "--network", "none", "--platform", builder.platform)
+    return cachekey.Toolchain(
+        rustc=data["rustc"], cargo=data["cargo"], sysroot=Path("/usr"),
+        rustc_argv=(*run, builder.tag, "rustc"),
+    )  # fmt: skip

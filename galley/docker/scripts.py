@@ -42,7 +42,7 @@ def env_lines(plan: Plan, mode: str) -> str:
     env = {"CARGO_INCREMENTAL": "0"}
     if linker:
         env[variable] = linker
-    flags = list(plan.key_manifest.get("rustflags", []))
+    flags = plan.rustflags
     if flags:
         env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
     lines = "".join(f"export {name}={shlex.quote(value)}\n" for name, value in env.items())
