@@ -224,6 +224,32 @@ def test_a_crate_without_dependencies_builds(docker: str, tmp_path: Path, cargo:
     assert subprocess.run([binary], capture_output=True, text=True).stdout == "bare\n"
 
 
+def test_a_git_dependency_is_served_from_the_vendor_dir(
+    docker: str, tmp_path: Path, cargo: str
+) -> None:
+    """A git dependency (a repository on disk: there is no network here) is vendored with the
+    rest and replaced in the cook's cargo config like crates.io (the cook used to fail with
+    "failed to get `gdep`": galley's config replaced crates.io only)."""
+    dep = write_tree(tmp_path / "gdep", {
+        "Cargo.toml": '[package]\nname = "gdep"\nversion = "0.3.0"\nedition = "2021"\n'
+                      '[dependencies]\nlog = "0.4"\n',
+        "src/lib.rs": 'pub fn hello() -> &\'static str { log::max_level(); "from git" }\n',
+    })  # fmt: skip
+    git = ["git", "-c", "user.name=galley", "-c", "user.email=galley@localhost"]
+    for argv in (["init", "-q"], ["add", "."], ["commit", "-qm", "gdep"]):
+        subprocess.run([*git, *argv], cwd=dep, check=True)
+    workspace = write_tree(tmp_path / "app", {
+        "Cargo.toml": '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n'
+                      f'[dependencies]\ngdep = {{ git = "{dep.as_uri()}" }}\n',
+        "src/main.rs": 'fn main() { println!("{}", gdep::hello()); }\n',
+    })  # fmt: skip
+    subprocess.run([cargo, "generate-lockfile"], cwd=workspace, check=True)
+    galley("build", "--backend", "docker", "--arch", "s390x", cwd=workspace,
+           cache=tmp_path / "cache")  # fmt: skip
+    binary = workspace / "dist" / "s390x" / "bin" / "app"
+    assert run_foreign(binary, "s390x-linux-gnu") == "from git\n"
+
+
 def test_cfg_table_rustflags_reach_a_cross_build(docker: str, tmp_path: Path, cargo: str) -> None:
     """The cfg is the builder's rustc's for the target (big-endian s390x here, not the host)."""
     config = """[target.'cfg(target_endian = "big")']\nrustflags = ["--cfg", "galley_big"]\n"""

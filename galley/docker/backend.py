@@ -418,15 +418,9 @@ def _cook_context(plan: Plan, mode: str) -> Path:
     (context / "skeleton").mkdir(parents=True)
     skeleton.write(skeleton.plan(plan.recipe), context / "skeleton")
     copy_patch_sources(plan.recipe, context / "skeleton", str(plan.settings.workspace))
-    vendor = _vendor(plan)
-    shutil.copytree(vendor, context / "vendor", copy_function=os.link)
-    config = {
-        "source": {
-            "crates-io": {"replace-with": "vendored-sources"},
-            "vendored-sources": {"directory": VENDOR},
-        },
-        "net": {"offline": True},
-    }
+    vendored = _vendor(plan)
+    shutil.copytree(vendored / "vendor", context / "vendor", copy_function=os.link)
+    config = {"source": _vendored_sources(vendored), "net": {"offline": True}}
     (context / "cargo-config.toml").write_text(toml_io.dumps(config), encoding="utf-8")
     (context / "cook.sh").write_text(scripts.cook_script(plan, mode), encoding="utf-8")
     return context
@@ -439,22 +433,35 @@ def _remove_abandoned_contexts(directory: Path) -> None:
 
 
 def _vendor(plan: Plan) -> Path:
-    """`cargo vendor` of the workspace's lockfile, cached by the lockfile's digest."""
+    """`cargo vendor` of the workspace's lockfile, cached by the lockfile's digest: `vendor/`
+    and `sources.toml`, the source replacements cargo printed (crates.io, and git sources)."""
     lock = (plan.settings.workspace / "Cargo.lock").read_bytes()
     directory = plan.settings.cache_dir / "vendor" / hashlib.sha256(lock).hexdigest()[:16]
-    if not (directory / ".complete").exists() or not (directory / ".mtimes-fixed").exists():
+    if not (directory / ".complete").exists() or not (directory / "sources.toml").exists():
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
+        printed: list[str] = []
         shell.run(
             [plan.settings.cargo, "vendor", "--respect-source-config", "--locked",
              "--versioned-dirs", str(directory / "vendor")],
-            cwd=plan.settings.workspace, stdout_lines=[],
+            cwd=plan.settings.workspace, stdout_lines=printed,
         )  # fmt: skip
         (directory / "vendor").mkdir(exist_ok=True)  # cargo makes none with no dependencies
         _fix_mtimes(directory / "vendor")
+        (directory / "sources.toml").write_text("".join(printed), encoding="utf-8")
         (directory / ".complete").touch()
-        (directory / ".mtimes-fixed").touch()
-    return directory / "vendor"
+    return directory
+
+
+def _vendored_sources(vendored: Path) -> dict[str, Any]:
+    """The `[source]` tables of the cook's cargo config: every source cargo vendor replaced
+    (crates.io, git repositories) served from the vendor dir at VENDOR in the image."""
+    path = vendored / "sources.toml"
+    printed = toml_io.loads(path.read_text(encoding="utf-8"), f"cargo vendor's output ({path})")
+    sources = printed.get("source", {})
+    sources.setdefault("crates-io", {"replace-with": "vendored-sources"})
+    sources["vendored-sources"] = {"directory": VENDOR}
+    return dict(sources)
 
 
 VENDOR_MTIME = 946684800  # 2000-01-01: one fixed time for every vendored file
