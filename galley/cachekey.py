@@ -16,8 +16,10 @@ from galley.errors import CommandFailed, ToolNotFound
 #: Environment variables that change compiled bits, whatever the target.
 GLOBAL_ENV = (
     "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS",
-    "CC", "CFLAGS", "CXX", "CXXFLAGS", "AR",
+    "CC", "CFLAGS", "CXX", "CXXFLAGS", "AR", "RUSTC_BOOTSTRAP",
 )  # fmt: skip
+#: Prefix of cargo's profile settings from the environment (CARGO_PROFILE_RELEASE_LTO=true).
+PROFILE_ENV_PREFIX = "CARGO_PROFILE_"
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,15 @@ def env_inputs(triple: str, environ: Mapping[str, str] | None = None) -> dict[st
         f"CXX_{lower}",
         f"AR_{lower}",
     ]
+    names += sorted(name for name in environ if name.startswith(PROFILE_ENV_PREFIX))
     return {name: environ[name] for name in names if name in environ}
+
+
+def carried_into_images(name: str) -> bool:
+    """Whether a key input variable is also set in docker cook and build steps: the profile
+    settings, C flags and RUSTC_BOOTSTRAP mean the same there. Rustflags and the linker reach
+    them otherwise; CC, CXX and AR name host programs, and the builder image sets its own."""
+    return name.startswith((PROFILE_ENV_PREFIX, "CFLAGS", "CXXFLAGS", "RUSTC_BOOTSTRAP"))
 
 
 def key_manifest(**inputs: Any) -> dict[str, Any]:

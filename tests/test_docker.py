@@ -250,6 +250,26 @@ def test_a_git_dependency_is_served_from_the_vendor_dir(
     assert run_foreign(binary, "s390x-linux-gnu") == "from git\n"
 
 
+def test_profile_variables_reach_docker_builds(docker: str, tmp_path: Path, cargo: str) -> None:
+    """CARGO_PROFILE_<NAME>_<KEY> is set in the cook and build steps too (docker builds used to
+    ignore it: same key, a hit, and no debug assertions in the binary)."""
+    workspace = write_tree(tmp_path / "asserting", {
+        "Cargo.toml": '[package]\nname = "asserting"\nversion = "0.1.0"\nedition = "2021"\n',
+        "src/main.rs": 'fn main() { println!("{}", cfg!(debug_assertions)); }\n',
+    })  # fmt: skip
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    binary = workspace / "dist" / "s390x" / "bin" / "asserting"
+    keys = []
+    for value in ("false", "true"):
+        built = only_result(galley(
+            "build", "--backend", "docker", "--arch", "s390x", "--json", cwd=workspace,
+            cache=tmp_path / "cache", env={"CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS": value},
+        ).stdout)  # fmt: skip
+        keys.append(built["key"])
+        assert run_foreign(binary, "s390x-linux-gnu") == f"{value}\n"
+    assert keys[0] != keys[1]
+
+
 def test_cfg_table_rustflags_reach_a_cross_build(docker: str, tmp_path: Path, cargo: str) -> None:
     """The cfg is the builder's rustc's for the target (big-endian s390x here, not the host)."""
     config = """[target.'cfg(target_endian = "big")']\nrustflags = ["--cfg", "galley_big"]\n"""

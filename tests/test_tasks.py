@@ -167,6 +167,29 @@ def test_rustflags_from_the_environment_reach_the_binary(
     assert subprocess.run([binary], capture_output=True, text=True).stdout == "on\n"
 
 
+ASSERTING = {
+    "Cargo.toml": '[package]\nname = "asserting"\nversion = "0.1.0"\nedition = "2021"\n',
+    "src/main.rs": 'fn main() { println!("{}", cfg!(debug_assertions)); }\n',
+}
+
+
+def test_profile_variables_are_key_inputs(tmp_path: Path, cargo: str) -> None:
+    """CARGO_PROFILE_<NAME>_<KEY> changes the bits, so it changes the key (the entry cooked
+    without it used to be hit, whatever the variable said)."""
+    workspace = write_tree(tmp_path / "asserting", ASSERTING)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    binary = workspace / "dist" / "amd64" / "bin" / "asserting"
+    keys = []
+    for value, printed in (("false", "false\n"), ("true", "true\n")):
+        env = {"CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS": value}
+        built = results(galley("build", "--json", cwd=workspace, cache=tmp_path / "cache",
+                               env=env).stdout)[0]  # fmt: skip
+        assert built["cache"] == "miss"
+        keys.append(built["key"])
+        assert subprocess.run([binary], capture_output=True, text=True).stdout == printed
+    assert keys[0] != keys[1]
+
+
 CFG_TABLES = {
     "Cargo.toml": FLAGGED["Cargo.toml"],
     "src/main.rs": (

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from galley import delta
+from galley import cachekey, delta
 from galley.chef import cleanup
 from galley.chef.cooker import cargo_args
 from galley.chef.recipe import Recipe, TargetKind
@@ -34,12 +34,19 @@ def cargo_command(plan: Plan) -> list[str]:
 
 
 def env_lines(plan: Plan, mode: str) -> str:
-    """`export` lines for cargo: no incremental, the target's linker, the user's RUSTFLAGS.
-    With no linker from galley (the host arch, or one the workspace's cargo config names), the
-    builder image's CARGO_TARGET_<TRIPLE>_LINKER is unset, so cargo's own choice stands."""
+    """`export` lines for cargo: the user's variables that mean the same in the image (see
+    cachekey.carried_into_images; `CFLAGS_<triple>` as the cc crate's other spelling,
+    `CFLAGS_<triple_with_underscores>`), no incremental, the target's linker, the user's
+    rustflags. With no linker from galley (the host arch, or one the workspace's cargo config
+    names), the builder image's CARGO_TARGET_<TRIPLE>_LINKER is unset, so cargo's own choice
+    stands."""
     variable = f"CARGO_TARGET_{plan.triple.upper().replace('-', '_')}_LINKER"
     linker = "cc" if plan.linker and mode == "emulate" else plan.linker  # a native builder
-    env = {"CARGO_INCREMENTAL": "0"}
+    env: dict[str, str] = {}
+    for name, value in plan.key_manifest.get("env", {}).items():
+        if cachekey.carried_into_images(name):
+            env.setdefault(name.replace("-", "_").replace(".", "_"), value)
+    env["CARGO_INCREMENTAL"] = "0"
     if linker:
         env[variable] = linker
     flags = plan.rustflags
