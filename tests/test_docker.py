@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -268,6 +269,31 @@ def test_profile_variables_reach_docker_builds(docker: str, tmp_path: Path, carg
         keys.append(built["key"])
         assert run_foreign(binary, "s390x-linux-gnu") == f"{value}\n"
     assert keys[0] != keys[1]
+
+
+def test_a_toolchain_file_is_reported_not_obeyed(docker: str, tmp_path: Path, cargo: str) -> None:
+    """Builder images have no rustup: a rust-toolchain.toml pinning another release gets one
+    warning line and the build goes on with the image's rustc; vendoring on the host runs with
+    the host's default toolchain (it used to fail: rustup had no 1.80.0 to run `cargo vendor`)."""
+    workspace = write_tree(tmp_path / "pinned", {
+        "Cargo.toml": '[package]\nname = "pinned"\nversion = "0.1.0"\nedition = "2021"\n',
+        "src/main.rs": 'fn main() { println!("pinned"); }\n',
+    })  # fmt: skip
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    for pin, warned in (("1.80.0", True), ("1.85", False)):
+        (workspace / "rust-toolchain.toml").write_text(f'[toolchain]\nchannel = "{pin}"\n')
+        forget_cook_images(docker, workspace)  # so that it vendors and cooks
+        built = galley("build", "--backend", "docker", "--arch", "amd64", cwd=workspace,
+                       cache=tmp_path / "cache")  # fmt: skip
+        warnings = [line for line in built.stderr.splitlines() if "warning: the workspace" in line]
+        expected = (
+            f"galley: warning: the workspace's toolchain file pins Rust {re.escape(pin)}, but "
+            r"builder image galley-builder:cross-amd64-\w+ has rustc 1\.85\.0 \(no rustup "
+            f"there\\); set builder_image to one with {re.escape(pin)}"
+        )
+        assert len(warnings) == warned and all(re.fullmatch(expected, w) for w in warnings)
+        binary = workspace / "dist" / "amd64" / "bin" / "pinned"
+        assert subprocess.run([binary], capture_output=True, text=True).stdout == "pinned\n"
 
 
 def test_cfg_table_rustflags_reach_a_cross_build(docker: str, tmp_path: Path, cargo: str) -> None:

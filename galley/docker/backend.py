@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from galley import cachekey, delta, dist, filelock, shell, sync, toml_io
+from galley import cachekey, delta, dist, filelock, shell, sync, toml_io, toolchain_file
 from galley.arch import Arch
 from galley.chef import cleanup, skeleton
 from galley.chef.cooker import copy_patch_sources
@@ -94,6 +94,9 @@ def plans(settings: Settings, recipe: Recipe, arches: list[Arch], mode: str) -> 
     for arch in arches:
         builder = images.builder_image(docker, settings, arch, mode)
         toolchain = _toolchain(docker, builder, settings)
+        warning = toolchain_file.mismatch_warning(recipe, toolchain.release, builder.tag)
+        if warning:
+            print(warning, file=sys.stderr)
         plan = make_plan(
             settings, arch, recipe, toolchain, builder_image=builder.image_id,
             backend="docker", mode=mode,
@@ -444,13 +447,23 @@ def _vendor(plan: Plan) -> Path:
         shell.run(
             [plan.settings.cargo, "vendor", "--respect-source-config", "--locked",
              "--versioned-dirs", str(directory / "vendor")],
-            cwd=plan.settings.workspace, stdout_lines=printed,
+            cwd=plan.settings.workspace, env=_vendoring_env(plan.recipe), stdout_lines=printed,
         )  # fmt: skip
         (directory / "vendor").mkdir(exist_ok=True)  # cargo makes none with no dependencies
         _fix_mtimes(directory / "vendor")
         (directory / "sources.toml").write_text("".join(printed), encoding="utf-8")
         (directory / ".complete").touch()
     return directory
+
+
+def _vendoring_env(recipe: Recipe) -> dict[str, str | None]:
+    """Vendoring is the same with any cargo, and rustup on the host need not have the release
+    the workspace's toolchain file pins for the builder: the host's default toolchain runs it
+    (unless RUSTUP_TOOLCHAIN says otherwise)."""
+    if not recipe.rust_toolchain_file or "RUSTUP_TOOLCHAIN" in os.environ:
+        return {}
+    default = toolchain_file.host_default()
+    return {"RUSTUP_TOOLCHAIN": default} if default else {}
 
 
 def _vendored_sources(vendored: Path) -> dict[str, Any]:
