@@ -129,6 +129,7 @@ def _run_groups(
 def cook(
     settings: Settings, arch_names: list[str] | None, explain: bool = False
 ) -> list[ArchResult]:
+    sync.tag_cache_dir(settings.cache_dir)  # the mirror leaves it out if in the workspace
     groups = backend_groups(settings, arch_names)
     cook_group = functools.partial(_cook, explain=explain)
     return _run_groups(groups, cook_group, settings.arch_list(arch_names))
@@ -138,6 +139,7 @@ def build(settings: Settings, arch_names: list[str] | None) -> list[ArchResult]:
     settings.dist_dir.mkdir(parents=True, exist_ok=True)  # before any work: a mistaken --dist
     for arch in settings.arch_list(arch_names):
         dist.check_replaceable(settings.dist_dir / arch.name)
+    sync.tag_cache_dir(settings.cache_dir)  # the mirror leaves it out if in the workspace
     groups = backend_groups(settings, arch_names)
     return _run_groups(groups, _build, settings.arch_list(arch_names))
 

@@ -2,9 +2,10 @@
 
 Unchanged files keep their mtime (cargo stays fresh); changed files get a new one (cargo
 rebuilds); files gone from the source are deleted. Left out: `.git/` and `__pycache__/` at any
-depth; `target/`, `dist/`, `.galley/`, `.nox/` and `.venv/` at the workspace root; below it, a
-`target/` only when it is cargo's (it holds `CACHEDIR.TAG`), never a source directory that
-shares the name (a module `src/target/`).
+depth; `target/`, `dist/`, `.galley/`, `.nox/` and `.venv/` at the workspace root; and any
+directory tagged as a cache (it holds `CACHEDIR.TAG`: cargo's target dirs, galley's own cache
+dir when it lies inside the workspace), but never a source directory that merely shares a name
+(a module `src/target/`).
 """
 
 from __future__ import annotations
@@ -17,15 +18,28 @@ from pathlib import Path
 
 ANYWHERE = {".git", "__pycache__"}
 AT_ROOT = {"target", "dist", ".galley", ".nox", ".venv"}
+CACHEDIR_TAG = "CACHEDIR.TAG"
+_TAG_TEXT = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by galley.\n"
+    "# For information about cache directory tags see https://bford.info/cachedir/\n"
+)
 
 
 def skipped(root: Path, directory: Path, name: str) -> bool:
     """Whether the directory `directory/name` (under `root`) stays out of the mirror."""
-    if name in ANYWHERE:
+    if name in ANYWHERE or (directory == root and name in AT_ROOT):
         return True
-    if directory == root:
-        return name in AT_ROOT
-    return name == "target" and (directory / name / "CACHEDIR.TAG").is_file()
+    return (directory / name / CACHEDIR_TAG).is_file()
+
+
+def tag_cache_dir(path: Path) -> None:
+    """Tag galley's cache dir as a cache (https://bford.info/cachedir/): backup tools leave it
+    out, and so does the mirror when the cache dir lies inside the workspace."""
+    tag = path / CACHEDIR_TAG
+    if not tag.is_file():
+        path.mkdir(parents=True, exist_ok=True)
+        tag.write_text(_TAG_TEXT, encoding="utf-8")
 
 
 def ignore(root: Path) -> Callable[[str, list[str]], set[str]]:

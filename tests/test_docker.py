@@ -296,6 +296,23 @@ def test_a_toolchain_file_is_reported_not_obeyed(docker: str, tmp_path: Path, ca
         assert subprocess.run([binary], capture_output=True, text=True).stdout == "pinned\n"
 
 
+def test_a_cache_dir_inside_the_workspace_stays_out_of_the_context(
+    docker: str, tmp_path: Path, cargo: str
+) -> None:
+    """The docker build context mirrors the workspace without galley's cache dir in it (it
+    used to copy the cache into itself until "File name too long")."""
+    workspace = write_tree(tmp_path / "inside", {
+        "Cargo.toml": '[package]\nname = "inside"\nversion = "0.1.0"\nedition = "2021"\n',
+        "src/main.rs": 'fn main() { println!("inside"); }\n',
+    })  # fmt: skip
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache = workspace / ".cache" / "galley"
+    galley("build", "--backend", "docker", "--arch", "amd64", cwd=workspace, cache=cache)
+    binary = workspace / "dist" / "amd64" / "bin" / "inside"
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "inside\n"
+    assert not (cache / "docker" / "build-amd64" / "src" / ".cache" / "galley").exists()
+
+
 def test_cfg_table_rustflags_reach_a_cross_build(docker: str, tmp_path: Path, cargo: str) -> None:
     """The cfg is the builder's rustc's for the target (big-endian s390x here, not the host)."""
     config = """[target.'cfg(target_endian = "big")']\nrustflags = ["--cfg", "galley_big"]\n"""

@@ -173,6 +173,20 @@ ASSERTING = {
 }
 
 
+def test_a_cache_dir_inside_the_workspace_is_not_mirrored(tmp_path: Path, cargo: str) -> None:
+    """`--cache-dir cache` in the workspace: galley tags it (CACHEDIR.TAG) and the mirror leaves
+    it out (the mirror used to copy the cache into itself until "File name too long")."""
+    workspace = write_tree(tmp_path / "asserting", ASSERTING)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache = workspace / "cache"
+    for expected in ("miss", "hit"):
+        built = results(galley("build", "--json", "--cache-dir", "cache", cwd=workspace,
+                               cache=cache).stdout)[0]  # fmt: skip
+        assert built["cache"] == expected
+    assert (cache / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172")
+    assert not list(cache.glob("work/*/src/cache"))
+
+
 def test_profile_variables_are_key_inputs(tmp_path: Path, cargo: str) -> None:
     """CARGO_PROFILE_<NAME>_<KEY> changes the bits, so it changes the key (the entry cooked
     without it used to be hit, whatever the variable said)."""
