@@ -38,7 +38,8 @@ def tag_cache_dir(path: Path) -> None:
     out, and so does the mirror when the cache dir lies inside the workspace."""
     tag = path / CACHEDIR_TAG
     if not tag.is_file():
-        path.mkdir(parents=True, exist_ok=True)
+        if not path.exists():  # a file there: writing the tag says "Not a directory"
+            path.mkdir(parents=True, exist_ok=True)
         tag.write_text(_TAG_TEXT, encoding="utf-8")
 
 
