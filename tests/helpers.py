@@ -91,3 +91,20 @@ def set_patched_greeting(root: Path, greeting: str) -> None:
     lib.write_text(
         f'{original}\n/// galley: a greeting\npub const GREETING: &str = "{greeting}";\n'
     )
+
+
+def vendored_workspace(root: Path, cargo: str, greeting: str) -> Path:
+    """A crate depending on `log`, vendored as Kata's `make vendor` does: `cargo vendor` into
+    `vendor/`, its printed source replacement as the workspace's `.cargo/config.toml`."""
+    write_tree(root, {
+        "Cargo.toml": '[package]\nname = "vendored"\nversion = "0.1.0"\nedition = "2021"\n'
+                      '[dependencies]\nlog = "0.4"\n',
+        "src/main.rs": f'fn main() {{ println!("{greeting} {{}}", log::max_level()); }}\n',
+    })  # fmt: skip
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=root, check=True)
+    printed = subprocess.run(
+        [cargo, "vendor", "--respect-source-config", "--offline", "vendor"],
+        cwd=root, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    write_tree(root, {".cargo/config.toml": printed})
+    return root

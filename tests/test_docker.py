@@ -18,7 +18,7 @@ import pytest
 
 from galley import elf
 from galley.chef import prepare
-from helpers import EXAMPLE, REPO, patched_workspace, require, write_tree
+from helpers import EXAMPLE, REPO, patched_workspace, require, vendored_workspace, write_tree
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -311,6 +311,18 @@ def test_a_cache_dir_inside_the_workspace_stays_out_of_the_context(
     binary = workspace / "dist" / "amd64" / "bin" / "inside"
     assert subprocess.run([binary], capture_output=True, text=True).stdout == "inside\n"
     assert not (cache / "docker" / "build-amd64" / "src" / ".cache" / "galley").exists()
+
+
+def test_a_vendored_workspace_cooks_in_docker(docker: str, tmp_path: Path, cargo: str) -> None:
+    """The workspace's own vendor dir goes into the cook context with the skeleton, where its
+    cargo config (closer than galley's) looks for it (the cook used to fail)."""
+    workspace = vendored_workspace(tmp_path / "vendored", cargo, f"v{uuid.uuid4().hex[:8]}")
+    forget_cook_images(docker, workspace)
+    galley("build", "--backend", "docker", "--arch", "s390x", cwd=workspace,
+           cache=tmp_path / "cache")  # fmt: skip
+    greeting = (workspace / "src" / "main.rs").read_text().split('"')[1].split()[0]
+    binary = workspace / "dist" / "s390x" / "bin" / "vendored"
+    assert run_foreign(binary, "s390x-linux-gnu") == f"{greeting} OFF\n"
 
 
 def test_cfg_table_rustflags_reach_a_cross_build(docker: str, tmp_path: Path, cargo: str) -> None:

@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from helpers import EXAMPLE, REPO, patched_workspace, set_patched_greeting, write_tree
+from helpers import (
+    EXAMPLE,
+    REPO,
+    patched_workspace,
+    set_patched_greeting,
+    vendored_workspace,
+    write_tree,
+)
 
 TOY = {
     "Cargo.toml": '[workspace]\nmembers = ["app", "lib1"]\nresolver = "2"\n',
@@ -185,6 +192,15 @@ def test_a_cache_dir_inside_the_workspace_is_not_mirrored(tmp_path: Path, cargo:
         assert built["cache"] == expected
     assert (cache / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172")
     assert not list(cache.glob("work/*/src/cache"))
+
+
+def test_a_vendored_workspace_cooks(tmp_path: Path, cargo: str) -> None:
+    """The vendor dir the workspace's cargo config names is in the cook dir too (the cook used
+    to fail with "failed to get `log`": the skeleton had the config but not the dir)."""
+    workspace = vendored_workspace(tmp_path / "vendored", cargo, "vendored")
+    galley("build", cwd=workspace, cache=tmp_path / "cache")
+    binary = workspace / "dist" / "amd64" / "bin" / "vendored"
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "vendored OFF\n"
 
 
 def test_profile_variables_are_key_inputs(tmp_path: Path, cargo: str) -> None:

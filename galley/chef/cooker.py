@@ -146,6 +146,7 @@ def cook(recipe: Recipe, directory: Path, options: CookOptions) -> CookResult:
     directory.mkdir(parents=True, exist_ok=True)
     skeleton.write(files, directory)
     patches_are_real = copy_patch_sources(recipe, directory, os.environ.get(PATCH_SOURCES))
+    copy_vendored_dirs(recipe, directory, os.environ.get(PATCH_SOURCES))
     target_dir = resolve_target_dir(recipe, directory, options)
     if options.no_build:
         return CookResult((), target_dir, {}, 0.0)
@@ -170,6 +171,35 @@ def copy_patch_sources(recipe: Recipe, directory: Path, workspace: str | None) -
     for relative in sorted(patched):
         sync.mirror(Path(workspace) / relative, directory / relative)
     return True
+
+
+def vendored_dirs(recipe: Recipe) -> list[str]:
+    """Workspace-relative dirs of the `directory` and `local-registry` sources that the
+    workspace's cargo config names inside the workspace (the `vendor/` of `cargo vendor`)."""
+    try:
+        config = tomllib.loads(recipe.config_file or "")
+    except tomllib.TOMLDecodeError:
+        return []
+    sources = config.get("source")
+    found = set()
+    for table in sources.values() if isinstance(sources, dict) else ():
+        for kind in ("directory", "local-registry"):
+            path = table.get(kind) if isinstance(table, dict) else None
+            relative = os.path.normpath(path) if isinstance(path, str) else ""
+            if relative and not os.path.isabs(relative) and relative.split(os.sep)[0] != "..":
+                found.add(relative)
+    return sorted(found - {"."})
+
+
+def copy_vendored_dirs(recipe: Recipe, directory: Path, workspace: str | None) -> None:
+    """Put the workspace's vendored sources (see vendored_dirs) from `workspace` into the
+    skeleton at `directory`, where the carried cargo config looks for them. galley's own cooks
+    pass the workspace; a plain recipe cook expects them there already, like cargo-chef."""
+    if not workspace:
+        return
+    for relative in vendored_dirs(recipe):
+        if (Path(workspace) / relative).is_dir():
+            sync.mirror(Path(workspace) / relative, directory / relative)
 
 
 def resolve_target_dir(recipe: Recipe, directory: Path, options: CookOptions) -> Path:

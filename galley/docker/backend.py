@@ -34,7 +34,7 @@ from typing import Any
 from galley import cachekey, delta, dist, filelock, shell, sync, toml_io, toolchain_file
 from galley.arch import Arch
 from galley.chef import cleanup, skeleton
-from galley.chef.cooker import copy_patch_sources
+from galley.chef.cooker import copy_patch_sources, copy_vendored_dirs
 from galley.chef.recipe import Recipe
 from galley.config import Settings
 from galley.docker import images, scripts
@@ -421,6 +421,7 @@ def _cook_context(plan: Plan, mode: str) -> Path:
     (context / "skeleton").mkdir(parents=True)
     skeleton.write(skeleton.plan(plan.recipe), context / "skeleton")
     copy_patch_sources(plan.recipe, context / "skeleton", str(plan.settings.workspace))
+    copy_vendored_dirs(plan.recipe, context / "skeleton", str(plan.settings.workspace))
     vendored = _vendor(plan)
     shutil.copytree(vendored / "vendor", context / "vendor", copy_function=os.link)
     config = {"source": _vendored_sources(vendored), "net": {"offline": True}}
