@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -276,7 +275,7 @@ def verify_reproducible(settings: Settings, arch_names: list[str] | None) -> lis
     with tempfile.TemporaryDirectory(prefix="galley-repro-") as directory:
         root = Path(directory)
         copy = root / "elsewhere" / settings.workspace.name
-        shutil.copytree(settings.workspace, copy, ignore=sync.ignore(settings.workspace))
+        sync.mirror(settings.workspace, copy)  # what the builds see: the same rule, links followed
         fresh = settings.with_flags(
             workspace=copy, cache_dir=root / "cache", dist_dir=root / "dist"
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import filecmp
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 ANYWHERE = {".git", "__pycache__"}
@@ -43,23 +43,18 @@ def tag_cache_dir(path: Path) -> None:
         tag.write_text(_TAG_TEXT, encoding="utf-8")
 
 
-def ignore(root: Path) -> Callable[[str, list[str]], set[str]]:
-    """The same rule for `shutil.copytree(root, …, ignore=ignore(root))`."""
-
-    def names_to_skip(directory: str, names: list[str]) -> set[str]:
-        here = Path(directory)
-        return {n for n in names if (here / n).is_dir() and skipped(root, here, n)}
-
-    return names_to_skip
-
-
 def walk(root: Path) -> Iterator[tuple[Path, list[str]]]:
-    """(directory, its file names) under `root`, sorted, without what the mirror leaves out
-    (nor directories reached through a symlink)."""
-    for directory, dirs, files in os.walk(root):
+    """(directory, its file names) under `root`, sorted, without what the mirror leaves out.
+    Symlinked directories are followed, as cargo follows them (a member linked in from
+    elsewhere), except into a directory the path already passed through (a loop)."""
+    for directory, dirs, files in os.walk(root, followlinks=True):
         here = Path(directory)
+        parts = here.relative_to(root).parts
+        passed = {os.path.realpath(root.joinpath(*parts[:i])) for i in range(len(parts) + 1)}
         dirs[:] = sorted(
-            d for d in dirs if not skipped(root, here, d) and not (here / d).is_symlink()
+            name
+            for name in dirs
+            if not skipped(root, here, name) and os.path.realpath(here / name) not in passed
         )
         yield here, sorted(files)
 

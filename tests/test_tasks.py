@@ -203,6 +203,30 @@ def test_a_vendored_workspace_cooks(tmp_path: Path, cargo: str) -> None:
     assert subprocess.run([binary], capture_output=True, text=True).stdout == "vendored OFF\n"
 
 
+def test_a_member_linked_in_from_elsewhere_is_built(tmp_path: Path, cargo: str) -> None:
+    """A member directory that is a symlink (to outside the workspace) is followed, as cargo
+    follows it, and a link back up is not walked forever (the mirror used to leave linked
+    directories out, so the build failed to load the member's manifest)."""
+    write_tree(tmp_path / "shared" / "util", {
+        "Cargo.toml": '[package]\nname = "util"\nversion = "0.1.0"\nedition = "2021"\n',
+        "src/lib.rs": "pub fn n() -> u8 { 7 }\n",
+    })  # fmt: skip
+    workspace = write_tree(tmp_path / "linked", {
+        "Cargo.toml": '[workspace]\nmembers = ["app", "crates/*"]\nresolver = "2"\n',
+        "app/Cargo.toml": '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n'
+                          '[dependencies]\nutil = { path = "../crates/util" }\n',
+        "app/src/main.rs": "fn main() { println!(\"{}\", util::n()); }\n",
+    })  # fmt: skip
+    (workspace / "crates").mkdir()
+    (workspace / "crates" / "util").symlink_to(tmp_path / "shared" / "util")
+    (workspace / "app" / "up").symlink_to("..")  # a loop
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    galley("build", cwd=workspace, cache=tmp_path / "cache")
+    binary = workspace / "dist" / "amd64" / "bin" / "app"
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "7\n"
+    galley("verify", "--reproducible", cwd=workspace, cache=tmp_path / "cache")
+
+
 def test_profile_variables_are_key_inputs(tmp_path: Path, cargo: str) -> None:
     """CARGO_PROFILE_<NAME>_<KEY> changes the bits, so it changes the key (the entry cooked
     without it used to be hit, whatever the variable said)."""
