@@ -109,7 +109,9 @@ def build(plan: Plan, store: Store, work: WorkDir, dist_dir: Path) -> ArchResult
                 result.details["kept_workspace_crates"] = _put_back(kept, work)
         work.set_state(plan.key)
     with result.phase("sync sources"):
-        result.details["synced_files"] = sync.mirror(plan.settings.workspace, work.src)
+        result.details["synced_files"] = sync.mirror(
+            plan.settings.workspace, work.src, exclude=[plan.settings.dist_dir]
+        )
     with result.phase("cargo build"):
         messages = _cargo_build(plan, work)
     (work.target / BUILT_FILE).touch()

@@ -275,7 +275,7 @@ def verify_reproducible(settings: Settings, arch_names: list[str] | None) -> lis
     with tempfile.TemporaryDirectory(prefix="galley-repro-") as directory:
         root = Path(directory)
         copy = root / "elsewhere" / settings.workspace.name
-        sync.mirror(settings.workspace, copy)  # what the builds see: the same rule, links followed
+        sync.mirror(settings.workspace, copy, exclude=[settings.dist_dir])  # as builds see it
         fresh = settings.with_flags(
             workspace=copy, cache_dir=root / "cache", dist_dir=root / "dist"
         )

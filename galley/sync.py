@@ -13,7 +13,7 @@ from __future__ import annotations
 import filecmp
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 ANYWHERE = {".git", "__pycache__"}
@@ -43,10 +43,12 @@ def tag_cache_dir(path: Path) -> None:
         tag.write_text(_TAG_TEXT, encoding="utf-8")
 
 
-def walk(root: Path) -> Iterator[tuple[Path, list[str]]]:
-    """(directory, its file names) under `root`, sorted, without what the mirror leaves out.
-    Symlinked directories are followed, as cargo follows them (a member linked in from
-    elsewhere), except into a directory the path already passed through (a loop)."""
+def walk(root: Path, exclude: Collection[Path] = ()) -> Iterator[tuple[Path, list[str]]]:
+    """(directory, its file names) under `root`, sorted, without what the mirror leaves out
+    nor the `exclude` dirs (the dist dir, when it lies in the workspace). Symlinked
+    directories are followed, as cargo follows them (a member linked in from elsewhere),
+    except into a directory the path already passed through (a loop)."""
+    left_out = {os.path.realpath(path) for path in exclude}
     for directory, dirs, files in os.walk(root, followlinks=True):
         here = Path(directory)
         parts = here.relative_to(root).parts
@@ -54,17 +56,19 @@ def walk(root: Path) -> Iterator[tuple[Path, list[str]]]:
         dirs[:] = sorted(
             name
             for name in dirs
-            if not skipped(root, here, name) and os.path.realpath(here / name) not in passed
+            if not skipped(root, here, name)
+            and os.path.realpath(here / name) not in passed | left_out
         )
         yield here, sorted(files)
 
 
-def mirror(source: Path, destination: Path) -> int:
-    """Make `destination` equal `source`; returns the number of files written or removed."""
+def mirror(source: Path, destination: Path, exclude: Collection[Path] = ()) -> int:
+    """Make `destination` equal `source` (see walk); returns the number of files written or
+    removed."""
     destination.mkdir(parents=True, exist_ok=True)
     changed = 0
     wanted: set[str] = set()
-    for here, files in walk(source):
+    for here, files in walk(source, exclude):
         relative = here.relative_to(source)
         (destination / relative).mkdir(parents=True, exist_ok=True)
         wanted.add(relative.as_posix())

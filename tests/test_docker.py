@@ -325,6 +325,26 @@ def test_a_vendored_workspace_cooks_in_docker(docker: str, tmp_path: Path, cargo
     assert run_foreign(binary, "s390x-linux-gnu") == f"{greeting} OFF\n"
 
 
+def test_a_dist_dir_inside_the_workspace_stays_out_of_the_context(
+    docker: str, tmp_path: Path, cargo: str
+) -> None:
+    """`--dist out/bin` is not mirrored into the build context, so the next build with nothing
+    changed is a no-op (the last build's outputs used to be part of the context: its digest
+    changed every time and docker ran again)."""
+    workspace = write_tree(tmp_path / "outside", {
+        "Cargo.toml": '[package]\nname = "outside"\nversion = "0.1.0"\nedition = "2021"\n',
+        "src/main.rs": 'fn main() { println!("outside"); }\n',
+    })  # fmt: skip
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache = tmp_path / "cache"
+    for up_to_date in (None, True):
+        argv = ["build", "--backend", "docker", "--arch", "amd64", "--dist", "out/bin", "--json"]
+        built = only_result(galley(*argv, cwd=workspace, cache=cache).stdout)
+        assert built.get("up_to_date") is up_to_date
+    assert (workspace / "out" / "bin" / "amd64" / "bin" / "outside").is_file()
+    assert not (cache / "docker" / "build-amd64" / "src" / "out" / "bin").exists()
+
+
 def test_cfg_table_rustflags_reach_a_cross_build(docker: str, tmp_path: Path, cargo: str) -> None:
     """The cfg is the builder's rustc's for the target (big-endian s390x here, not the host)."""
     config = """[target.'cfg(target_endian = "big")']\nrustflags = ["--cfg", "galley_big"]\n"""

@@ -227,6 +227,16 @@ def test_a_member_linked_in_from_elsewhere_is_built(tmp_path: Path, cargo: str) 
     galley("verify", "--reproducible", cwd=workspace, cache=tmp_path / "cache")
 
 
+def test_a_dist_dir_inside_the_workspace_is_not_mirrored(tmp_path: Path, cargo: str) -> None:
+    """The last build's outputs (`--dist out/bin`) are not copied into the work dir's sources."""
+    workspace = write_tree(tmp_path / "asserting", ASSERTING)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    for _ in range(2):
+        galley("build", "--dist", "out/bin", cwd=workspace, cache=tmp_path / "cache")
+    assert (workspace / "out" / "bin" / "amd64" / "bin" / "asserting").is_file()
+    assert not (tmp_path / "cache" / "work" / "amd64" / "src" / "out" / "bin").exists()
+
+
 def test_profile_variables_are_key_inputs(tmp_path: Path, cargo: str) -> None:
     """CARGO_PROFILE_<NAME>_<KEY> changes the bits, so it changes the key (the entry cooked
     without it used to be hit, whatever the variable said)."""

@@ -173,7 +173,8 @@ def _build_in(
 def _write_context(dplan: DockerPlan, context: Path) -> None:
     """The build context: the real sources (only changed files rewritten), build.sh, warm.sh
     and the Dockerfile."""
-    sync.mirror(dplan.plan.settings.workspace, context / "src")
+    settings = dplan.plan.settings
+    sync.mirror(settings.workspace, context / "src", exclude=[settings.dist_dir])
     build_sh = scripts.build_script(dplan.plan, dplan.mode, dplan.uses_cache_mount)
     (context / "build.sh").write_text(build_sh, encoding="utf-8")
     (context / "warm.sh").write_text(scripts.warm_capture_script(), encoding="utf-8")
