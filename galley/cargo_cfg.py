@@ -128,6 +128,7 @@ def matching_tables(config: dict[str, object], cfgs: Cfgs) -> list[dict[str, obj
 
 
 def has_cfg_tables(config: dict[str, object], field: str) -> bool:
+    """Whether any `[target.'cfg(...)']` table sets `field` (then rustc must be asked)."""
     targets = config.get("target")
     return isinstance(targets, dict) and any(
         parse_key(key) is not None and isinstance(table, dict) and field in table
