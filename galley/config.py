@@ -146,7 +146,9 @@ def load(path: Path | None = None, start: Path | None = None) -> Settings:
     if path is None:
         here = (start or Path.cwd()).absolute()
         root = cargo_workspace_root(here) or here
-        return Settings(root=root, workspace=root, dist_dir=root / "dist")
+        return Settings(
+            root=root, workspace=root, dist_dir=root / "dist", source_date_epoch=_env_epoch()
+        )
     try:
         table = toml_io.load(path, str(path))
     except GalleyError as exc:
@@ -174,6 +176,7 @@ def _settings(table: dict[str, Any], root: Path, origin: str) -> Settings:
     for name in arch_names:
         arches.get(name)
     cache_dir = get.text("cache_dir", None)
+    epoch = _epoch(origin, get.integer("source_date_epoch", None))
     return Settings(
         root=root,
         workspace=root / Path(get.text("workspace", ".")).expanduser(),
@@ -188,7 +191,7 @@ def _settings(table: dict[str, Any], root: Path, origin: str) -> Settings:
         dist_dir=root / Path(get.text("dist_dir", "dist")).expanduser(),
         cargo=get.text("cargo", "cargo"),
         glibc_floor=_glibc_version(origin, get.text("glibc_floor", None)),
-        source_date_epoch=_epoch(origin, get.integer("source_date_epoch", None)),
+        source_date_epoch=_env_epoch() if epoch is None else epoch,
         overrides=_overrides(table.get("arch", {}), origin),
         docker=_docker(table.get("docker", {}), origin),
     )
@@ -205,6 +208,17 @@ def _epoch(origin: str, value: int | None) -> int | None:
     if value is not None and not 0 <= value < 8**11:
         raise ConfigError(f"{origin}: source_date_epoch must be between 0 and {8**11 - 1}")
     return value
+
+
+def _env_epoch() -> int | None:
+    """SOURCE_DATE_EPOCH from the environment, when galley.toml sets none
+    (https://reproducible-builds.org/specs/source-date-epoch/)."""
+    value = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if not value:
+        return None
+    if not value.isdigit():
+        raise ConfigError(f"SOURCE_DATE_EPOCH must be a number of seconds, not {value!r}")
+    return _epoch("SOURCE_DATE_EPOCH", int(value))
 
 
 def _overrides(table: Any, origin: str) -> dict[str, ArchOverride]:

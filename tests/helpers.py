@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -108,3 +109,22 @@ def vendored_workspace(root: Path, cargo: str, greeting: str) -> Path:
     ).stdout  # fmt: skip
     write_tree(root, {".cargo/config.toml": printed})
     return root
+
+
+#: A crate whose binary prints the SOURCE_DATE_EPOCH its build script saw.
+EPOCH_CRATE = {
+    "Cargo.toml": '[package]\nname = "epoch"\nversion = "0.1.0"\nedition = "2021"\n',
+    "build.rs": (
+        "fn main() {\n"
+        '    println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");\n'
+        '    let epoch = std::env::var("SOURCE_DATE_EPOCH").unwrap_or_else(|_| "unset".into());\n'
+        '    println!("cargo:rustc-env=GALLEY_EPOCH={epoch}");\n'
+        "}\n"
+    ),
+    "src/main.rs": 'fn main() { println!("{}", env!("GALLEY_EPOCH")); }\n',
+}
+
+
+def rootfs_mtimes(rootfs: Path) -> set[int]:
+    with tarfile.open(rootfs) as tar:
+        return {member.mtime for member in tar.getmembers()}

@@ -18,7 +18,16 @@ import pytest
 
 from galley import elf
 from galley.chef import prepare
-from helpers import EXAMPLE, REPO, patched_workspace, require, vendored_workspace, write_tree
+from helpers import (
+    EPOCH_CRATE,
+    EXAMPLE,
+    REPO,
+    patched_workspace,
+    require,
+    rootfs_mtimes,
+    vendored_workspace,
+    write_tree,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -343,6 +352,18 @@ def test_a_dist_dir_inside_the_workspace_stays_out_of_the_context(
         assert built.get("up_to_date") is up_to_date
     assert (workspace / "out" / "bin" / "amd64" / "bin" / "outside").is_file()
     assert not (cache / "docker" / "build-amd64" / "src" / "out" / "bin").exists()
+
+
+def test_source_date_epoch_reaches_docker_builds(docker: str, tmp_path: Path, cargo: str) -> None:
+    """SOURCE_DATE_EPOCH is set in the docker steps as in local ones (build scripts there used
+    to see none) and dates rootfs.tar."""
+    workspace = write_tree(tmp_path / "epoch", EPOCH_CRATE)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    galley("build", "--backend", "docker", "--arch", "s390x", cwd=workspace,
+           cache=tmp_path / "cache", env={"SOURCE_DATE_EPOCH": "1700000000"})  # fmt: skip
+    arch_dir = workspace / "dist" / "s390x"
+    assert run_foreign(arch_dir / "bin" / "epoch", "s390x-linux-gnu") == "1700000000\n"
+    assert rootfs_mtimes(arch_dir / "rootfs.tar") == {1700000000}
 
 
 def test_cfg_table_rustflags_reach_a_cross_build(docker: str, tmp_path: Path, cargo: str) -> None:

@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 
 from helpers import (
+    EPOCH_CRATE,
     EXAMPLE,
     REPO,
     patched_workspace,
+    rootfs_mtimes,
     set_patched_greeting,
     vendored_workspace,
     write_tree,
@@ -235,6 +237,24 @@ def test_a_dist_dir_inside_the_workspace_is_not_mirrored(tmp_path: Path, cargo: 
         galley("build", "--dist", "out/bin", cwd=workspace, cache=tmp_path / "cache")
     assert (workspace / "out" / "bin" / "amd64" / "bin" / "asserting").is_file()
     assert not (tmp_path / "cache" / "work" / "amd64" / "src" / "out" / "bin").exists()
+
+
+def test_source_date_epoch_from_the_environment(tmp_path: Path, cargo: str) -> None:
+    """SOURCE_DATE_EPOCH set in the environment (no galley.toml) dates rootfs.tar's entries and
+    reaches build scripts; a bad value is one line (the tar used to say 1970 whatever it was)."""
+    workspace = write_tree(tmp_path / "epoch", EPOCH_CRATE)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    env = {"SOURCE_DATE_EPOCH": "1700000000"}
+    galley("build", cwd=workspace, cache=tmp_path / "cache", env=env)
+    arch_dir = workspace / "dist" / "amd64"
+    printed = subprocess.run([arch_dir / "bin" / "epoch"], capture_output=True, text=True).stdout
+    assert printed == "1700000000\n"
+    assert rootfs_mtimes(arch_dir / "rootfs.tar") == {1700000000}
+    bad = {"SOURCE_DATE_EPOCH": "yesterday"}
+    failed = galley("build", cwd=workspace, cache=tmp_path / "cache", env=bad, check=False)
+    assert failed.returncode == 2 and failed.stderr.strip().splitlines() == [
+        "galley: error: SOURCE_DATE_EPOCH must be a number of seconds, not 'yesterday'"
+    ]
 
 
 def test_profile_variables_are_key_inputs(tmp_path: Path, cargo: str) -> None:

@@ -47,6 +47,8 @@ def env_lines(plan: Plan, mode: str) -> str:
         if cachekey.carried_into_images(name):
             env.setdefault(name.replace("-", "_").replace(".", "_"), value)
     env["CARGO_INCREMENTAL"] = "0"
+    if plan.settings.source_date_epoch is not None:  # as the local backend sets it
+        env["SOURCE_DATE_EPOCH"] = str(plan.settings.source_date_epoch)
     if linker:
         env[variable] = linker
     flags = plan.rustflags
