@@ -30,6 +30,7 @@ class Toolchain:
     cargo: str
     sysroot: Path
     rustc_argv: tuple[str, ...] = ("rustc",)  # runs this rustc (a path, or `docker run … rustc`)
+    targets: frozenset[str] | None = None  # those with a std, when the sysroot is not on this fs
 
     @property
     def release(self) -> str:
@@ -39,6 +40,8 @@ class Toolchain:
         return "unknown"
 
     def has_std(self, triple: str) -> bool:
+        if self.targets is not None:
+            return triple in self.targets
         return (self.sysroot / "lib" / "rustlib" / triple / "lib").is_dir()
 
 

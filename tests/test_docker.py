@@ -366,6 +366,28 @@ def test_source_date_epoch_reaches_docker_builds(docker: str, tmp_path: Path, ca
     assert rootfs_mtimes(arch_dir / "rootfs.tar") == {1700000000}
 
 
+def test_a_builder_without_the_target_std_is_one_line(
+    docker: str, tmp_path: Path, cargo: str
+) -> None:
+    """musl for amd64 (Kata's choice there): Debian's builder has no musl std, said before any
+    work (the cook used to fail inside the image: "docker exited with 1: executor failed")."""
+    workspace = write_tree(tmp_path / "musl", {
+        "Cargo.toml": '[package]\nname = "musl"\nversion = "0.1.0"\nedition = "2021"\n',
+        "src/main.rs": "fn main() {}\n",
+        "galley.toml": '[arch.amd64]\nlibc = "musl"\n',
+    })  # fmt: skip
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    failed = galley("build", "--backend", "docker", "--arch", "amd64", cwd=workspace,
+                    cache=tmp_path / "cache", check=False)  # fmt: skip
+    errors = [line for line in failed.stderr.splitlines() if "error" in line]
+    assert failed.returncode == 5 and len(errors) == 1, failed.stderr
+    assert re.fullmatch(
+        r"galley: error: builder image galley-builder:cross-amd64-\w+ \(rustc 1\.85\.0\) has no "
+        r"std for x86_64-unknown-linux-musl; set builder_image \(or --builder-image\) to one "
+        r"that has it", errors[0]
+    )  # fmt: skip
+
+
 def test_cfg_table_rustflags_reach_a_cross_build(docker: str, tmp_path: Path, cargo: str) -> None:
     """The cfg is the builder's rustc's for the target (big-endian s390x here, not the host)."""
     config = """[target.'cfg(target_endian = "big")']\nrustflags = ["--cfg", "galley_big"]\n"""

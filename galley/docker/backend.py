@@ -40,7 +40,7 @@ from galley.config import Settings
 from galley.docker import images, scripts
 from galley.docker.client import Docker, detect, registry_has
 from galley.docker.scripts import COOKED, DUMMIES, MESSAGES, RUN_ID_NAME, SRC, TARGET, VENDOR
-from galley.errors import CommandFailed, DockerError
+from galley.errors import CommandFailed, DockerError, ToolNotFound
 from galley.hashing import sha256_file
 from galley.plan import Plan, make_plan
 from galley.results import ArchResult
@@ -94,6 +94,12 @@ def plans(settings: Settings, recipe: Recipe, arches: list[Arch], mode: str) -> 
     for arch in arches:
         builder = images.builder_image(docker, settings, arch, mode)
         toolchain = _toolchain(docker, builder, settings)
+        triple = settings.triple(arch)
+        if not toolchain.has_std(triple):
+            raise ToolNotFound(
+                f"builder image {builder.tag} (rustc {toolchain.release}) has no std for "
+                f"{triple}; set builder_image (or --builder-image) to one that has it"
+            )
         warning = toolchain_file.mismatch_warning(recipe, toolchain.release, builder.tag)
         if warning:
             print(warning, file=sys.stderr)
@@ -502,28 +508,39 @@ def _read_dummies(path: Path) -> dict[str, str]:
 
 
 def _toolchain(docker: Docker, builder: images.Builder, settings: Settings) -> cachekey.Toolchain:
-    """`rustc -vV` / `cargo -V` of the builder image (cached per image ID)."""
+    """`rustc -vV`, `cargo -V` and the targets with a std of the builder image (cached per
+    image ID)."""
     cache = settings.cache_dir / "state" / f"toolchain-{builder.image_id.replace(':', '-')}.json"
     try:
         data = json.loads(cache.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        try:
-            out = shell.capture(
-                [docker.program, "run", "--rm", "--network", "none", "--platform",
-                 builder.platform, builder.tag, "sh", "-c",
-                 "rustc -vV && echo ---galley--- && cargo -V"]
-            )  # fmt: skip
-        except CommandFailed as exc:
-            raise DockerError(
-                f"builder image {builder.tag}: `rustc -vV` and `cargo -V` do not run in it "
-                f"({(exc.tail.strip().splitlines() or [str(exc)])[-1]})"
-            ) from None
-        rustc, _, cargo = out.partition("---galley---")
-        data = {"rustc": rustc.strip(), "cargo": cargo.strip()}
+        data = None
+    if not isinstance(data, dict) or "targets" not in data:  # older files lack the targets
+        data = _ask_toolchain(docker, builder)
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(data), encoding="utf-8")
     run = (docker.program, "run", "--rm", "--network", "none", "--platform", builder.platform)
     return cachekey.Toolchain(
         rustc=data["rustc"], cargo=data["cargo"], sysroot=Path("/usr"),
-        rustc_argv=(*run, builder.tag, "rustc"),
+        rustc_argv=(*run, builder.tag, "rustc"), targets=frozenset(data["targets"]),
     )  # fmt: skip
+
+
+def _ask_toolchain(docker: Docker, builder: images.Builder) -> dict[str, Any]:
+    script = (
+        "rustc -vV && echo ---galley--- && cargo -V && echo ---galley--- && "
+        'for lib in "$(rustc --print sysroot)"/lib/rustlib/*/lib; do '
+        'basename "$(dirname "$lib")"; done'
+    )
+    try:
+        out = shell.capture(
+            [docker.program, "run", "--rm", "--network", "none", "--platform",
+             builder.platform, builder.tag, "sh", "-c", script]
+        )  # fmt: skip
+    except CommandFailed as exc:
+        raise DockerError(
+            f"builder image {builder.tag}: `rustc -vV` and `cargo -V` do not run in it "
+            f"({(exc.tail.strip().splitlines() or [str(exc)])[-1]})"
+        ) from None
+    rustc, cargo, targets = [*out.split("---galley---"), "", ""][:3]
+    return {"rustc": rustc.strip(), "cargo": cargo.strip(), "targets": targets.split()}
