@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class GalleyError(Exception):
     """Base of every error that is the user's to fix (or the environment's), not a bug."""
@@ -48,11 +50,18 @@ class CommandFailed(GalleyError):
         self.tail = tail
 
     def __str__(self) -> str:
-        lines = [line.strip() for line in self.tail.splitlines() if line.strip()]
+        lines = [_BUILDKIT_STEP.sub("", line).strip() for line in self.tail.splitlines()]
+        lines = [line for line in lines if line]
         errors = [line for line in lines if line.lower().startswith("error")]
+        # what failed inside a docker build step, rather than BuildKit's "executor failed"
+        errors = [line for line in errors if "executor failed" not in line] or errors
         pick = (errors or lines)[-1:]
         hint = f": {pick[0]}" if pick else ""
         return f"{self.argv[0]} exited with {self.code}{hint}"
+
+
+#: The prefix BuildKit's plain progress puts on a step's output: `#11 0.188 `.
+_BUILDKIT_STEP = re.compile(r"^#\d+ \d+(\.\d+)? ")
 
 
 class CacheError(GalleyError):

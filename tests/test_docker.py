@@ -218,6 +218,9 @@ def test_the_workspace_config_linker_is_used(
     failed = galley("cook", "--backend", "docker", "--arch", "s390x", cwd=workspace,
                     cache=tmp_path / "cache", check=False)  # fmt: skip
     assert failed.returncode == 6 and "linking with `/usr/bin/false` failed" in failed.stderr
+    # galley's own line names cargo's error, not BuildKit's "executor failed running [...]"
+    last = failed.stderr.strip().splitlines()[-1]
+    assert last.startswith("galley: error: /usr/bin/docker exited with 1: error: could not compile")
 
 
 def test_a_crate_without_dependencies_builds(docker: str, tmp_path: Path, cargo: str) -> None:
