@@ -102,7 +102,8 @@ def make_plan(
     def cfg_of(flags: tuple[str, ...]) -> cargo_cfg.Cfgs:
         return cargo_cfg.target_cfg(toolchain.rustc_argv, settings.workspace, triple, flags)
 
-    linker = _linker(settings, arch, recipe, triple, cfg_of)
+    flags = rustflags(recipe, triple, cfg_of)
+    linker = _linker(settings, arch, recipe, triple, lambda: cfg_of(tuple(flags)))
     patched = sorted(cleanup.patched_dirs(recipe))
     if patched and chef == "cargo-chef":
         raise ConfigError(
@@ -124,7 +125,7 @@ def make_plan(
             "all_features": settings.all_features,
         },
         env=cachekey.env_inputs(triple),
-        rustflags=rustflags(recipe, triple, cfg_of),
+        rustflags=flags,
         linker=linker,
         chef=chef,
         builder_image=builder_image,
@@ -149,12 +150,16 @@ def sources_digest(workspace: Path, relative_dirs: list[str]) -> str:
 
 
 def _linker(
-    settings: Settings, arch: Arch, recipe: Recipe, triple: str, cfg_of: CfgQuery
+    settings: Settings,
+    arch: Arch,
+    recipe: Recipe,
+    triple: str,
+    target_cfg: Callable[[], cargo_cfg.Cfgs],
 ) -> str | None:
     """galley.toml's `[arch.X] linker`; else none when the workspace's `.cargo/config.toml`
-    names one for the target (`[target.<triple>]` or a matching `[target.'cfg(..)']`: cargo
-    reads it there, and the recipe, part of the key, carries it); else the arch table's cross
-    gcc (none for the host)."""
+    names one for the target (`[target.<triple>]` or a `[target.'cfg(..)']` matching
+    `target_cfg()`, asked only then: cargo reads it there, and the recipe, part of the key,
+    carries it); else the arch table's cross gcc (none for the host)."""
     override = settings.overrides.get(arch.name)
     if override and override.linker:
         return override.linker
@@ -162,8 +167,7 @@ def _linker(
     target = config.get("target", {})
     tables = [target.get(triple, {})] if isinstance(target, dict) else []
     if cargo_cfg.has_cfg_tables(config, "linker"):
-        flags = tuple(rustflags(recipe, triple, cfg_of))
-        tables += cargo_cfg.matching_tables(config, cfg_of(flags))
+        tables += cargo_cfg.matching_tables(config, target_cfg())
     configured = any(isinstance(t, dict) and isinstance(t.get("linker"), str) for t in tables)
     return None if configured else settings.linker(arch)
 
