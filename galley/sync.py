@@ -49,16 +49,16 @@ def walk(root: Path, exclude: Collection[Path] = ()) -> Iterator[tuple[Path, lis
     directories are followed, as cargo follows them (a member linked in from elsewhere),
     except into a directory the path already passed through (a loop)."""
     left_out = {os.path.realpath(path) for path in exclude}
+    passed = {root: frozenset({os.path.realpath(root)})}  # real dirs on the way to each dir
     for directory, dirs, files in os.walk(root, followlinks=True):
         here = Path(directory)
-        parts = here.relative_to(root).parts
-        passed = {os.path.realpath(root.joinpath(*parts[:i])) for i in range(len(parts) + 1)}
-        dirs[:] = sorted(
-            name
-            for name in dirs
-            if not skipped(root, here, name)
-            and os.path.realpath(here / name) not in passed | left_out
-        )
+        kept = []
+        for name in sorted(dirs):
+            real = os.path.realpath(here / name)
+            if not skipped(root, here, name) and real not in passed[here] | left_out:
+                passed[here / name] = passed[here] | {real}
+                kept.append(name)
+        dirs[:] = kept
         yield here, sorted(files)
 
 
