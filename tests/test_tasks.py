@@ -331,6 +331,32 @@ def test_a_malformed_cfg_table_is_one_line(tmp_path: Path, cargo: str) -> None:
     assert "[target.'cfg(all(unix)'] in .cargo/config.toml: bad cfg" in lines[0]
 
 
+def test_run_from_inside_a_member_builds_the_workspace(toy: Path, tmp_path: Path) -> None:
+    """With no galley.toml, the workspace is the one cargo would use from the cwd (here the
+    member's src/ dir), and dist/ goes to its root; before, galley took the cwd itself."""
+    built = results(galley("build", "--json", cwd=toy / "app" / "src", cache=tmp_path / "c").stdout)
+    assert built[0]["dist"] == str(toy / "dist" / "amd64")
+    binary = toy / "dist" / "amd64" / "bin" / "app"
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "hello 41\n"
+
+
+def test_a_home_relative_cache_dir_is_expanded(toy: Path, tmp_path: Path) -> None:
+    """`cache_dir = "~/…"` in galley.toml means the home directory, as a user writes it (it
+    used to create a directory named `~` in the workspace)."""
+    (toy / "galley.toml").write_text('cache_dir = "~/galley-cache"\n')
+    real_home = Path.home()  # rustup and cargo keep theirs (and the source replacement)
+    env = {
+        "HOME": str(tmp_path / "home"),
+        "RUSTUP_HOME": os.environ.get("RUSTUP_HOME", str(real_home / ".rustup")),
+        "CARGO_HOME": os.environ.get("CARGO_HOME", str(real_home / ".cargo")),
+    }
+    built = results(galley("cook", "--json", cwd=toy, cache=tmp_path / "unused", env={
+        **env, "GALLEY_CACHE_DIR": ""}).stdout)  # fmt: skip
+    assert built[0]["cache"] == "miss"
+    assert (tmp_path / "home" / "galley-cache" / "entries").is_dir()
+    assert not (toy / "~").exists()
+
+
 def test_concurrent_cooks_of_one_key_compile_once(toy: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     outputs: list[subprocess.CompletedProcess[str]] = []
