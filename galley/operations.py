@@ -17,15 +17,15 @@ from galley.chef import prepare
 from galley.chef.recipe import Recipe
 from galley.config import Settings
 from galley.docker import backend as docker_backend
-from galley.docker import images
+from galley.docker import images, vendor
 from galley.docker import prune as docker_prune
 from galley.docker.backend import DockerPlan
 from galley.docker.client import detect, require_daemon
 from galley.errors import ConfigError, GalleyError, VerifyFailed, WorkspaceError
 from galley.plan import Plan, make_plan
-from galley.prune import Decision, decide
+from galley.prune import VENDOR_GROUP, Decision, Item, decide
 from galley.results import ArchResult, print_table
-from galley.store import Store
+from galley.store import Entry, Store
 from galley.units import format_size
 from galley.verify import Report, check_artifacts, check_recipe, check_store
 
@@ -193,7 +193,8 @@ def prune(
     keep: int | None,
     dry_run: bool,
 ) -> list[tuple[Decision, str]]:
-    """Apply the policy; returns (decision, outcome) rows. Entries in use are never removed."""
+    """Apply the policy to the entries and vendor dirs; returns (decision, outcome) rows. What
+    is in use (an entry being restored or cooked, a vendor dir being copied) is never removed."""
     if max_size is None and older_than is None and keep is None:
         raise ConfigError("cache-prune needs --max-size, --older-than or --keep")
     if settings.backend == "docker":
@@ -201,43 +202,47 @@ def prune(
         require_daemon(docker)
         docker_prune.prune(docker, older_than, keep, dry_run)
     store = Store(settings.cache_dir)
+    entries = {e.key: e for e in store.entries()}
+    vendor_dirs = {d.name: d for d in vendor.listing(settings.cache_dir)}
+    items = [Item(k, e.arch, e.size, store.last_used(e)) for k, e in entries.items()]
+    items += [Item(n, VENDOR_GROUP, d.size, d.last_used) for n, d in vendor_dirs.items()]
     rows = []
-    for decision in decide(store, max_size, older_than, keep):
-        outcome = "keep"
+    for decision in decide(items, max_size, older_than, keep):
+        outcome, item = "keep", decision.item
         if decision.remove and dry_run:
             outcome = "would remove"
+        elif decision.remove and item.group == VENDOR_GROUP:
+            outcome = "removed" if vendor.remove(vendor_dirs[item.name]) else "in use, kept"
         elif decision.remove:
-            with store.lock(decision.entry.key, blocking=False) as free:
-                if free and store.get(decision.entry.key):
-                    store.remove(decision.entry)
-                    outcome = "removed"
-                else:
-                    outcome = "in use, kept"
+            outcome = "removed" if _remove_entry(store, entries[item.name]) else "in use, kept"
         rows.append((decision, outcome))
     return rows
 
 
+def _remove_entry(store: Store, entry: Entry) -> bool:
+    with store.lock(entry.key, blocking=False) as free:
+        if free and store.get(entry.key):
+            store.remove(entry)
+            return True
+    return False
+
+
 def print_prune_table(rows: list[tuple[Decision, str]], cache_dir: Path) -> None:
-    print(f"cache entries in {cache_dir}:", file=sys.stderr)
+    print(f"cache entries and vendor dirs in {cache_dir}:", file=sys.stderr)
     if not rows:
         print("  none", file=sys.stderr)
         return
     table = [("arch", "key", "size", "last used", "action", "reason")]
     now = time.time()
-    for decision, outcome in sorted(rows, key=lambda r: (r[0].entry.arch, -r[0].last_used)):
-        age = (now - decision.last_used) / 3600
+    for decision, outcome in sorted(rows, key=lambda r: (r[0].item.group, -r[0].item.last_used)):
+        item = decision.item
+        age = (now - item.last_used) / 3600
         table.append(
-            (
-                decision.entry.arch,
-                decision.entry.key[:12],
-                format_size(decision.entry.size),
-                f"{age:.1f}h ago",
-                outcome,
-                decision.reason,
-            )
-        )
+            (item.group, item.name[:12], format_size(item.size), f"{age:.1f}h ago", outcome,
+             decision.reason)
+        )  # fmt: skip
     print_table(table)
-    freed = sum(d.entry.size for d, o in rows if o in ("removed", "would remove"))
+    freed = sum(d.item.size for d, o in rows if o in ("removed", "would remove"))
     print(
         f"  {'would free' if any(o == 'would remove' for _, o in rows) else 'freed'} "
         f"{format_size(freed)}",

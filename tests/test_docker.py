@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import re
@@ -510,6 +512,49 @@ def test_docker_prune_dry_run_and_real(docker: str, tmp_path: Path, cargo: str) 
     assert subprocess.run([docker, "image", "inspect", image], capture_output=True).returncode == 0
 
 
+def test_prune_removes_vendor_dirs_but_never_one_in_use(
+    docker: str, tmp_path: Path, cargo: str
+) -> None:
+    """The vendor dirs of docker cooks (one per lockfile) are pruned like entries: by count,
+    age and size, never while a cook holds one; a cook after that vendors again."""
+    workspace = write_tree(tmp_path / "toy", TOY)
+    cache, images = tmp_path / "cache", []
+
+    def cook_lockfile(extra: str) -> Path:
+        manifest = workspace / "app" / "Cargo.toml"
+        manifest.write_text(TOY["app/Cargo.toml"] + extra)
+        subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+        forget_cook_images(docker, workspace)
+        cooked = galley("cook", "--backend", "docker", "--arch", "s390x", "--json",
+                        cwd=workspace, cache=cache)  # fmt: skip
+        images.append(only_result(cooked.stdout)["cook_image"])
+        return (
+            cache
+            / "vendor"
+            / hashlib.sha256((workspace / "Cargo.lock").read_bytes()).hexdigest()[:16]
+        )
+
+    def vendor_dirs() -> list[Path]:
+        return sorted(p for p in (cache / "vendor").iterdir() if p.is_dir())
+
+    old = cook_lockfile("")
+    new = cook_lockfile('memchr = "*"\n')
+    assert vendor_dirs() == sorted([old, new])
+    dry = galley("cache-prune", "--keep", "1", "--dry-run", cwd=workspace, cache=cache)
+    assert f"vendor  {old.name[:12]}" in re.sub(" +", "  ", dry.stderr), dry.stderr
+    assert "would remove" in dry.stderr and vendor_dirs() == sorted([old, new])
+    galley("cache-prune", "--keep", "1", cwd=workspace, cache=cache)
+    assert vendor_dirs() == [new]
+    with (new.parent / f"{new.name}.lock").open("a") as held:  # as a cook copying from it
+        fcntl.flock(held, fcntl.LOCK_EX)
+        busy = galley("cache-prune", "--max-size", "1K", cwd=workspace, cache=cache)
+    assert "in use, kept" in busy.stderr and vendor_dirs() == [new]
+    galley("cache-prune", "--older-than", "0s", cwd=workspace, cache=cache)
+    assert vendor_dirs() == []
+    assert cook_lockfile('memchr = "*"\n') == new and (new / "sources.toml").is_file()
+    subprocess.run([docker, "image", "rm", "-f", *set(images)], capture_output=True, check=True)
+
+
 def test_refused_push_keeps_the_local_image(docker: str, tmp_path: Path, cargo: str) -> None:
     """A real registry started read-only by the test: the push is refused, nothing is lost."""
     config = tmp_path / "registry.yml"
@@ -591,6 +636,42 @@ def test_parallel_cook_images_of_different_keys(docker: str, tmp_path: Path, car
         assert run_foreign(binary, "s390x-linux-gnu").startswith("app on s390x")
     # later tests seed delta cooks from the closest image: leave none of these behind
     subprocess.run([docker, "image", "rm", *images.values()], capture_output=True, check=True)
+
+
+def test_concurrent_cooks_of_one_lockfile_share_the_work(
+    docker: str, tmp_path: Path, cargo: str
+) -> None:
+    """Three cooks of one workspace started at once with one cache dir (`make cook` per arch
+    in parallel, two of them for s390x): the lockfile is vendored once, s390x is cooked once
+    (the other s390x cook waits and hits), ppc64le is cooked beside it."""
+    files = {**TOY, "app/Cargo.toml": TOY["app/Cargo.toml"] + 'memchr = "*"\ncfg-if = "*"\n'}
+    workspace = write_tree(tmp_path / "ws", files)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    forget_cook_images(docker, workspace)
+    env = {**os.environ, "GALLEY_CACHE_DIR": str(tmp_path / "cache")}
+    runs = []
+    for number, arch in enumerate(("s390x", "s390x", "ppc64le")):
+        out_path, err_path = tmp_path / f"{number}.out", tmp_path / f"{number}.err"
+        with out_path.open("w") as out, err_path.open("w") as err:
+            command = ["cook", "--backend", "docker", "--arch", arch, "--json"]
+            runs.append(subprocess.Popen(
+                [sys.executable, "-m", "galley", *command], cwd=workspace, env=env,
+                stdout=out, stderr=err,
+            ))  # fmt: skip
+    results = []
+    for number, run in enumerate(runs):
+        assert run.wait(timeout=600) == 0, (tmp_path / f"{number}.err").read_text()[-3000:]
+        results.append(only_result((tmp_path / f"{number}.out").read_text()))
+    assert sorted(r["cache"] for r in results[:2]) == ["hit", "miss"]
+    assert results[0]["cook_image"] == results[1]["cook_image"]
+    assert results[2]["cache"] == "miss"
+    vendored = [p for p in (tmp_path / "cache" / "vendor").iterdir() if p.is_dir()]
+    assert len(vendored) == 1
+    assert any(p.name.startswith("memchr-") for p in (vendored[0] / "vendor").iterdir())
+    subprocess.run(
+        [docker, "image", "rm", results[0]["cook_image"], results[2]["cook_image"]],
+        capture_output=True, check=True,
+    )  # fmt: skip
 
 
 def test_concurrent_builds_share_a_cache_dir(docker: str, tmp_path: Path, cargo: str) -> None:

@@ -37,9 +37,9 @@ from galley.chef import cleanup, skeleton
 from galley.chef.cooker import copy_patch_sources, copy_vendored_dirs
 from galley.chef.recipe import Recipe
 from galley.config import Settings
-from galley.docker import images, scripts
+from galley.docker import images, scripts, vendor
 from galley.docker.client import Docker, detect, registry_has
-from galley.docker.scripts import COOKED, DUMMIES, MESSAGES, RUN_ID_NAME, SRC, TARGET, VENDOR
+from galley.docker.scripts import COOKED, DUMMIES, MESSAGES, RUN_ID_NAME, SRC, TARGET
 from galley.errors import CommandFailed, DockerError, ToolNotFound
 from galley.hashing import sha256_file
 from galley.plan import Plan, make_plan
@@ -125,9 +125,12 @@ def cook(dplan: DockerPlan, push: bool) -> ArchResult:
     result = ArchResult(plan.arch.name, plan.triple, plan.key, "hit")
     size = docker.image_size(dplan.local_tag)
     if size is None:
-        with result.phase("pull or cook"):
-            result.cache = _pull_or_cook(dplan, result)
-        size = docker.image_size(dplan.local_tag)
+        with filelock.exclusive(_cook_lock(plan)):  # one cook per key; the others then hit
+            size = docker.image_size(dplan.local_tag)
+            if size is None:
+                with result.phase("pull or cook"):
+                    result.cache = _pull_or_cook(dplan, result)
+                size = docker.image_size(dplan.local_tag)
     if push and dplan.remote_ref:
         _push(docker, dplan.local_tag, dplan.remote_ref)
         result.details["pushed"] = dplan.remote_ref
@@ -344,6 +347,12 @@ def _mount_id(dplan: DockerPlan) -> str:
     return f"galley-{dplan.plan.arch.name}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
 
 
+def _cook_lock(plan: Plan) -> Path:
+    """Held while a key's cook image is pulled or cooked: concurrent cooks of one key (two CI
+    jobs sharing a cache dir) make it once."""
+    return plan.settings.cache_dir / "docker" / "locks" / f"cook-{plan.key[:16]}.lock"
+
+
 def _pull_or_cook(dplan: DockerPlan, result: ArchResult) -> str:
     docker, remote = dplan.docker, dplan.remote_ref
     if remote and registry_has(remote):
@@ -429,9 +438,9 @@ def _cook_context(plan: Plan, mode: str) -> Path:
     skeleton.write(skeleton.plan(plan.recipe), context / "skeleton")
     copy_patch_sources(plan.recipe, context / "skeleton", str(plan.settings.workspace))
     copy_vendored_dirs(plan.recipe, context / "skeleton", str(plan.settings.workspace))
-    vendored = _vendor(plan)
-    shutil.copytree(vendored / "vendor", context / "vendor", copy_function=os.link)
-    config = {"source": _vendored_sources(vendored), "net": {"offline": True}}
+    with vendor.vendored(plan) as vendored:
+        shutil.copytree(vendored / "vendor", context / "vendor", copy_function=os.link)
+        config = {"source": vendor.cargo_sources(vendored), "net": {"offline": True}}
     (context / "cargo-config.toml").write_text(toml_io.dumps(config), encoding="utf-8")
     (context / "cook.sh").write_text(scripts.cook_script(plan, mode), encoding="utf-8")
     return context
@@ -441,59 +450,6 @@ def _remove_abandoned_contexts(directory: Path) -> None:
     """Cook contexts left by galley processes that died (killed, daemon gone, power loss)."""
     for context in directory.glob("cook-*.*"):
         filelock.remove_if_owner_died(context, context.suffix[1:])
-
-
-def _vendor(plan: Plan) -> Path:
-    """`cargo vendor` of the workspace's lockfile, cached by the lockfile's digest: `vendor/`
-    and `sources.toml`, the source replacements cargo printed (crates.io, and git sources)."""
-    lock = (plan.settings.workspace / "Cargo.lock").read_bytes()
-    directory = plan.settings.cache_dir / "vendor" / hashlib.sha256(lock).hexdigest()[:16]
-    if not (directory / ".complete").exists() or not (directory / "sources.toml").exists():
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
-        printed: list[str] = []
-        shell.run(
-            [plan.settings.cargo, "vendor", "--respect-source-config", "--locked",
-             "--versioned-dirs", str(directory / "vendor")],
-            cwd=plan.settings.workspace, env=_vendoring_env(plan.recipe), stdout_lines=printed,
-        )  # fmt: skip
-        (directory / "vendor").mkdir(exist_ok=True)  # cargo makes none with no dependencies
-        _fix_mtimes(directory / "vendor")
-        (directory / "sources.toml").write_text("".join(printed), encoding="utf-8")
-        (directory / ".complete").touch()
-    return directory
-
-
-def _vendoring_env(recipe: Recipe) -> dict[str, str | None]:
-    """Vendoring is the same with any cargo, and rustup on the host need not have the release
-    the workspace's toolchain file pins for the builder: the host's default toolchain runs it
-    (unless RUSTUP_TOOLCHAIN says otherwise)."""
-    if not recipe.rust_toolchain_file or "RUSTUP_TOOLCHAIN" in os.environ:
-        return {}
-    default = toolchain_file.host_default()
-    return {"RUSTUP_TOOLCHAIN": default} if default else {}
-
-
-def _vendored_sources(vendored: Path) -> dict[str, Any]:
-    """The `[source]` tables of the cook's cargo config: every source cargo vendor replaced
-    (crates.io, git repositories) served from the vendor dir at VENDOR in the image."""
-    path = vendored / "sources.toml"
-    printed = toml_io.loads(path.read_text(encoding="utf-8"), f"cargo vendor's output ({path})")
-    sources = printed.get("source", {})
-    sources.setdefault("crates-io", {"replace-with": "vendored-sources"})
-    sources["vendored-sources"] = {"directory": VENDOR}
-    return dict(sources)
-
-
-VENDOR_MTIME = 946684800  # 2000-01-01: one fixed time for every vendored file
-
-
-def _fix_mtimes(vendor: Path) -> None:
-    """Give vendored sources one old, fixed mtime: a later vendoring of a different lockfile
-    then does not look newer than the build outputs of crates it shares (delta cooks)."""
-    for directory, _, files in os.walk(vendor):
-        for name in files:
-            os.utime(os.path.join(directory, name), (VENDOR_MTIME, VENDOR_MTIME))
 
 
 def _read_dummies(path: Path) -> dict[str, str]:
