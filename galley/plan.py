@@ -100,7 +100,8 @@ def make_plan(
     chef = chefcmd.resolve(settings.chef, settings.cargo)
 
     def cfg_of(flags: tuple[str, ...]) -> cargo_cfg.Cfgs:
-        return cargo_cfg.target_cfg(toolchain.rustc_argv, settings.workspace, triple, flags)
+        state = settings.cache_dir / "state"
+        return cargo_cfg.target_cfg(toolchain, settings.workspace, triple, flags, state)
 
     flags = rustflags(recipe, triple, cfg_of)
     linker = _linker(settings, arch, recipe, triple, lambda: cfg_of(tuple(flags)))
