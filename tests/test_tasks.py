@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from galley.chef import prepare
 from helpers import (
     EPOCH_CRATE,
     EXAMPLE,
@@ -203,6 +204,36 @@ def test_a_vendored_workspace_cooks(tmp_path: Path, cargo: str) -> None:
     galley("build", cwd=workspace, cache=tmp_path / "cache")
     binary = workspace / "dist" / "amd64" / "bin" / "vendored"
     assert subprocess.run([binary], capture_output=True, text=True).stdout == "vendored OFF\n"
+
+
+@pytest.mark.parametrize("root_table", ["", "[workspace]\n"], ids=["package", "root-package"])
+def test_a_path_dependency_of_the_root_package_is_a_local_crate(
+    tmp_path: Path, cargo: str, root_table: str
+) -> None:
+    """A root package (alone, or the root of a workspace) with a path dependency in a subdir:
+    the dependency's manifest is in the recipe, as cargo-chef's walk finds it, its edit
+    compiles it and the app only. The cook used to fail with "failed to get `util`": galley
+    followed path dependencies of members, never of the root package."""
+    workspace = write_tree(tmp_path / "single", {
+        "Cargo.toml": root_table + '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n'
+                      '[dependencies]\nutil = { path = "util" }\n',
+        "src/main.rs": 'fn main() { println!("{}", util::said()); }\n',
+        "util/Cargo.toml": '[package]\nname = "util"\nversion = "0.2.0"\nedition = "2021"\n'
+                           '[dependencies]\nlibc = "0.2"\n',
+        "util/src/lib.rs": 'pub fn said() -> &\'static str { "util one" }\n',
+    })  # fmt: skip
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    recipe = prepare(workspace)
+    assert [m.relative_path for m in recipe.manifests] == ["Cargo.toml", "util/Cargo.toml"]
+    cache, binary = tmp_path / "cache", workspace / "dist" / "amd64" / "bin" / "app"
+    galley("build", cwd=workspace, cache=cache)
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "util one\n"
+    (workspace / "util" / "src" / "lib.rs").write_text(
+        'pub fn said() -> &\'static str { "util two" }\n'
+    )
+    again = results(galley("build", "--json", cwd=workspace, cache=cache).stdout)[0]
+    assert again["cache"] == "hit" and sorted(again["compiled"]) == ["app", "util"]
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "util two\n"
 
 
 def test_a_member_linked_in_from_elsewhere_is_built(tmp_path: Path, cargo: str) -> None:

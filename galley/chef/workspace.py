@@ -1,7 +1,8 @@
 """Reading a Cargo workspace from its manifests alone (no `cargo metadata`).
 
 Members are the `members` globs minus `exclude`, the root package if there is one, and, as cargo
-does, every path dependency of a member that lives inside the workspace directory. Packages a
+does, every path dependency of a member (the root package included) that lives inside the
+workspace directory, with or without a `[workspace]` table. Packages a
 root `[patch.<source>]` entry points at by path (inside the directory) are carried too, marked
 as patched: they stand for a dependency, so they are neither local crates nor version-masked.
 """
@@ -71,13 +72,11 @@ def load(
     root = os.fspath(workspace_root)
     parsed = parsed or {}
     root_manifest = parsed[""] if "" in parsed else read_root_manifest(root)
-    workspace = root_manifest.get("workspace")
-    if workspace is None:
-        return Workspace(root, (Member("", root_manifest),))
-    found: dict[str, Member] = {}
+    found = {"": Member("", root_manifest)}  # its path dependencies are local crates too
     for relative in listed_members(root, root_manifest):
         manifest = parsed[relative] if relative in parsed else read_manifest(root, relative)
         found[relative] = Member(relative, manifest)
+    workspace = root_manifest.get("workspace") or {}
     excluded = _string_list(workspace, "exclude")
     patched = frozenset(patched_dirs(root_manifest, strict=True))
     for relative in sorted(patched - set(found)):
@@ -209,10 +208,10 @@ def _add_path_dependencies(
     pending = list(found.values())
     while pending:
         member = pending.pop()
-        for _, spec in path_dependencies(member.manifest):
+        for table, spec in path_dependencies(member.manifest):
             base, path = member.relative_dir, spec.get("path")
-            if spec.get("workspace") is True:
-                continue  # resolved below through [workspace.dependencies]
+            if spec.get("workspace") is True or table == "workspace.dependencies":
+                continue  # resolved below, for the members that inherit them
             if isinstance(path, str):
                 _visit(root, base, path, found, excluded, pending)
         for key in _inherited_keys(member.manifest):
