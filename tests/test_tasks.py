@@ -236,6 +236,35 @@ def test_a_path_dependency_of_the_root_package_is_a_local_crate(
     assert subprocess.run([binary], capture_output=True, text=True).stdout == "util two\n"
 
 
+def test_a_path_dependency_outside_the_workspace_is_one_line(tmp_path: Path, cargo: str) -> None:
+    """`path = "../util"` from the workspace dir: one line naming the way out, before any
+    work (the cook used to fail with cargo's "failed to get `util`"); the way out builds."""
+    write_tree(tmp_path / "repo" / "util", {
+        "Cargo.toml": '[package]\nname = "util"\nversion = "0.1.0"\nedition = "2021"\n',
+        "src/lib.rs": "pub fn n() -> u8 { 7 }\n",
+    })  # fmt: skip
+    workspace = write_tree(tmp_path / "repo" / "app", {
+        "Cargo.toml": '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n'
+                      '[dependencies]\nutil = { path = "../util" }\n',
+        "src/main.rs": 'fn main() { println!("{}", util::n()); }\n',
+    })  # fmt: skip
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache = tmp_path / "cache"
+    failed = galley("build", cwd=workspace, cache=cache, check=False)
+    assert failed.returncode == 4 and "Traceback" not in failed.stderr
+    assert failed.stderr.strip().splitlines() == [
+        "galley: error: Cargo.toml: path dependency '../util' is outside the workspace "
+        "directory, where no recipe can carry it (cargo-chef #4); run galley in a directory "
+        "holding both, with a [workspace] there"
+    ]
+    assert not (cache / "entries").exists() or not list((cache / "entries").iterdir())
+    repo = write_tree(tmp_path / "repo", {"Cargo.toml": '[workspace]\nmembers = ["app", "util"]\n'})
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=repo, check=True)
+    galley("build", cwd=repo, cache=cache)
+    assert subprocess.run([repo / "dist" / "amd64" / "bin" / "app"], capture_output=True,
+                          text=True).stdout == "7\n"  # fmt: skip
+
+
 def test_a_member_linked_in_from_elsewhere_is_built(tmp_path: Path, cargo: str) -> None:
     """A member directory that is a symlink (to outside the workspace) is followed, as cargo
     follows it, and a link back up is not walked forever (the mirror used to leave linked

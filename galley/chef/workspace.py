@@ -235,8 +235,15 @@ def _visit(
     pending: list[Member],
 ) -> None:
     joined = os.path.normpath(os.path.join(base or ".", path.replace("\\", "/")))
-    if joined.startswith("..") or os.path.isabs(joined):
-        return  # outside the workspace: not a member (cargo-chef does not carry it either)
+    if os.path.isabs(joined):
+        return  # found by cargo where it is, in the cook and the build alike
+    if joined.startswith(".."):
+        manifest = f"{base}/Cargo.toml" if base else "Cargo.toml"
+        raise WorkspaceError(
+            f"{manifest}: path dependency {path!r} is outside the workspace directory, where "
+            "no recipe can carry it (cargo-chef #4); run galley in a directory holding both, "
+            "with a [workspace] there"
+        )
     relative = "" if joined == "." else joined.replace(os.sep, "/")
     if relative in found or _is_excluded(relative, excluded):
         return
