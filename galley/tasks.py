@@ -36,6 +36,8 @@ ARCH_HELP = {
     "arch": "architecture, repeatable: amd64 arm64 s390x ppc64le riscv64 (aliases accepted)",
     "profile": "cargo profile (default: release)",
     "features": "cargo feature, repeatable",
+    "no_default_features": "cargo --no-default-features (cook and build)",
+    "all_features": "cargo --all-features (cook and build)",
     "backend": "auto (local where the host toolchain has the target's std, else docker), local"
     " or docker",
     "chef": "builtin, cargo-chef or auto",
@@ -155,6 +157,8 @@ def cook(
     arch: list[str] | None = None,
     profile: str | None = None,
     features: list[str] | None = None,
+    no_default_features: bool = False,
+    all_features: bool = False,
     backend: str | None = None,
     chef: str | None = None,
     explain: bool = False,
@@ -171,6 +175,7 @@ def cook(
     """Cook the dependencies for each arch: a cache hit, or a cook published to the cache."""
     settings = _settings(
         config, workspace, dist, cache_dir, profile=profile, features=features, backend=backend,
+        no_default_features=no_default_features or None, all_features=all_features or None,
         chef=chef, mode=mode, registry=registry, push=push, builder_image=builder_image,
     )  # fmt: skip
     _report("cook", operations.cook(settings, arch, explain=explain), json)
@@ -183,6 +188,8 @@ def build(
     arch: list[str] | None = None,
     profile: str | None = None,
     features: list[str] | None = None,
+    no_default_features: bool = False,
+    all_features: bool = False,
     backend: str | None = None,
     chef: str | None = None,
     mode: str | None = None,
@@ -198,6 +205,7 @@ def build(
     """Cook if needed, then build the real code on top; outputs in <dist>/<arch>/."""
     settings = _settings(
         config, workspace, dist, cache_dir, profile=profile, features=features, backend=backend,
+        no_default_features=no_default_features or None, all_features=all_features or None,
         chef=chef, mode=mode, registry=registry, push=push, builder_image=builder_image,
     )  # fmt: skip
     _report("build", operations.build(settings, arch), json)
@@ -247,6 +255,8 @@ def cache_prune(
         "reproducible": "also rebuild from a copy elsewhere with a fresh cache and compare digests"
         " (docker: cooked from scratch)",
         **{k: ARCH_HELP[k] for k in ("arch", "profile", "features", "backend", "chef", "mode")},
+        "no_default_features": ARCH_HELP["no_default_features"],
+        "all_features": ARCH_HELP["all_features"],
         "builder_image": ARCH_HELP["builder_image"],
         **COMMON_HELP,
     },
@@ -258,6 +268,8 @@ def verify(
     reproducible: bool = False,
     profile: str | None = None,
     features: list[str] | None = None,
+    no_default_features: bool = False,
+    all_features: bool = False,
     backend: str | None = None,
     chef: str | None = None,
     mode: str | None = None,
@@ -272,6 +284,7 @@ def verify(
     The build flags matter with --reproducible only: the rebuild uses them, as the build did."""
     settings = _settings(
         config, workspace, dist, cache_dir, profile=profile, features=features, backend=backend,
+        no_default_features=no_default_features or None, all_features=all_features or None,
         chef=chef, mode=mode, builder_image=builder_image,
     )  # fmt: skip
     operations.verify(settings, arch, reproducible=reproducible)

@@ -265,6 +265,27 @@ def test_a_path_dependency_outside_the_workspace_is_one_line(tmp_path: Path, car
                           text=True).stdout == "7\n"  # fmt: skip
 
 
+def test_feature_switches_on_the_command_line(tmp_path: Path, cargo: str) -> None:
+    """`--no-default-features` and `--all-features` reach cook and build as cargo's flags (they
+    were galley.toml keys only), each with a key of its own."""
+    workspace = write_tree(tmp_path / "feat", {
+        "Cargo.toml": '[package]\nname = "feat"\nversion = "0.1.0"\nedition = "2021"\n'
+                      '[features]\ndefault = ["a"]\na = []\nb = []\n',
+        "src/main.rs": 'fn main() { println!("a={} b={}", cfg!(feature = "a"), '
+                       'cfg!(feature = "b")); }\n',
+    })  # fmt: skip
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache, binary = tmp_path / "cache", workspace / "dist" / "amd64" / "bin" / "feat"
+    keys = set()
+    for flags, printed in (([], "a=true b=false"), (["--no-default-features"], "a=false b=false"),
+                           (["--all-features"], "a=true b=true")):  # fmt: skip
+        built = results(galley("build", "--json", *flags, cwd=workspace, cache=cache).stdout)[0]
+        keys.add(built["key"])
+        assert subprocess.run([binary], capture_output=True, text=True).stdout == printed + "\n"
+    assert len(keys) == 3
+    galley("verify", "--all-features", cwd=workspace, cache=cache)
+
+
 def test_a_member_linked_in_from_elsewhere_is_built(tmp_path: Path, cargo: str) -> None:
     """A member directory that is a symlink (to outside the workspace) is followed, as cargo
     follows it, and a link back up is not walked forever (the mirror used to leave linked
