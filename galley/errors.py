@@ -50,14 +50,31 @@ class CommandFailed(GalleyError):
         self.tail = tail
 
     def __str__(self) -> str:
+        """`<program> exited with <code>: <the last error line>[: <its last cause>]`."""
         lines = [_BUILDKIT_STEP.sub("", line).strip() for line in self.tail.splitlines()]
         lines = [line for line in lines if line]
-        errors = [line for line in lines if line.lower().startswith("error")]
+        errors = [i for i, line in enumerate(lines) if line.lower().startswith("error")]
         # what failed inside a docker build step, rather than BuildKit's "executor failed"
-        errors = [line for line in errors if "executor failed" not in line] or errors
-        pick = (errors or lines)[-1:]
-        hint = f": {pick[0]}" if pick else ""
-        return f"{self.argv[0]} exited with {self.code}{hint}"
+        errors = [i for i in errors if "executor failed" not in lines[i]] or errors
+        if not lines:
+            return f"{self.argv[0]} exited with {self.code}"
+        pick = errors[-1] if errors else len(lines) - 1
+        cause = _last_cause(lines[pick + 1 :])
+        return f"{self.argv[0]} exited with {self.code}: {lines[pick]}" + (
+            f": {cause}" if cause else ""
+        )
+
+
+def _last_cause(lines: list[str]) -> str | None:
+    """The innermost of cargo's `Caused by:` entries after an error line (up to where BuildKit's
+    summary or another error starts), e.g. why `failed to sync`."""
+    cause = None
+    for number, line in enumerate(lines):
+        if line.startswith("------") or line.lower().startswith("error"):
+            break
+        if line == "Caused by:" and number + 1 < len(lines):
+            cause = lines[number + 1]
+    return cause
 
 
 #: The prefix BuildKit's plain progress puts on a step's output: `#11 0.188 `.

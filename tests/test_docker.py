@@ -567,6 +567,25 @@ def test_prune_removes_vendor_dirs_but_never_one_in_use(
     subprocess.run([docker, "image", "rm", "-f", *set(images)], capture_output=True, check=True)
 
 
+def test_a_stale_lockfile_is_one_line_with_its_cause(
+    docker: str, tmp_path: Path, cargo: str
+) -> None:
+    """A dependency added to Cargo.toml but not to Cargo.lock: the line says why vendoring
+    failed (cargo's innermost cause), not only "failed to sync"."""
+    workspace = write_tree(tmp_path / "toy", TOY)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    manifest = workspace / "app" / "Cargo.toml"
+    manifest.write_text(manifest.read_text() + 'memchr = "2"\n')
+    forget_cook_images(docker, workspace)
+    failed = galley("cook", "--backend", "docker", "--arch", "s390x", cwd=workspace,
+                    cache=tmp_path / "cache", check=False)  # fmt: skip
+    assert_one_line_error(
+        failed,
+        f"error: failed to sync: cannot update the lock file {workspace / 'Cargo.lock'} "
+        "because --locked was passed",
+    )
+
+
 def test_refused_push_keeps_the_local_image(docker: str, tmp_path: Path, cargo: str) -> None:
     """A real registry started read-only by the test: the push is refused, nothing is lost."""
     config = tmp_path / "registry.yml"
