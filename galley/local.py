@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from galley import chefcmd, delta, dist, filelock, shell, sync
+from galley import chefcmd, delta, dist, filelock, shell
 from galley.chef import cleanup
-from galley.chef.cooker import DUMMIES_FILE, PATCH_SOURCES, cargo_args
+from galley.chef.cooker import DUMMIES_FILE, PATCH_SOURCES, SKELETON_ROOT, cargo_args
 from galley.errors import CacheError, CommandFailed
 from galley.plan import Plan
 from galley.results import ArchResult
@@ -34,10 +34,17 @@ class WorkDir:
     """The per-arch directory where cook and build run."""
 
     root: Path
+    nest: str = ""  # the workspace below `tree` (see galley.layout)
+
+    @property
+    def tree(self) -> Path:
+        """The sources: the workspace, and the path crates outside it at their places."""
+        return self.root / "src"
 
     @property
     def src(self) -> Path:
-        return self.root / "src"
+        """The workspace, where cargo runs."""
+        return self.tree / self.nest
 
     @property
     def target(self) -> Path:
@@ -55,12 +62,12 @@ class WorkDir:
 
 
 @contextlib.contextmanager
-def work_dir(store: Store, arch: str) -> Iterator[WorkDir]:
+def work_dir(store: Store, arch: str, nest: str = "") -> Iterator[WorkDir]:
     """The arch's work dir, held exclusively (one cook or build per arch and cache at a time)."""
     root = store.root / "work" / arch
     root.mkdir(parents=True, exist_ok=True)
     with filelock.exclusive(root.parent / f"{arch}.lock"):
-        yield WorkDir(root)
+        yield WorkDir(root, nest)
 
 
 def remap(work: WorkDir) -> dict[Path, str]:
@@ -109,8 +116,8 @@ def build(plan: Plan, store: Store, work: WorkDir, dist_dir: Path) -> ArchResult
                 result.details["kept_workspace_crates"] = _put_back(kept, work)
         work.set_state(plan.key)
     with result.phase("sync sources"):
-        result.details["synced_files"] = sync.mirror(
-            plan.settings.workspace, work.src, exclude=[plan.settings.dist_dir]
+        result.details["synced_files"] = plan.layout.mirror(
+            work.tree, exclude=[plan.settings.dist_dir]
         )
     with result.phase("cargo build"):
         messages = _cargo_build(plan, work)
@@ -132,10 +139,10 @@ def _keep_workspace_crates(work: WorkDir, plan: Plan) -> Path | None:
     (cargo's fingerprints decide). Nothing when the work dir holds no build."""
     keep = work.root / "keep"
     shutil.rmtree(keep, ignore_errors=True)
-    if not (work.target / BUILT_FILE).is_file() or not work.src.is_dir():
+    if not (work.target / BUILT_FILE).is_file() or not work.tree.is_dir():
         return None
     (keep / "target").mkdir(parents=True)
-    os.rename(work.src, keep / "src")
+    os.rename(work.tree, keep / "src")
     for path in cleanup.local_artifacts(work.target, plan.recipe):
         destination = keep / "target" / path.relative_to(work.target)
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -145,8 +152,8 @@ def _keep_workspace_crates(work: WorkDir, plan: Plan) -> Path | None:
 
 def _put_back(keep: Path, work: WorkDir) -> int:
     """Undo _keep_workspace_crates over the restored entry; returns the artifacts put back."""
-    shutil.rmtree(work.src, ignore_errors=True)  # the cook's skeleton
-    os.rename(keep / "src", work.src)
+    shutil.rmtree(work.tree, ignore_errors=True)  # the cook's skeleton
+    os.rename(keep / "src", work.tree)
     moved = 0
     for directory, dirs, files in os.walk(keep / "target"):
         relative = Path(directory).relative_to(keep / "target")
@@ -183,7 +190,7 @@ def _verified(store: Store, key: str, result: ArchResult) -> Entry | None:
 
 
 def _cook_and_publish(plan: Plan, store: Store, work: WorkDir, result: ArchResult) -> Entry:
-    for directory in (work.src, work.target):
+    for directory in (work.tree, work.target):
         shutil.rmtree(directory, ignore_errors=True)
     work.src.mkdir(parents=True)
     seed = delta.closest(store, plan.key_manifest, plan.recipe)
@@ -200,7 +207,7 @@ def _cook_and_publish(plan: Plan, store: Store, work: WorkDir, result: ArchResul
     )
     try:
         with result.phase("cargo cook"):
-            patches = {PATCH_SOURCES: str(plan.settings.workspace)}
+            patches = {PATCH_SOURCES: str(plan.settings.workspace), SKELETON_ROOT: str(work.tree)}
             shell.run(argv, cwd=work.src, env={**env, "CARGO": plan.settings.cargo, **patches})
     except CommandFailed as exc:
         if "No space left on device" in exc.tail or shutil.disk_usage(work.root).free < 16 << 20:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from galley import cachekey, dist, local, sync
+from galley import cachekey, dist, layout, local, sync
 from galley.arch import Arch
 from galley.chef import prepare
 from galley.chef.recipe import Recipe
@@ -156,7 +156,7 @@ def _cook(settings: Settings, arch_names: list[str], explain: bool) -> list[Arch
     for plan in plans(settings, arch_names):
         if explain:
             _explain(store, plan)
-        with local.work_dir(store, plan.arch.name) as work:
+        with local.work_dir(store, plan.arch.name, plan.layout.nest) as work:
             _, result = local.cook(plan, store, work)
         results.append(result)
     return results
@@ -179,7 +179,7 @@ def _build(settings: Settings, arch_names: list[str]) -> list[ArchResult]:
         local_plans = plans(settings, arch_names)
         planned = time.monotonic() - started
         for plan in local_plans:
-            with local.work_dir(store, plan.arch.name) as work:
+            with local.work_dir(store, plan.arch.name, plan.layout.nest) as work:
                 results.append(local.build(plan, store, work, settings.dist_dir))
     for result in results:  # recipe, toolchain probe and cache key: shared by the arches
         result.details.setdefault("phases", {})["plan"] = round(planned, 3)
@@ -253,9 +253,15 @@ def print_prune_table(rows: list[tuple[Decision, str]], cache_dir: Path) -> None
 def verify(settings: Settings, arch_names: list[str] | None, reproducible: bool = False) -> Report:
     """Run every check for the requested arches; raises VerifyFailed after printing problems."""
     report = Report()
+    recipe = workspace_recipe(settings)
     if reproducible:
         report.problems += verify_reproducible(settings, arch_names)
-    recipe = workspace_recipe(settings)
+        if layout.of(recipe, settings.workspace).outside and report.problems:
+            report.notes.append(
+                "path crates outside the workspace: cargo hashes their absolute path into the "
+                "binaries, so local-backend builds differ with the cache dir's place (docker "
+                "builds, at /galley/src, do not)"
+            )
     report.problems += check_store(Store(settings.cache_dir))
     for arch in settings.arch_list(arch_names):
         arch_dir = settings.dist_dir / arch.name
@@ -279,10 +285,11 @@ def verify_reproducible(settings: Settings, arch_names: list[str] | None) -> lis
     differences = []
     with tempfile.TemporaryDirectory(prefix="galley-repro-") as directory:
         root = Path(directory)
-        copy = root / "elsewhere" / settings.workspace.name
-        sync.mirror(settings.workspace, copy, exclude=[settings.dist_dir])  # as builds see it
+        sources = layout.of(workspace_recipe(settings), settings.workspace)
+        tree = root / "elsewhere" / sources.root.name
+        sources.mirror(tree, exclude=[settings.dist_dir])  # as builds see it
         fresh = settings.with_flags(
-            workspace=copy, cache_dir=root / "cache", dist_dir=root / "dist"
+            workspace=tree / sources.nest, cache_dir=root / "cache", dist_dir=root / "dist"
         )
         # docker builds cook from scratch too, under a throw-away name
         fresh = replace(fresh, docker=replace(

@@ -10,15 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from galley import cachekey, cargo_cfg, chefcmd, sync
+from galley import cachekey, cargo_cfg, chefcmd, layout, sync
 from galley.arch import Arch
 from galley.cachekey import Toolchain
 from galley.chef import cleanup
 from galley.chef.cooker import CookOptions, split_features
 from galley.chef.recipe import Recipe
+from galley.chef.workspace import is_outside
 from galley.config import Settings
 from galley.errors import ConfigError, ToolNotFound
 from galley.hashing import sha256_file
+from galley.layout import SourceLayout
 
 #: What rustc says of the target's cfg under the given rustflags.
 CfgQuery = Callable[[tuple[str, ...]], cargo_cfg.Cfgs]
@@ -37,6 +39,7 @@ class Plan:
     linker: str | None  # what galley sets as CARGO_TARGET_<TRIPLE>_LINKER (None: cargo decides)
     key_manifest: dict[str, Any]
     key: str
+    layout: SourceLayout  # where the workspace and the path crates outside it sit in a tree
 
     @property
     def rustflags(self) -> list[str]:
@@ -105,6 +108,12 @@ def make_plan(
 
     flags = rustflags(recipe, triple, cfg_of)
     linker = _linker(settings, arch, recipe, triple, lambda: cfg_of(tuple(flags)))
+    outside = sorted({m.relative_path for m in recipe.manifests if is_outside(m.relative_path)})
+    if outside and chef == "cargo-chef":
+        raise ConfigError(
+            f"path crates outside the workspace ({', '.join(outside)}) need chef = builtin: "
+            "cargo-chef cannot carry them (cargo-chef #4)"
+        )
     patched = sorted(cleanup.patched_dirs(recipe))
     if patched and chef == "cargo-chef":
         raise ConfigError(
@@ -134,7 +143,7 @@ def make_plan(
     )
     return Plan(
         settings, arch, triple, recipe, toolchain, chef, linker, manifest,
-        cachekey.cache_key(manifest),
+        cachekey.cache_key(manifest), layout.of(recipe, settings.workspace),
     )  # fmt: skip
 
 

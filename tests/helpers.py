@@ -128,3 +128,27 @@ EPOCH_CRATE = {
 def rootfs_mtimes(rootfs: Path) -> set[int]:
     with tarfile.open(rootfs) as tar:
         return {member.mtime for member in tar.getmembers()}
+
+
+def outside_crates_repo(root: Path, cargo: str) -> Path:
+    """A repository whose Rust workspace (`src/agent`) depends on path crates outside its
+    directory, as Kata's agent once did on `../libs`: `../../libs/util`, which depends on
+    `../../src/proto`. Returns the workspace; `docs/` and `src/other/` are not sources of it."""
+    package = '[package]\nname = "{}"\nversion = "0.1.0"\nedition = "2021"\n'
+    write_tree(root, {
+        "docs/notes.txt": "not a source\n",
+        "src/other/junk.txt": "not a source either\n",
+        "src/proto/Cargo.toml": package.format("proto"),
+        "src/proto/src/lib.rs": 'pub const WORD: &str = "one";\n',
+        "libs/util/Cargo.toml": package.format("util")
+        + '[dependencies]\nlibc = "0.2"\nproto = { path = "../../src/proto" }\n',
+        "libs/util/src/lib.rs": 'pub fn said() -> String { format!("util {}", proto::WORD) }\n',
+        "src/agent/Cargo.toml": '[workspace]\nmembers = ["rustjail"]\n\n' + package.format("app")
+        + '[dependencies]\nutil = { path = "../../libs/util" }\nrustjail = { path = "rustjail" }\n',
+        "src/agent/src/main.rs": 'fn main() { println!("{} {}", util::said(), rustjail::n()); }\n',
+        "src/agent/rustjail/Cargo.toml": package.format("rustjail"),
+        "src/agent/rustjail/src/lib.rs": "pub fn n() -> u8 { 3 }\n",
+    })  # fmt: skip
+    workspace = root / "src" / "agent"
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    return workspace

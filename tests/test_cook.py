@@ -144,8 +144,9 @@ def test_config_is_always_written_as_config_toml(tmp_path: Path) -> None:
 
 UNSAFE = [
     ("/etc/Cargo.toml", "absolute"),
-    ("../Cargo.toml", "must not contain"),
     ("a/../../Cargo.toml", "must not contain"),
+    ("../a/../Cargo.toml", "must not contain"),
+    ("../a/./Cargo.toml", "must not contain"),
     ("a/./Cargo.toml", "must not contain"),
     ("a\\b/Cargo.toml", "invalid path"),
     ("~/Cargo.toml", "absolute"),
@@ -167,6 +168,30 @@ def test_unsafe_manifest_paths_are_refused(path: str, message: str) -> None:
     }
     with pytest.raises(RecipeError, match=message):
         Recipe.from_json(json.dumps(document))
+
+
+def test_a_manifest_above_the_cook_dir_is_written_only_where_allowed(tmp_path: Path) -> None:
+    """`../util/Cargo.toml` (a path crate outside the workspace) parses, but a cook writes it
+    only inside the directory it is allowed (`within`, GALLEY_CHEF_SKELETON_ROOT for
+    galley-chef); by default nothing leaves the cook dir."""
+    tree, cook_dir = tmp_path / "tree", tmp_path / "tree" / "ws"
+    cook_dir.mkdir(parents=True)
+    main, lib = (
+        Target("src/main.rs", TargetKind.BIN, "ws"),
+        Target("src/lib.rs", TargetKind.LIB, "u"),
+    )
+    recipe = Recipe(manifests=(
+        Manifest("Cargo.toml", '[package]\nname = "ws"\n', (main,)),
+        Manifest("../util/Cargo.toml", '[package]\nname = "u"\n', (lib,)),
+    ))  # fmt: skip
+    with pytest.raises(RecipeError, match="outside the directory the skeleton may be written to"):
+        write(plan(recipe), cook_dir)
+    assert sorted(p.name for p in tree.iterdir()) == ["ws"] and not list(cook_dir.iterdir())
+    with pytest.raises(RecipeError, match="outside the directory"):
+        write(plan(recipe), cook_dir, within=cook_dir / "src")
+    write(plan(recipe), cook_dir, within=tree)
+    assert (tree / "util" / "Cargo.toml").is_file() and (tree / "util" / "src" / "lib.rs").is_file()
+    assert (cook_dir / "src" / "main.rs").is_file()
 
 
 def test_symlink_out_of_the_cook_dir_is_refused(tmp_path: Path) -> None:

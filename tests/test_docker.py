@@ -24,6 +24,7 @@ from helpers import (
     EPOCH_CRATE,
     EXAMPLE,
     REPO,
+    outside_crates_repo,
     patched_workspace,
     require,
     rootfs_mtimes,
@@ -424,6 +425,27 @@ def test_cfg_table_rustflags_reach_a_cross_build(docker: str, tmp_path: Path, ca
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     assert created == [], "the no-op build asked rustc for the cfg again in a container"
+
+
+def test_path_crates_outside_the_workspace_build_in_docker(
+    docker: str, tmp_path: Path, cargo: str
+) -> None:
+    """The workspace `src/agent` with `../../libs/util` and `../proto` (cargo-chef #4): the
+    cook and build contexts hold them at their places, the s390x binary runs under qemu, an
+    edit of `proto` recompiles the local crates only, and a fresh rebuild elsewhere has the
+    same bits (in the image the tree is always at /galley/src)."""
+    workspace = outside_crates_repo(tmp_path / "repo", cargo)
+    common = ["--backend", "docker", "--arch", "s390x"]
+    cache, binary = tmp_path / "cache", workspace / "dist" / "s390x" / "bin" / "app"
+    galley("build", *common, cwd=workspace, cache=cache)
+    assert run_foreign(binary, "s390x-linux-gnu") == "util one 3\n"
+    (tmp_path / "repo" / "src" / "proto" / "src" / "lib.rs").write_text(
+        'pub const WORD: &str = "two";\n'
+    )
+    again = only_result(galley("build", *common, "--json", cwd=workspace, cache=cache).stdout)
+    assert again["cache"] == "hit" and sorted(again["compiled"]) == ["app", "proto", "util"]
+    assert run_foreign(binary, "s390x-linux-gnu") == "util two 3\n"
+    galley("verify", *common, "--reproducible", cwd=workspace, cache=cache)
 
 
 def test_a_path_patch_is_cooked_from_its_real_sources(

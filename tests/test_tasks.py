@@ -8,16 +8,18 @@ import shutil
 import subprocess
 import sys
 import threading
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from galley.chef import prepare
+from galley.chef import Recipe, prepare
 from helpers import (
     EPOCH_CRATE,
     EXAMPLE,
     REPO,
+    outside_crates_repo,
     patched_workspace,
     rootfs_mtimes,
     set_patched_greeting,
@@ -236,33 +238,38 @@ def test_a_path_dependency_of_the_root_package_is_a_local_crate(
     assert subprocess.run([binary], capture_output=True, text=True).stdout == "util two\n"
 
 
-def test_a_path_dependency_outside_the_workspace_is_one_line(tmp_path: Path, cargo: str) -> None:
-    """`path = "../util"` from the workspace dir: one line naming the way out, before any
-    work (the cook used to fail with cargo's "failed to get `util`"); the way out builds."""
-    write_tree(tmp_path / "repo" / "util", {
-        "Cargo.toml": '[package]\nname = "util"\nversion = "0.1.0"\nedition = "2021"\n',
-        "src/lib.rs": "pub fn n() -> u8 { 7 }\n",
-    })  # fmt: skip
-    workspace = write_tree(tmp_path / "repo" / "app", {
-        "Cargo.toml": '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n'
-                      '[dependencies]\nutil = { path = "../util" }\n',
-        "src/main.rs": 'fn main() { println!("{}", util::n()); }\n',
-    })  # fmt: skip
-    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
-    cache = tmp_path / "cache"
-    failed = galley("build", cwd=workspace, cache=cache, check=False)
-    assert failed.returncode == 4 and "Traceback" not in failed.stderr
-    assert failed.stderr.strip().splitlines() == [
-        "galley: error: Cargo.toml: path dependency '../util' is outside the workspace "
-        "directory, where no recipe can carry it (cargo-chef #4); run galley in a directory "
-        "holding both, with a [workspace] there"
-    ]
-    assert not (cache / "entries").exists() or not list((cache / "entries").iterdir())
-    repo = write_tree(tmp_path / "repo", {"Cargo.toml": '[workspace]\nmembers = ["app", "util"]\n'})
-    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=repo, check=True)
-    galley("build", cwd=repo, cache=cache)
-    assert subprocess.run([repo / "dist" / "amd64" / "bin" / "app"], capture_output=True,
-                          text=True).stdout == "7\n"  # fmt: skip
+def test_path_crates_outside_the_workspace_are_built(tmp_path: Path, cargo: str) -> None:
+    """`../../libs/util` (which needs `../../src/proto`) from the workspace `src/agent`
+    (cargo-chef #4): the recipe carries their manifests as `../` paths, the work dir holds the
+    workspace and the two crates at their places and nothing else, an edit of the innermost
+    one recompiles the three local crates that see it, not the dependencies. Before: silently
+    left out of the recipe, then "failed to get `util`" in the cook."""
+    workspace = outside_crates_repo(tmp_path / "repo", cargo)
+    recipe = prepare(workspace)
+    assert [m.relative_path for m in recipe.manifests] == [
+        "Cargo.toml", "../../libs/util/Cargo.toml", "../proto/Cargo.toml", "rustjail/Cargo.toml"
+    ]  # fmt: skip
+    cache, binary = tmp_path / "cache", workspace / "dist" / "amd64" / "bin" / "app"
+    galley("build", cwd=workspace, cache=cache)
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "util one 3\n"
+    tree = cache / "work" / "amd64" / "src"
+    assert sorted(p.relative_to(tree).as_posix() for p in tree.glob("*/*")) == [
+        "libs/util", "src/agent", "src/proto"
+    ]  # fmt: skip
+    (tmp_path / "repo" / "src" / "proto" / "src" / "lib.rs").write_text(
+        'pub const WORD: &str = "two";\n'
+    )
+    again = results(galley("build", "--json", cwd=workspace, cache=cache).stdout)[0]
+    assert again["cache"] == "hit" and sorted(again["compiled"]) == ["app", "proto", "util"]
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "util two 3\n"
+    galley("verify", cwd=workspace, cache=cache)
+    galley("prepare", "--bin", "app", "--output", str(tmp_path / "app.json"), cwd=workspace,
+           cache=cache)  # fmt: skip
+    only_app = Recipe.from_json((tmp_path / "app.json").read_text())
+    assert len(only_app.manifests) == 4  # proto too, reached from util
+    root = next(m for m in only_app.manifests if m.relative_path == "Cargo.toml")
+    members = tomllib.loads(root.contents)["workspace"]["members"]
+    assert members == ["rustjail"]  # the outside crates are no members
 
 
 def test_feature_switches_on_the_command_line(tmp_path: Path, cargo: str) -> None:

@@ -18,6 +18,9 @@ from galley.errors import ConfigError
 DUMMIES_FILE = ".galley-dummies.json"
 #: Set by galley for its galley-chef cooks: the workspace whose path patches are cooked for real.
 PATCH_SOURCES = "GALLEY_CHEF_PATCH_SOURCES"
+#: The directory above the cook dir that a `../` manifest (a path crate outside the workspace)
+#: may be written into; unset, the skeleton stays in the cook dir.
+SKELETON_ROOT = "GALLEY_CHEF_SKELETON_ROOT"
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,8 @@ def cook(recipe: Recipe, directory: Path, options: CookOptions) -> CookResult:
     """Write the skeleton into `directory`, build its dependencies, then clean local crates."""
     files = skeleton.plan(recipe, no_std=options.no_std)
     directory.mkdir(parents=True, exist_ok=True)
-    skeleton.write(files, directory)
+    within = os.environ.get(SKELETON_ROOT)
+    skeleton.write(files, directory, Path(within) if within else None)
     patches_are_real = copy_patch_sources(recipe, directory, os.environ.get(PATCH_SOURCES))
     copy_vendored_dirs(recipe, directory, os.environ.get(PATCH_SOURCES))
     target_dir = resolve_target_dir(recipe, directory, options)

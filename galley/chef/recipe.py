@@ -145,15 +145,20 @@ class Recipe(NamedTuple):
         )
 
 
-def check_relative_path(path: Any, what: str) -> str:
-    """A clean relative POSIX path that cannot leave its base directory, or RecipeError."""
+def check_relative_path(path: Any, what: str, climbs: bool = False) -> str:
+    """A clean relative POSIX path that cannot leave its base directory, or RecipeError.
+    `climbs`: it may start with `../` segments (a manifest outside the workspace dir; where
+    the skeleton may then be written is skeleton.write's to check)."""
     if not isinstance(path, str) or not path:
         raise RecipeError(f"{what}: path must be a non-empty string")
     if len(path) > MAX_PATH_CHARS or "\0" in path or "\\" in path:
         raise RecipeError(f"{what}: invalid path {path[:80]!r}")
     if path.startswith(("/", "~")):
         raise RecipeError(f"{what}: absolute path {path[:80]!r} is not allowed")
-    if any(part in ("..", ".") for part in path.split("/")) or "//" in path:
+    rest = path
+    while climbs and rest.startswith("../"):
+        rest = rest[3:]
+    if any(part in ("..", ".") for part in rest.split("/")) or "//" in rest:
         raise RecipeError(f"{what}: path {path[:80]!r} must not contain '..', '.' or '//'")
     return path
 
@@ -189,7 +194,9 @@ def _toolchain(value: Any) -> tuple[str, str] | None:
 
 def _manifest(item: Any, index: int) -> Manifest:
     where = f"manifests[{index}]"
-    relative_path = check_relative_path(_field(item, "relative_path", str, where), where)
+    relative_path = check_relative_path(
+        _field(item, "relative_path", str, where), where, climbs=True
+    )
     if posixpath.basename(relative_path) != "Cargo.toml":
         raise RecipeError(f"{where}: relative_path must end in Cargo.toml, got {relative_path!r}")
     contents = _field(item, "contents", str, where)

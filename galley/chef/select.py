@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import copy
 import os
-import posixpath
 from typing import Any
 
 from galley.chef.targets import discover
-from galley.chef.workspace import Member, Workspace, path_dependencies
+from galley.chef.workspace import (
+    Member,
+    Workspace,
+    dependency_dir,
+    is_outside,
+    path_dependencies,
+)
 from galley.errors import WorkspaceError
 
 
@@ -86,15 +91,12 @@ def _local_closure(workspace: Workspace, start: str) -> set[str]:
         if name in closure:
             continue
         closure.add(name)
-        pending += _local_dependencies(packages[name], shared, packages, dir_to_name)
+        pending += _local_dependencies(workspace.root, packages[name], shared, dir_to_name)
     return closure
 
 
 def _local_dependencies(
-    member: Member,
-    shared: dict[str, Any],
-    packages: dict[str, Member],
-    dir_to_name: dict[str, str],
+    root: str, member: Member, shared: dict[str, Any], dir_to_name: dict[str, str]
 ) -> list[str]:
     found: list[str] = []
     for where, spec in path_dependencies(member.manifest):
@@ -104,11 +106,10 @@ def _local_dependencies(
         else:
             base = member.relative_dir
         path = spec.get("path")
-        if isinstance(path, str):
-            joined = posixpath.normpath(posixpath.join(base or ".", path))
-            name = dir_to_name.get("" if joined == "." else joined)
-            if name:
-                found.append(name)
+        relative = dependency_dir(root, base, path) if isinstance(path, str) else None
+        name = dir_to_name.get(relative) if relative is not None else None
+        if name:
+            found.append(name)
     return found
 
 
@@ -117,7 +118,9 @@ def _rewrite_root(manifest: dict[str, Any], kept: list[Member]) -> dict[str, Any
     workspace = root.get("workspace")
     if not isinstance(workspace, dict):
         return root
-    workspace["members"] = sorted(m.relative_dir for m in kept)
+    # crates outside the directory are path dependencies, never members (cargo would want a
+    # `package.workspace` pointing back from them)
+    workspace["members"] = sorted(m.relative_dir for m in kept if not is_outside(m.relative_dir))
     workspace.pop("default-members", None)
     shared = workspace.get("dependencies")
     if isinstance(shared, dict):

@@ -79,12 +79,24 @@ def plan(recipe: Recipe, no_std: bool = False) -> list[SkeletonFile]:
     return [SkeletonFile(path, contents) for path, contents in files.items()]
 
 
-def write(files: list[SkeletonFile], directory: Path) -> None:
-    """Write a planned skeleton under `directory`; refuses any path through a symlink."""
-    root = directory.resolve()
+def write(files: list[SkeletonFile], directory: Path, within: Path | None = None) -> None:
+    """Write a planned skeleton under `directory`; refuses any path through a symlink, and any
+    that leaves `within` (default: `directory`; a path crate outside the workspace has a
+    `../` manifest, which galley's cooks place in a tree above the workspace)."""
+    root = (within or directory).resolve()
+    base = directory.resolve()
+    placed = []
     for item in files:
+        path = os.path.normpath(base / item.path)
+        if os.path.commonpath([root, path]) != str(root):
+            raise RecipeError(
+                f"{item.path}: outside the directory the skeleton may be written to ({root}); "
+                "a path crate outside the workspace needs GALLEY_CHEF_SKELETON_ROOT=<a dir above>"
+            )
+        placed.append(SkeletonFile(os.path.relpath(path, root), item.contents))
+    for item in placed:
         _check_inside(root, item.path)
-    for item in files:
+    for item in placed:
         _write_file(root, item)
 
 

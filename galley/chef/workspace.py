@@ -2,7 +2,9 @@
 
 Members are the `members` globs minus `exclude`, the root package if there is one, and, as cargo
 does, every path dependency of a member (the root package included) that lives inside the
-workspace directory, with or without a `[workspace]` table. Packages a
+workspace directory, with or without a `[workspace]` table. Path crates outside the directory
+(`path = "../libs/util"`) are carried too, as local crates with a `../` relative dir (they are
+not workspace members for cargo; see galley.layout). Packages a
 root `[patch.<source>]` entry points at by path (inside the directory) are carried too, marked
 as patched: they stand for a dependency, so they are neither local crates nor version-masked.
 """
@@ -226,6 +228,23 @@ def _inherited_keys(manifest: dict[str, Any]) -> Iterator[str]:
             yield table.rsplit(".", 1)[-1]
 
 
+def is_outside(relative: str) -> bool:
+    """Whether a workspace-relative path leaves the workspace dir (a `../` path crate)."""
+    return relative == ".." or relative.startswith("../")
+
+
+def dependency_dir(root: str, base: str, path: str) -> str | None:
+    """The workspace-relative dir of the path dependency `path` of the member at `base`, as
+    cargo normalises it (lexically: `../ws/crates/a` from `../util` is `crates/a`); None for
+    an absolute path."""
+    if os.path.isabs(path):
+        return None
+    top = os.path.abspath(root)
+    where = os.path.normpath(os.path.join(top, base, path.replace("\\", "/")))
+    joined = os.path.relpath(where, top)
+    return "" if joined == "." else joined.replace(os.sep, "/")
+
+
 def _visit(
     root: str,
     base: str,
@@ -234,17 +253,9 @@ def _visit(
     excluded: list[str],
     pending: list[Member],
 ) -> None:
-    joined = os.path.normpath(os.path.join(base or ".", path.replace("\\", "/")))
-    if os.path.isabs(joined):
-        return  # found by cargo where it is, in the cook and the build alike
-    if joined.startswith(".."):
-        manifest = f"{base}/Cargo.toml" if base else "Cargo.toml"
-        raise WorkspaceError(
-            f"{manifest}: path dependency {path!r} is outside the workspace directory, where "
-            "no recipe can carry it (cargo-chef #4); run galley in a directory holding both, "
-            "with a [workspace] there"
-        )
-    relative = "" if joined == "." else joined.replace(os.sep, "/")
+    relative = dependency_dir(root, base, path)
+    if relative is None:
+        return  # an absolute path: found by cargo where it is, in the cook and the build alike
     if relative in found or _is_excluded(relative, excluded):
         return
     if not _has_manifest(root, relative):

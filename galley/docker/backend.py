@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from galley import cachekey, delta, dist, filelock, shell, sync, toml_io, toolchain_file
+from galley import cachekey, delta, dist, filelock, shell, toml_io, toolchain_file
 from galley.arch import Arch
 from galley.chef import cleanup, skeleton
 from galley.chef.cooker import copy_patch_sources, copy_vendored_dirs
@@ -183,7 +183,7 @@ def _write_context(dplan: DockerPlan, context: Path) -> None:
     """The build context: the real sources (only changed files rewritten), build.sh, warm.sh
     and the Dockerfile."""
     settings = dplan.plan.settings
-    sync.mirror(settings.workspace, context / "src", exclude=[settings.dist_dir])
+    dplan.plan.layout.mirror(context / "src", exclude=[settings.dist_dir])
     build_sh = scripts.build_script(dplan.plan, dplan.mode, dplan.uses_cache_mount)
     (context / "build.sh").write_text(build_sh, encoding="utf-8")
     (context / "warm.sh").write_text(scripts.warm_capture_script(), encoding="utf-8")
@@ -434,10 +434,11 @@ def _cook_context(plan: Plan, mode: str) -> Path:
     context = plan.settings.cache_dir / "docker" / f"cook-{plan.key[:12]}.{os.getpid()}"
     _remove_abandoned_contexts(context.parent)
     shutil.rmtree(context, ignore_errors=True)
-    (context / "skeleton").mkdir(parents=True)
-    skeleton.write(skeleton.plan(plan.recipe), context / "skeleton")
-    copy_patch_sources(plan.recipe, context / "skeleton", str(plan.settings.workspace))
-    copy_vendored_dirs(plan.recipe, context / "skeleton", str(plan.settings.workspace))
+    workspace = context / "skeleton" / plan.layout.nest  # see galley.layout
+    workspace.mkdir(parents=True)
+    skeleton.write(skeleton.plan(plan.recipe), workspace, within=context / "skeleton")
+    copy_patch_sources(plan.recipe, workspace, str(plan.settings.workspace))
+    copy_vendored_dirs(plan.recipe, workspace, str(plan.settings.workspace))
     with vendor.vendored(plan) as vendored:
         shutil.copytree(vendored / "vendor", context / "vendor", copy_function=os.link)
         config = {"source": vendor.cargo_sources(vendored), "net": {"offline": True}}

@@ -25,7 +25,13 @@ RUN_ID_NAME = "run-id"  # the build's nonce, mounted at /galley/<name> and copie
 def cook_script(plan: Plan, mode: str) -> str:
     """cook.sh: cargo on the skeleton, then every compiled trace of the local crates removed."""
     script = env_lines(plan, mode) + shlex.join(cargo_command(plan)) + "\n"
-    return "set -eu\n" + script + cleanup.shell_script(plan.recipe, TARGET)
+    return "set -eu\n" + cd_workspace(plan) + script + cleanup.shell_script(plan.recipe, TARGET)
+
+
+def cd_workspace(plan: Plan) -> str:
+    """`cd` to the workspace when it is nested in the tree at SRC (see galley.layout)."""
+    nest = plan.layout.nest
+    return f"cd {shlex.quote(f'{SRC}/{nest}')}\n" if nest else ""
 
 
 def cargo_command(plan: Plan) -> list[str]:
@@ -92,6 +98,7 @@ def build_script(plan: Plan, mode: str, mounted: bool) -> str:
     cargo = shlex.join([*cargo_command(plan), "--message-format=json-render-diagnostics"])
     return (
         "set -eu\nmkdir -p /out/bin\n"
+        + cd_workspace(plan)
         + env_lines(plan, mode)
         + (fill_mount_script(plan.key, plan.recipe) + warm_apply_script() if mounted else "")
         + (retime_script() if mounted else "")
