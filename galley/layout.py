@@ -29,10 +29,6 @@ class SourceLayout:
     nest: str = ""
     outside: tuple[str, ...] = ()
 
-    @property
-    def workspace(self) -> Path:
-        return self.root / self.nest
-
     def mirror(self, tree: Path, exclude: Collection[Path] = ()) -> int:
         """Make `tree` hold the workspace at `nest` and the outside crates at their places,
         nothing else (see sync.mirror); returns the files written or removed."""
@@ -50,11 +46,11 @@ def of(recipe: Recipe, workspace: Path) -> SourceLayout:
     climbs = max((_climbs(m.directory) for m in recipe.manifests), default=0)
     if climbs == 0:
         return SourceLayout(workspace)
-    real = Path(os.path.abspath(workspace))  # cargo resolves `..` lexically, as here
-    if climbs > len(real.parts) - 1:
+    absolute = Path(os.path.abspath(workspace))  # cargo resolves `..` lexically, as here
+    if climbs > len(absolute.parts) - 1:
         raise WorkspaceError(f"a path dependency of {workspace} climbs above /")
-    root = real.parents[climbs - 1]
-    nest = real.relative_to(root).as_posix()
+    root = absolute.parents[climbs - 1]
+    nest = absolute.relative_to(root).as_posix()
     dirs = {
         os.path.normpath(os.path.join(nest, m.directory.as_posix()))
         for m in recipe.manifests
@@ -63,7 +59,7 @@ def of(recipe: Recipe, workspace: Path) -> SourceLayout:
     for directory in sorted(dirs):
         if directory == "." or nest.startswith(directory + "/"):
             raise WorkspaceError(
-                f"the path crate at {root / directory} contains the workspace {real}; "
+                f"the path crate at {root / directory} contains the workspace {absolute}; "
                 "make it a member of one workspace instead"
             )
     top = sorted(d for d in dirs if not any(d.startswith(o + "/") for o in dirs))

@@ -154,7 +154,8 @@ def sources_digest(workspace: Path, relative_dirs: list[str]) -> str:
         for here, files in sync.walk(workspace / relative):
             for name in files:
                 path = here / name
-                digest.update(f"{path.relative_to(workspace).as_posix()}\0".encode())
+                relative_path = os.path.relpath(path, workspace)  # `../` for one outside
+                digest.update(f"{relative_path}\0".encode())
                 digest.update(sha256_file(path).encode())
     return digest.hexdigest()
 

@@ -70,15 +70,16 @@ def compiled(artifacts: list[dict[str, object]]) -> tuple[set[str], set[str]]:
 DEBIAN_REGISTRY = Path("/usr/share/cargo/registry")
 
 
-def patched_workspace(root: Path, greeting: str) -> Path:
+def patched_workspace(root: Path, greeting: str, patch: str = "patched/cfg-if") -> Path:
     """A workspace whose `[patch.crates-io]` points cfg-if at a local copy (from Debian's
-    registry) that adds a constant; `app` prints it and uses `log`, which depends on cfg-if:
-    a stub of cfg-if would break log (cargo-chef #64)."""
-    shutil.copytree(DEBIAN_REGISTRY / "cfg-if-1.0.0", root / "patched" / "cfg-if")
-    set_patched_greeting(root, greeting)
+    registry) at `patch` (relative to the workspace; `../…` lies outside it) that adds a
+    constant; `app` prints it and uses `log`, which depends on cfg-if: a stub of cfg-if would
+    break log (cargo-chef #64)."""
+    shutil.copytree(DEBIAN_REGISTRY / "cfg-if-1.0.0", root / patch)
+    set_patched_greeting(root, greeting, patch)
     return write_tree(root, {
         "Cargo.toml": '[workspace]\nmembers = ["app"]\nresolver = "2"\n'
-        '[patch.crates-io]\ncfg-if = { path = "patched/cfg-if" }\n',
+        f'[patch.crates-io]\ncfg-if = {{ path = "{patch}" }}\n',
         "app/Cargo.toml": '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n'
         '[dependencies]\ncfg-if = "1"\nlog = "0.4"\n',
         "app/src/main.rs": "fn main() {\n"
@@ -86,8 +87,8 @@ def patched_workspace(root: Path, greeting: str) -> Path:
     })  # fmt: skip
 
 
-def set_patched_greeting(root: Path, greeting: str) -> None:
-    lib = root / "patched" / "cfg-if" / "src" / "lib.rs"
+def set_patched_greeting(root: Path, greeting: str, patch: str = "patched/cfg-if") -> None:
+    lib = root / patch / "src" / "lib.rs"
     original = lib.read_text(encoding="utf-8").split("\n/// galley:")[0]
     lib.write_text(
         f'{original}\n/// galley: a greeting\npub const GREETING: &str = "{greeting}";\n'

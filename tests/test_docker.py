@@ -448,14 +448,16 @@ def test_path_crates_outside_the_workspace_build_in_docker(
     galley("verify", *common, "--reproducible", cwd=workspace, cache=cache)
 
 
+@pytest.mark.parametrize("patch", ["patched/cfg-if", "../patches/cfg-if"])
 def test_a_path_patch_is_cooked_from_its_real_sources(
-    docker: str, tmp_path: Path, cargo: str
+    docker: str, tmp_path: Path, cargo: str, patch: str
 ) -> None:
-    """The patched cfg-if (log depends on it) goes into the cook context with its real sources:
-    the cook compiles, and the s390x binary prints the patch's constant."""
-    workspace = patched_workspace(tmp_path / "ws", f"patched {uuid.uuid4().hex[:8]}")
+    """The patched cfg-if (log depends on it) goes into the cook context with its real sources,
+    inside the workspace dir or outside it: the cook compiles, and the s390x binary prints the
+    patch's constant."""
+    workspace = patched_workspace(tmp_path / "ws", f"patched {uuid.uuid4().hex[:8]}", patch)
     subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
-    greeting = (workspace / "patched" / "cfg-if" / "src" / "lib.rs").read_text().split('"')[-2]
+    greeting = (workspace / patch / "src" / "lib.rs").read_text().split('"')[-2]
     result = only_result(galley("build", "--backend", "docker", "--arch", "s390x", "--json",
                                 cwd=workspace, cache=tmp_path / "cache").stdout)  # fmt: skip
     assert result["cache"] == "miss"

@@ -625,17 +625,22 @@ def test_errors_are_one_line(toy: Path, tmp_path: Path, args: list[str], message
     )
 
 
-def test_a_path_patch_is_cooked_from_its_real_sources(tmp_path: Path, cargo: str) -> None:
+@pytest.mark.parametrize("patch", ["patched/cfg-if", "../patches/cfg-if"])
+def test_a_path_patch_is_cooked_from_its_real_sources(
+    tmp_path: Path, cargo: str, patch: str
+) -> None:
     """`[patch.crates-io] cfg-if = { path = … }`, with log depending on cfg-if: the cook
     compiles the real patched crate (cargo-chef stubs it, #64, and log fails to compile), the
-    build then compiles only `app`, and an edit of the patch is a new key, seeded by the last."""
-    workspace = patched_workspace(tmp_path / "ws", "patched one")
+    build then compiles only `app`, and an edit of the patch is a new key, seeded by the last.
+    A patch outside the workspace dir is placed like an outside path crate (it used to be
+    refused: "no recipe can carry it")."""
+    workspace = patched_workspace(tmp_path / "ws", "patched one", patch)
     subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
     cache, binary = tmp_path / "cache", workspace / "dist" / "amd64" / "bin" / "app"
     first = results(galley("build", "--json", cwd=workspace, cache=cache).stdout)[0]
     assert first["cache"] == "miss" and first["compiled"] == ["app"]
     assert subprocess.run([binary], capture_output=True, text=True).stdout == "patched one Off\n"
-    set_patched_greeting(workspace, "patched two")
+    set_patched_greeting(workspace, "patched two", patch)
     second = results(galley("build", "--json", cwd=workspace, cache=cache).stdout)[0]
     assert second["cache"] == "miss" and second["key"] != first["key"]
     assert second["seeded_from"] == first["key"]
@@ -646,13 +651,13 @@ def test_a_path_patch_is_cooked_from_its_real_sources(tmp_path: Path, cargo: str
     assert failed.returncode == 2 and len(lines) == 1 and "need chef = builtin" in lines[0]
 
 
-def test_a_path_patch_outside_the_workspace_is_refused(toy: Path, tmp_path: Path) -> None:
+def test_an_absolute_path_patch_is_refused(toy: Path, tmp_path: Path) -> None:
     (toy / "Cargo.toml").write_text(
-        TOY["Cargo.toml"] + '[patch.crates-io]\nlog = { path = "../elsewhere/log" }\n'
+        TOY["Cargo.toml"] + f'[patch.crates-io]\nlog = {{ path = "{tmp_path}/log" }}\n'
     )
     failed = galley("build", cwd=toy, cache=tmp_path / "cache", check=False)
     lines = failed.stderr.strip().splitlines()
-    assert failed.returncode == 4 and len(lines) == 1 and "outside the workspace" in lines[0]
+    assert failed.returncode == 4 and len(lines) == 1 and "is absolute" in lines[0]
 
 
 def test_workspace_errors_are_one_line(toy: Path, tmp_path: Path) -> None:

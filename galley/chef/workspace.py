@@ -92,8 +92,9 @@ def load(
 
 
 def patched_dirs(root_manifest: dict[str, Any], strict: bool = False) -> list[str]:
-    """Relative dirs of the root's `[patch.<source>]` entries with a path inside the workspace
-    directory; `strict`: one outside it is an error (a recipe cannot carry it)."""
+    """Relative dirs of the root's `[patch.<source>]` entries with a relative path (`../` ones
+    too, placed like path crates outside the workspace, see galley.layout); `strict`: an
+    absolute path, or the workspace dir itself, is an error (a recipe cannot carry it)."""
     patches = root_manifest.get("patch")
     found = []
     for source, table in patches.items() if isinstance(patches, dict) else ():
@@ -102,13 +103,13 @@ def patched_dirs(root_manifest: dict[str, Any], strict: bool = False) -> list[st
             if not isinstance(path, str):
                 continue
             joined = os.path.normpath(path.replace("\\", "/"))
-            outside = joined.startswith("..") or os.path.isabs(joined) or joined == "."
-            if outside and not strict:
+            unusable = os.path.isabs(joined) or joined == "."
+            if unusable and not strict:
                 continue
-            if outside:
+            if unusable:
                 raise WorkspaceError(
-                    f"Cargo.toml: [patch.{source}] {name}: path {path!r} is outside the "
-                    "workspace directory, where no recipe can carry it"
+                    f"Cargo.toml: [patch.{source}] {name}: path {path!r} is absolute or the "
+                    "workspace dir itself, which no recipe can carry"
                 )
             found.append(joined.replace(os.sep, "/"))
     return sorted(set(found))
