@@ -66,6 +66,7 @@ class Settings:
     cargo: str = "cargo"
     glibc_floor: str | None = None
     source_date_epoch: int | None = None
+    extra_sources: tuple[Path, ...] = ()  # dirs outside the workspace that its build reads
     overrides: dict[str, ArchOverride] = field(default_factory=dict)
     docker: DockerSettings = field(default_factory=DockerSettings)
 
@@ -159,7 +160,7 @@ def load(path: Path | None = None, start: Path | None = None) -> Settings:
 _TOP_KEYS = {
     "workspace", "arches", "profile", "features", "no_default_features", "all_features",
     "backend", "chef", "cache_dir", "dist_dir", "cargo", "glibc_floor", "source_date_epoch",
-    "arch", "docker",
+    "extra_sources", "arch", "docker",
 }  # fmt: skip
 _DOCKER_KEYS = {
     "client", "builder_image", "registry", "repository", "mode", "mirror", "push", "rust_version",
@@ -192,9 +193,16 @@ def _settings(table: dict[str, Any], root: Path, origin: str) -> Settings:
         cargo=get.text("cargo", "cargo"),
         glibc_floor=_glibc_version(origin, get.text("glibc_floor", None)),
         source_date_epoch=_env_epoch() if epoch is None else epoch,
+        extra_sources=tuple(
+            _normal(root / Path(p).expanduser()) for p in get.texts("extra_sources", [])
+        ),
         overrides=_overrides(table.get("arch", {}), origin),
         docker=_docker(table.get("docker", {}), origin),
     )
+
+
+def _normal(path: Path) -> Path:
+    return Path(os.path.normpath(path))
 
 
 def _glibc_version(origin: str, value: str | None) -> str | None:

@@ -5,6 +5,8 @@ path crates outside it (`path = "../libs/util"`, cargo-chef #4) is placed in the
 on disk: the tree's root is the closest directory holding the workspace and those crates, the
 workspace sits at `nest` below it and each outside crate at its own place, so the relative
 paths in the manifests (and in the recipe: `../libs/util/Cargo.toml`) hold in the tree too.
+galley.toml's `extra_sources` (dirs outside the workspace that its build reads, such as a
+shared `proto/` of a build script) are placed the same way.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from pathlib import Path, PurePosixPath
 
 from galley import sync
 from galley.chef.recipe import Recipe
-from galley.errors import WorkspaceError
+from galley.errors import ConfigError, WorkspaceError
 
 
 @dataclass(frozen=True)
 class SourceLayout:
     """`root`: the host directory the tree mirrors; `nest`: the workspace below it ("" when
-    nothing is outside); `outside`: the dirs of the crates outside the workspace, below root."""
+    nothing is outside); `outside`: the dirs of the crates and extra sources outside the
+    workspace, below root (the topmost ones)."""
 
     root: Path
     nest: str = ""
@@ -41,29 +44,34 @@ class SourceLayout:
         return [self.nest, *self.outside]
 
 
-def of(recipe: Recipe, workspace: Path) -> SourceLayout:
-    """The layout of the workspace at `workspace` whose recipe is `recipe`."""
-    climbs = max((_climbs(m.directory) for m in recipe.manifests), default=0)
+def of(recipe: Recipe, workspace: Path, extra: Collection[Path] = ()) -> SourceLayout:
+    """The layout of the workspace at `workspace` whose recipe is `recipe`; `extra`: dirs
+    outside it that its build reads too (galley.toml's `extra_sources`)."""
+    absolute = Path(os.path.abspath(workspace))  # cargo resolves `..` lexically, as here
+    relative = [m.directory for m in recipe.manifests if _climbs(m.directory)]
+    relative += [PurePosixPath(os.path.relpath(_existing_dir(path), absolute)) for path in extra]
+    climbs = max((_climbs(path) for path in relative), default=0)
     if climbs == 0:
         return SourceLayout(workspace)
-    absolute = Path(os.path.abspath(workspace))  # cargo resolves `..` lexically, as here
     if climbs > len(absolute.parts) - 1:
         raise WorkspaceError(f"a path dependency of {workspace} climbs above /")
     root = absolute.parents[climbs - 1]
     nest = absolute.relative_to(root).as_posix()
-    dirs = {
-        os.path.normpath(os.path.join(nest, m.directory.as_posix()))
-        for m in recipe.manifests
-        if _climbs(m.directory)
-    }
+    dirs = {os.path.normpath(os.path.join(nest, p.as_posix())) for p in relative if _climbs(p)}
     for directory in sorted(dirs):
         if directory == "." or nest.startswith(directory + "/"):
             raise WorkspaceError(
-                f"the path crate at {root / directory} contains the workspace {absolute}; "
-                "make it a member of one workspace instead"
+                f"{root / directory} (a path crate or extra source) contains the workspace "
+                f"{absolute}; make the crate a member of one workspace, or name a narrower dir"
             )
     top = sorted(d for d in dirs if not any(d.startswith(o + "/") for o in dirs))
     return SourceLayout(root, nest, tuple(top))
+
+
+def _existing_dir(path: Path) -> Path:
+    if not path.is_dir():
+        raise ConfigError(f"extra_sources: {path} is not a directory")
+    return Path(os.path.abspath(path))
 
 
 def _climbs(directory: PurePosixPath) -> int:

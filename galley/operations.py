@@ -15,6 +15,7 @@ from galley import cachekey, dist, layout, local, sync
 from galley.arch import Arch
 from galley.chef import prepare
 from galley.chef.recipe import Recipe
+from galley.chef.workspace import is_outside
 from galley.config import Settings
 from galley.docker import backend as docker_backend
 from galley.docker import images, vendor
@@ -256,7 +257,7 @@ def verify(settings: Settings, arch_names: list[str] | None, reproducible: bool 
     recipe = workspace_recipe(settings)
     if reproducible:
         report.problems += verify_reproducible(settings, arch_names)
-        if layout.of(recipe, settings.workspace).outside and report.problems:
+        if report.problems and any(is_outside(m.relative_path) for m in recipe.manifests):
             report.notes.append(
                 "path crates outside the workspace: cargo hashes their absolute path into the "
                 "binaries, so local-backend builds differ with the cache dir's place (docker "
@@ -285,7 +286,7 @@ def verify_reproducible(settings: Settings, arch_names: list[str] | None) -> lis
     differences = []
     with tempfile.TemporaryDirectory(prefix="galley-repro-") as directory:
         root = Path(directory)
-        sources = layout.of(workspace_recipe(settings), settings.workspace)
+        sources = layout.of(workspace_recipe(settings), settings.workspace, settings.extra_sources)
         tree = root / "elsewhere" / sources.root.name
         sources.mirror(tree, exclude=[settings.dist_dir])  # as builds see it
         fresh = settings.with_flags(

@@ -143,7 +143,7 @@ def make_plan(
     )
     return Plan(
         settings, arch, triple, recipe, toolchain, chef, linker, manifest,
-        cachekey.cache_key(manifest), layout.of(recipe, settings.workspace),
+        cachekey.cache_key(manifest), layout.of(recipe, settings.workspace, settings.extra_sources),
     )  # fmt: skip
 
 

@@ -153,3 +153,19 @@ def outside_crates_repo(root: Path, cargo: str) -> Path:
     workspace = root / "src" / "agent"
     subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
     return workspace
+
+
+def proto_reading_crate(repo: Path, cargo: str, word: str) -> Path:
+    """A crate at `repo/app` whose build script reads `../proto/msg.txt`, outside its
+    workspace (a shared proto dir); `repo/proto/msg.txt` holds `word`. Returns the crate."""
+    write_tree(repo, {
+        "proto/msg.txt": f"{word}\n",
+        "app/Cargo.toml": '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n',
+        "app/build.rs": "fn main() {\n"
+        '    println!("cargo:rerun-if-changed=../proto/msg.txt");\n'
+        '    let text = std::fs::read_to_string("../proto/msg.txt").expect("../proto/msg.txt");\n'
+        '    println!("cargo:rustc-env=MSG={}", text.trim());\n}\n',
+        "app/src/main.rs": 'fn main() { println!("{}", env!("MSG")); }\n',
+    })  # fmt: skip
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=repo / "app", check=True)
+    return repo / "app"

@@ -26,6 +26,7 @@ from helpers import (
     REPO,
     outside_crates_repo,
     patched_workspace,
+    proto_reading_crate,
     require,
     rootfs_mtimes,
     vendored_workspace,
@@ -446,6 +447,20 @@ def test_path_crates_outside_the_workspace_build_in_docker(
     assert again["cache"] == "hit" and sorted(again["compiled"]) == ["app", "proto", "util"]
     assert run_foreign(binary, "s390x-linux-gnu") == "util two 3\n"
     galley("verify", *common, "--reproducible", cwd=workspace, cache=cache)
+
+
+def test_extra_sources_reach_docker_builds(docker: str, tmp_path: Path, cargo: str) -> None:
+    """`extra_sources = ["../proto"]`: the build context holds the dir beside the workspace, so
+    the build script reads it in the image; an edit of it reaches the s390x binary."""
+    workspace = proto_reading_crate(tmp_path / "repo", cargo, "proto one")
+    (workspace / "galley.toml").write_text('extra_sources = ["../proto"]\n')
+    common = ["--backend", "docker", "--arch", "s390x"]
+    cache, binary = tmp_path / "cache", workspace / "dist" / "s390x" / "bin" / "app"
+    galley("build", *common, cwd=workspace, cache=cache)
+    assert run_foreign(binary, "s390x-linux-gnu") == "proto one\n"
+    (tmp_path / "repo" / "proto" / "msg.txt").write_text("proto two\n")
+    galley("build", *common, cwd=workspace, cache=cache)
+    assert run_foreign(binary, "s390x-linux-gnu") == "proto two\n"
 
 
 @pytest.mark.parametrize("patch", ["patched/cfg-if", "../patches/cfg-if"])

@@ -21,6 +21,7 @@ from helpers import (
     REPO,
     outside_crates_repo,
     patched_workspace,
+    proto_reading_crate,
     rootfs_mtimes,
     set_patched_greeting,
     vendored_workspace,
@@ -270,6 +271,28 @@ def test_path_crates_outside_the_workspace_are_built(tmp_path: Path, cargo: str)
     root = next(m for m in only_app.manifests if m.relative_path == "Cargo.toml")
     members = tomllib.loads(root.contents)["workspace"]["members"]
     assert members == ["rustjail"]  # the outside crates are no members
+
+
+def test_extra_sources_outside_the_workspace_reach_the_build(tmp_path: Path, cargo: str) -> None:
+    """A build script reading `../proto/msg.txt`: without `extra_sources` the build fails in
+    one line (the work dir has no such file); with `extra_sources = ["../proto"]` it builds,
+    and an edit of the file reaches the binary (a cache hit: not a key input)."""
+    workspace = proto_reading_crate(tmp_path / "repo", cargo, "proto one")
+    cache, binary = tmp_path / "cache", workspace / "dist" / "amd64" / "bin" / "app"
+    failed = galley("build", cwd=workspace, cache=cache, check=False)
+    assert failed.returncode == 6 and "failed to run custom build command" in failed.stderr
+    (workspace / "galley.toml").write_text('extra_sources = ["../proto"]\n')
+    galley("build", cwd=workspace, cache=cache)
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "proto one\n"
+    (tmp_path / "repo" / "proto" / "msg.txt").write_text("proto two\n")
+    again = results(galley("build", "--json", cwd=workspace, cache=cache).stdout)[0]
+    assert again["cache"] == "hit" and again["compiled"] == ["app"]
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == "proto two\n"
+    (workspace / "galley.toml").write_text('extra_sources = ["../nothing"]\n')
+    missing = galley("build", cwd=workspace, cache=cache, check=False)
+    assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
+        f"galley: error: extra_sources: {tmp_path / 'repo' / 'nothing'} is not a directory"
+    ]
 
 
 def test_feature_switches_on_the_command_line(tmp_path: Path, cargo: str) -> None:
