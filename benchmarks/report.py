@@ -189,7 +189,13 @@ def chart(document: dict[str, Any], path: Path) -> None:
 def write(document: dict[str, Any], out: Path) -> None:
     text = markdown(document)
     (out / "compare.md").write_text(text)
-    chart(document, out / "compare.png")
+    try:
+        chart(document, out / "compare.png")
+    except ModuleNotFoundError:  # run outside `nox -s bench`, which installs it
+        print(
+            "bench: chart skipped: matplotlib is not installed (`nox -s bench` installs it)",
+            file=sys.stderr,
+        )
     print(text)
 
 
