@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from galley import shell
+from galley import filelock, shell
 from galley.cachekey import Toolchain
 from galley.errors import CommandFailed, ConfigError, ToolNotFound
 
@@ -123,9 +122,7 @@ def target_cfg(
     except OSError:
         printed = _ask(toolchain, cwd, triple, flags)
     record_dir.mkdir(parents=True, exist_ok=True)
-    partial = record.with_name(f"{record.name}.{os.getpid()}")
-    partial.write_text(printed, encoding="utf-8")
-    os.replace(partial, record)  # whole or not at all
+    filelock.write_atomically(record, printed)
     return parse_print_cfg(printed)
 
 

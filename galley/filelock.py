@@ -1,34 +1,25 @@
-"""Galley processes sharing a directory: exclusive advisory locks (flock), and removing what a
-process that died left there."""
+"""Galley processes sharing a directory: advisory locks (flock), atomic writes, and removing
+what a process that died left there."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 
 @contextlib.contextmanager
-def exclusive(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (created if missing) until the block ends; waits."""
+def lock(path: Path, shared: bool = False, blocking: bool = True) -> Iterator[bool]:
+    """Hold a lock on `path` (created if missing) until the block ends: exclusive, or shared;
+    waits for it, or (not `blocking`) yields False at once when another process holds it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@contextlib.contextmanager
-def try_exclusive(path: Path) -> Iterator[bool]:
-    """Hold an exclusive lock on `path` if it is free (yields True), else yield False at once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, mode | (0 if blocking else fcntl.LOCK_NB))
         except BlockingIOError:
             yield False
             return
@@ -36,6 +27,20 @@ def try_exclusive(path: Path) -> Iterator[bool]:
             yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if missing) until the block ends; waits."""
+    with lock(path):
+        yield
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write `path` whole or not at all: readers in other processes never see half of it."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
 
 
 def remove_if_owner_died(path: Path, pid: str) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import os
 import shutil
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from galley import cachekey, shell
+from galley import cachekey, filelock, shell
 from galley.errors import CacheError, GalleyError
 from galley.hashing import sha256_file
 
@@ -79,18 +78,8 @@ class Store:
     def lock(self, key: str, shared: bool = False, blocking: bool = True) -> Iterator[bool]:
         """Hold the key's lock; yields False (without waiting) when busy and not blocking."""
         _check_key(key)
-        path = self._dir("locks") / f"{key}.lock"
-        with path.open("a") as handle:
-            mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
-            try:
-                fcntl.flock(handle, mode | (0 if blocking else fcntl.LOCK_NB))
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with filelock.lock(self._dir("locks") / f"{key}.lock", shared, blocking) as held:
+            yield held
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -252,9 +241,7 @@ def _inventory(root: Path) -> dict[str, list[Any]]:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(partial, path)
+    filelock.write_atomically(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 def _cache_error(exc: OSError, root: Path) -> CacheError:

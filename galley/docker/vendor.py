@@ -45,7 +45,7 @@ def vendored(plan: Plan) -> Iterator[Path]:
     block ends: concurrent cooks vendor a lockfile once, and cache-prune leaves it alone."""
     lock = (plan.settings.workspace / "Cargo.lock").read_bytes()
     directory = plan.settings.cache_dir / "vendor" / hashlib.sha256(lock).hexdigest()[:16]
-    with filelock.exclusive(directory.with_name(directory.name + ".lock")):
+    with filelock.exclusive(_lock_path(directory)):
         if not (directory / COMPLETE).exists() or not (directory / "sources.toml").exists():
             _vendor(plan, directory)
         os.utime(directory / COMPLETE)  # the last use
@@ -83,13 +83,18 @@ def listing(cache_dir: Path) -> list[VendorDir]:
 def remove(vendor_dir: VendorDir) -> bool:
     """Remove the vendor dir unless a cook holds it; whether it was removed."""
     path = vendor_dir.path
-    with filelock.try_exclusive(path.with_name(path.name + ".lock")) as free:
+    with filelock.lock(_lock_path(path), blocking=False) as free:
         if not free:
             return False
         graveyard = path.with_name(f".{path.name}.removing.{os.getpid()}")
         os.rename(path, graveyard)  # atomic: the dir vanishes at once
         shutil.rmtree(graveyard, ignore_errors=True)
         return True
+
+
+def _lock_path(directory: Path) -> Path:
+    """`<lock digest>.lock` beside the vendor dir (it outlives the dir's removal)."""
+    return directory.with_name(directory.name + ".lock")
 
 
 def _vendor(plan: Plan, directory: Path) -> None:
