@@ -12,7 +12,6 @@ shared `proto/` of a build script) are placed the same way.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -97,11 +96,7 @@ def _remove_beside(tree: Path, parts: list[str]) -> int:
             inside = any(path[: len(k)] == k for k in keep)
             on_the_way = any(k[: len(path)] == path for k in keep)
             if not inside and not on_the_way:
-                full = Path(directory, name)
-                if full.is_dir() and not full.is_symlink():
-                    shutil.rmtree(full)
-                else:
-                    full.unlink()
+                sync.remove(Path(directory, name))
                 removed += 1
         dirs[:] = [
             d for d in dirs

@@ -100,11 +100,16 @@ def _remove_extra(destination: Path, wanted: set[str]) -> int:
         for name in [*files, *dirs]:
             path = (relative / name).as_posix()
             if path not in wanted:
-                full = destination / path
-                if full.is_dir() and not full.is_symlink():
-                    shutil.rmtree(full)
+                remove(destination / path)
+                if name in dirs:
                     dirs.remove(name)
-                else:
-                    full.unlink()
                 removed += 1
     return removed
+
+
+def remove(path: Path) -> None:
+    """Remove a file, a symlink (not what it points at) or a whole directory."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()

@@ -13,6 +13,7 @@ from pathlib import Path
 from galley import shell, sync
 from galley.chef import cleanup, skeleton
 from galley.chef.recipe import Recipe
+from galley.chef.workspace import is_outside
 from galley.errors import ConfigError
 
 DUMMIES_FILE = ".galley-dummies.json"
@@ -190,7 +191,7 @@ def vendored_dirs(recipe: Recipe) -> list[str]:
         for kind in ("directory", "local-registry"):
             path = table.get(kind) if isinstance(table, dict) else None
             relative = os.path.normpath(path) if isinstance(path, str) else ""
-            if relative and not os.path.isabs(relative) and relative.split(os.sep)[0] != "..":
+            if relative and not os.path.isabs(relative) and not is_outside(relative):
                 found.add(relative)
     return sorted(found - {"."})
 

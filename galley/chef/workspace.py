@@ -4,9 +4,9 @@ Members are the `members` globs minus `exclude`, the root package if there is on
 does, every path dependency of a member (the root package included) that lives inside the
 workspace directory, with or without a `[workspace]` table. Path crates outside the directory
 (`path = "../libs/util"`) are carried too, as local crates with a `../` relative dir (they are
-not workspace members for cargo; see galley.layout). Packages a
-root `[patch.<source>]` entry points at by path (inside the directory) are carried too, marked
-as patched: they stand for a dependency, so they are neither local crates nor version-masked.
+not workspace members for cargo; see galley.layout). Packages a root `[patch.<source>]` entry
+points at by a relative path (inside the directory or outside it) are carried too, marked as
+patched: they stand for a dependency, so they are neither local crates nor version-masked.
 """
 
 from __future__ import annotations
