@@ -18,7 +18,8 @@ ARG CROSS_DEBIAN_ARCHES=""
 # version is forced for every libstd-rust-web-dev:<arch> (std must match the compiler).
 # NOTE: bookworm-security has no s390x, so s390x cross needs RUST_WEB_VERSION=1.85.
 ARG RUST_WEB_VERSION=""
-# Extra Debian packages wanted in the image.
+# Extra Debian packages wanted in the image (docker.packages, and docker.target_packages both
+# as named and as <name>:<arch> for each cross arch).
 ARG EXTRA_PACKAGES=""
 
 ENV DEBIAN_FRONTEND=noninteractive \
@@ -33,6 +34,11 @@ ENV DEBIAN_FRONTEND=noninteractive \
     CC_s390x_unknown_linux_gnu=s390x-linux-gnu-gcc \
     CC_powerpc64le_unknown_linux_gnu=powerpc64le-linux-gnu-gcc \
     CC_riscv64gc_unknown_linux_gnu=riscv64-linux-gnu-gcc \
+    PKG_CONFIG_ALLOW_CROSS=1 \
+    PKG_CONFIG_LIBDIR_aarch64_unknown_linux_gnu=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig \
+    PKG_CONFIG_LIBDIR_s390x_unknown_linux_gnu=/usr/lib/s390x-linux-gnu/pkgconfig:/usr/share/pkgconfig \
+    PKG_CONFIG_LIBDIR_powerpc64le_unknown_linux_gnu=/usr/lib/powerpc64le-linux-gnu/pkgconfig:/usr/share/pkgconfig \
+    PKG_CONFIG_LIBDIR_riscv64gc_unknown_linux_gnu=/usr/lib/riscv64-linux-gnu/pkgconfig:/usr/share/pkgconfig \
     PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 # apt-get update errors are tolerated: a partial mirror may miss foreign-arch indexes (seen here:
@@ -62,7 +68,7 @@ RUN set -eux; \
         v="$(apt-cache policy rustc-web | awk '/Candidate:/ { print $2 }')"; \
     fi; \
     [ -n "$v" ] && [ "$v" != "(none)" ] || { echo "rustc-web version '${RUST_WEB_VERSION}' not found" >&2; exit 1; }; \
-    pkgs="rustc-web=$v cargo-web=$v libstd-rust-web-dev=$v gcc libc6-dev ca-certificates"; \
+    pkgs="rustc-web=$v cargo-web=$v libstd-rust-web-dev=$v gcc libc6-dev pkgconf ca-certificates"; \
     for at in $cross; do \
         a="${at%%:*}"; triple="${at#*:}"; \
         pkgs="$pkgs libstd-rust-web-dev:$a=$v gcc-$triple libc6-dev-$a-cross"; \

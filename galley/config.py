@@ -43,6 +43,8 @@ class DockerSettings:
     mirror: str | None = None  # Debian mirror for debootstrap; None = read host apt sources
     push: bool = False
     rust_version: str = "1.85"  # Debian rustc-web version in built builder images (s390x: 1.85)
+    packages: tuple[str, ...] = ()  # Debian packages for built builder images (build tools)
+    target_packages: tuple[str, ...] = ()  # ... and per target arch (libraries: <pkg>:<arch>)
     # Not in galley.toml: set by `verify --reproducible` for a from-scratch rebuild.
     cook_repository: str = "galley-cook"  # local name of cook images
     no_cache: bool = False  # no cook image reuse, no delta seed, no layer cache, no cache mount
@@ -164,6 +166,7 @@ _TOP_KEYS = {
 }  # fmt: skip
 _DOCKER_KEYS = {
     "client", "builder_image", "registry", "repository", "mode", "mirror", "push", "rust_version",
+    "packages", "target_packages",
 }  # fmt: skip
 _ARCH_KEYS = {"libc", "linker", "target"}
 
@@ -264,7 +267,19 @@ def _docker(table: Any, origin: str) -> DockerSettings:
         mirror=get.text("mirror", None),
         push=get.flag("push", False),
         rust_version=get.text("rust_version", "1.85"),
+        packages=_package_names(where, "packages", get.texts("packages", [])),
+        target_packages=_package_names(where, "target_packages", get.texts("target_packages", [])),
     )
+
+
+def _package_names(where: str, key: str, names: list[str]) -> tuple[str, ...]:
+    """Debian package names (policy 5.6.1), no arch qualifier or version: galley adds those."""
+    for name in names:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9+.-]+", name):
+            raise ConfigError(
+                f"{where}: {key} must hold Debian package names (like libseccomp-dev), not {name!r}"
+            )
+    return tuple(names)
 
 
 def _known(table: dict[str, Any], allowed: set[str], where: str) -> None:

@@ -463,6 +463,50 @@ def test_extra_sources_reach_docker_builds(docker: str, tmp_path: Path, cargo: s
     assert run_foreign(binary, "s390x-linux-gnu") == "proto two\n"
 
 
+ZLIB_VERSION = {
+    "Cargo.toml": (
+        '[package]\nname = "zver"\nversion = "0.1.0"\nedition = "2021"\n'
+        '[dependencies]\nlibz-sys = "1"\n'
+    ),
+    "src/main.rs": (
+        "fn main() {\n"
+        "    let version = unsafe { std::ffi::CStr::from_ptr(libz_sys::zlibVersion()) };\n"
+        '    println!("zlib {}", version.to_str().unwrap());\n'
+        "}\n"
+    ),
+}
+
+
+def test_target_packages_let_sys_crates_link_system_libraries(
+    docker: str, tmp_path: Path, cargo: str
+) -> None:
+    """libz-sys (Debian's links the system zlib only) finds no s390x zlib in the default
+    builder: the cook fails in its build script. `target_packages = ["zlib1g-dev"]` puts
+    zlib1g-dev and zlib1g-dev:<arch> in the builder and pkg-config answers for the target: the
+    s390x binary needs libz.so.1 and runs in the builder under qemu, the amd64 one on the host.
+    (Kata's agent needs libseccomp-dev the same way.)"""
+    workspace = write_tree(tmp_path / "zver", ZLIB_VERSION)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    common = ["--backend", "docker", "--arch", "s390x"]
+    cache = tmp_path / "cache"
+    failed = galley("cook", *common, cwd=workspace, cache=cache, check=False)
+    assert_one_line_error(failed, "could not find system library 'zlib' required by the 'libz-sys'")
+    (workspace / "galley.toml").write_text('[docker]\ntarget_packages = ["zlib1g-dev"]\n')
+    built = only_result(galley("build", *common, "--json", cwd=workspace, cache=cache).stdout)
+    binary = workspace / "dist" / "s390x" / "bin" / "zver"
+    info = elf.read_elf(binary)
+    assert info is not None and info.machine == elf.EM_S390 and "libz.so.1" in info.needed
+    mount = f"{binary.parent}:/galley-bin:ro"
+    ran = subprocess.run(
+        [docker, "run", "--rm", "-v", mount, built["builder_image"], "/galley-bin/zver"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert re.fullmatch(r"zlib 1\.\d+\.\d+\n", ran.stdout), ran.stdout
+    galley("build", "--backend", "docker", "--arch", "amd64", cwd=workspace, cache=cache)
+    native = workspace / "dist" / "amd64" / "bin" / "zver"
+    assert subprocess.run([native], capture_output=True, text=True).stdout == ran.stdout
+
+
 @pytest.mark.parametrize("patch", ["patched/cfg-if", "../patches/cfg-if"])
 def test_a_path_patch_is_cooked_from_its_real_sources(
     docker: str, tmp_path: Path, cargo: str, patch: str
@@ -520,6 +564,9 @@ def test_docker_errors_are_one_line(docker: str, tmp_path: Path, cargo: str) -> 
     workspace = write_tree(tmp_path / "toy", TOY)
     subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
     cache = tmp_path / "cache"
+    with_packages = write_tree(tmp_path / "conf", {
+        "galley.toml": f'workspace = "{workspace}"\n[docker]\ntarget_packages = ["zlib1g-dev"]\n'
+    }) / "galley.toml"  # fmt: skip
     cases = [
         (["cook", "--backend", "docker", "--arch", "riscv64"], "no riscv64 port"),
         (["cook", "--backend", "docker", "--arch", "riscv64", "--mode", "emulate"],
@@ -530,6 +577,8 @@ def test_docker_errors_are_one_line(docker: str, tmp_path: Path, cargo: str) -> 
          "galley-nonexistent"),
         (["cook", "--backend", "docker", "--builder-image", "galley-base:bookworm-amd64"],
          "`rustc -vV` and `cargo -V` do not run in it"),  # the base of every amd64 builder
+        (["cook", "--backend", "docker", "--builder-image", "galley-base:bookworm-amd64",
+          "--config", str(with_packages)], "install them in galley-base:bookworm-amd64 instead"),
     ]  # fmt: skip
     for args, message in cases:
         failed = galley(*args, cwd=workspace, cache=cache, check=False)

@@ -705,6 +705,11 @@ def test_workspace_errors_are_one_line(toy: Path, tmp_path: Path) -> None:
         ("arches = []\n", "arches must name at least one arch"),
         ('glibc_floor = "banana"\n', "glibc_floor must look like"),
         ("source_date_epoch = -1\n", "source_date_epoch must be between"),
+        (
+            '[docker]\ntarget_packages = ["zlib1g-dev; rm -rf /"]\n',
+            "target_packages must hold Debian package names",
+        ),
+        ('[docker]\npackages = ["zlib1g-dev:s390x"]\n', "packages must hold Debian package names"),
         ("not toml [", "not valid TOML"),
     ],
 )

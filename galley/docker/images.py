@@ -61,6 +61,11 @@ def base_image(docker: Docker, arch: Arch, mirror: str | None) -> tuple[str, str
 def builder_image(docker: Docker, settings: Settings, arch: Arch, mode: str) -> Builder:
     """The configured builder image, or one built here for `arch` in `mode`."""
     configured = settings.docker.builder_image
+    if configured and (settings.docker.packages or settings.docker.target_packages):
+        raise ConfigError(
+            f"docker.packages and docker.target_packages go into the builder images galley "
+            f"builds; install them in {configured} instead"
+        )
     if configured:
         image_id = docker.image_id(configured)
         if image_id is None:
@@ -77,12 +82,15 @@ def builder_image(docker: Docker, settings: Settings, arch: Arch, mode: str) -> 
         return Builder(configured, image_id, platform, mode)
     base_arch = _base_arch(arch, mode)
     base, base_id = base_image(docker, base_arch, settings.docker.mirror)
-    cross = [a for a in CROSS_ARCHES if a != base_arch.name] if mode == "cross" else []
+    cross = [arches.get(a) for a in CROSS_ARCHES if a != base_arch.name] if mode == "cross" else []
     args = {
         "BASE": base,
-        "CROSS_DEBIAN_ARCHES": " ".join(arches.get(a).debian_arch for a in cross),
+        "CROSS_DEBIAN_ARCHES": " ".join(a.debian_arch for a in cross),
         "RUST_WEB_VERSION": settings.docker.rust_version,
     }
+    extra = _extra_packages(settings, cross)
+    if extra:  # only then: the default images keep their tags
+        args["EXTRA_PACKAGES"] = " ".join(extra)
     dockerfile = build_file("Dockerfile.builder")
     digest = hashlib.sha256(
         json.dumps([dockerfile.read_text(), base_id, args]).encode()
@@ -95,6 +103,13 @@ def builder_image(docker: Docker, settings: Settings, arch: Arch, mode: str) -> 
         )
         image_id = _built_id(docker, tag)
     return Builder(tag, image_id, base_arch.docker_platform, mode)
+
+
+def _extra_packages(settings: Settings, cross: list[Arch]) -> list[str]:
+    """`packages` as named, `target_packages` for the image's own arch and each cross arch."""
+    targets = settings.docker.target_packages
+    qualified = [f"{name}:{a.debian_arch}" for a in cross for name in targets]
+    return [*settings.docker.packages, *targets, *qualified]
 
 
 def _built_id(docker: Docker, tag: str) -> str:
