@@ -1,4 +1,5 @@
-"""The dist directory: `dist/<arch>/bin/*`, `manifest.json` and a deterministic `rootfs.tar`.
+"""The dist directory: `dist/<arch>/bin/*` (executables), `dist/<arch>/lib/*.so` (cdylibs),
+`manifest.json` and a deterministic `rootfs.tar`.
 
 `dist/<arch>` is galley's: it is replaced whole, atomically (staged beside it, then renamed),
 and only when it is galley's own output or empty, so a mistaken `--dist` never deletes a
@@ -12,12 +13,12 @@ import json
 import os
 import shutil
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from galley import filelock
-from galley.errors import ConfigError
+from galley.errors import ConfigError, WorkspaceError
 from galley.hashing import sha256_file
 
 if TYPE_CHECKING:
@@ -27,9 +28,25 @@ MANIFEST = "manifest.json"
 ROOTFS = "rootfs.tar"
 
 
-def executables(messages: Iterable[str]) -> list[Path]:
-    """Executables of workspace (path) packages from cargo's `--message-format=json` lines."""
+def payload(messages: Iterable[str]) -> dict[str, Path]:
+    """What a build ships, from cargo's `--message-format=json` lines: {"bin/<name>": path} for
+    the executables and {"lib/<name>.so": path} for the cdylibs of workspace (path) packages."""
     found: dict[str, Path] = {}
+    for message in _artifact_messages(messages):
+        if not str(message.get("package_id", "")).startswith("path+"):
+            continue
+        target = message.get("target", {})
+        if message.get("executable") and "bin" in target.get("kind", []):
+            path = Path(message["executable"])
+            found[f"bin/{path.name}"] = path
+        elif "cdylib" in target.get("crate_types", []):
+            for path in map(Path, message.get("filenames", [])):
+                if path.suffix == ".so":
+                    found[f"lib/{path.name}"] = path
+    return dict(sorted(found.items()))
+
+
+def _artifact_messages(messages: Iterable[str]) -> Iterator[dict[str, Any]]:
     for line in messages:
         if not line.startswith("{"):
             continue
@@ -37,25 +54,19 @@ def executables(messages: Iterable[str]) -> list[Path]:
             message = json.loads(line)
         except ValueError:
             continue
-        if message.get("reason") != "compiler-artifact" or not message.get("executable"):
-            continue
-        if "bin" in message.get("target", {}).get("kind", []) and str(
-            message.get("package_id", "")
-        ).startswith("path+"):
-            path = Path(message["executable"])
-            found[path.name] = path
-    return [found[name] for name in sorted(found)]
+        if message.get("reason") == "compiler-artifact":
+            yield message
 
 
 def compiled(messages: Iterable[str]) -> list[str]:
     """Names of the packages cargo compiled (not fresh), from `--message-format=json` lines."""
-    names: set[str] = set()
-    for line in messages:
-        if line.startswith("{") and '"compiler-artifact"' in line:
-            message = json.loads(line)
-            if not message.get("fresh"):
-                names.add(_package_name(str(message.get("package_id", ""))))
-    return sorted(names)
+    return sorted(
+        {
+            _package_name(str(message.get("package_id", "")))
+            for message in _artifact_messages(messages)
+            if not message.get("fresh")
+        }
+    )
 
 
 def _package_name(package_id: str) -> str:
@@ -63,23 +74,33 @@ def _package_name(package_id: str) -> str:
     return fragment.split("@")[0] if "@" in fragment else source.rstrip("/").rsplit("/", 1)[-1]
 
 
+#: Where each kind of shipped file goes in rootfs.tar, and its mode.
+ROOTFS_DIRS = {"bin": ("usr/bin", 0o755), "lib": ("usr/lib", 0o644)}
+
+
 def publish(
-    arch_dir: Path, binaries: list[Path], info: dict[str, Any], source_date_epoch: int
+    arch_dir: Path, files: dict[str, Path], info: dict[str, Any], source_date_epoch: int
 ) -> dict[str, Any]:
-    """Copy binaries to `arch_dir/bin/`, write `rootfs.tar` and `manifest.json`; the manifest."""
+    """Copy the payload (`payload()`'s names) into `arch_dir`, write `rootfs.tar` and
+    `manifest.json`; the manifest."""
+    if not files:
+        raise WorkspaceError(
+            f"the build made no executable or cdylib of the workspace's packages, so there is "
+            f"nothing to ship ({arch_dir} left as it was)"
+        )
     check_replaceable(arch_dir)
     arch_dir.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned(arch_dir)
     staging = _beside(arch_dir, "new")
     shutil.rmtree(staging, ignore_errors=True)
-    (staging / "bin").mkdir(parents=True)
     artifacts: dict[str, str] = {}
-    for binary in binaries:
-        destination = staging / "bin" / binary.name
-        shutil.copyfile(binary, destination)
-        destination.chmod(0o755)
-        artifacts[f"bin/{binary.name}"] = sha256_file(destination)
-    write_rootfs(staging / ROOTFS, [staging / "bin" / b.name for b in binaries], source_date_epoch)
+    for name, source in files.items():
+        destination = staging / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, destination)
+        destination.chmod(ROOTFS_DIRS[destination.parent.name][1])
+        artifacts[name] = sha256_file(destination)
+    write_rootfs(staging / ROOTFS, [staging / name for name in files], source_date_epoch)
     artifacts[ROOTFS] = sha256_file(staging / ROOTFS)
     manifest = {**info, "artifacts": artifacts}
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", "utf-8")
@@ -118,7 +139,9 @@ def _remove_abandoned(arch_dir: Path) -> None:
         filelock.remove_if_owner_died(path, path.name.split(".")[2])
 
 
-def publish_build(plan: Plan, dist_dir: Path, binaries: list[Path], **extra: Any) -> dict[str, Any]:
+def publish_build(
+    plan: Plan, dist_dir: Path, files: dict[str, Path], **extra: Any
+) -> dict[str, Any]:
     """`publish` for a plan: the manifest names arch, target, key, recipe and toolchain."""
     info = {
         "arch": plan.arch.name,
@@ -130,18 +153,20 @@ def publish_build(plan: Plan, dist_dir: Path, binaries: list[Path], **extra: Any
         **extra,
     }
     epoch = plan.settings.source_date_epoch or 0
-    return publish(dist_dir / plan.arch.name, binaries, info, epoch)
+    return publish(dist_dir / plan.arch.name, files, info, epoch)
 
 
-def write_rootfs(path: Path, binaries: list[Path], mtime: int) -> None:
-    """The rootfs-builder payload: binaries at /usr/bin, sorted, uid/gid 0, fixed mtime."""
+def write_rootfs(path: Path, files: list[Path], mtime: int) -> None:
+    """The rootfs-builder payload: executables at /usr/bin and cdylibs at /usr/lib (each file's
+    parent dir names which), sorted, uid/gid 0, fixed mtime."""
     buffer = io.BytesIO()
+    placed = sorted((*ROOTFS_DIRS[f.parent.name], f) for f in files)
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
-        for directory in ("usr/", "usr/bin/"):
-            archive.addfile(_info(directory, tarfile.DIRTYPE, 0o755, 0, mtime))
-        for binary in sorted(binaries, key=lambda p: p.name):
-            data = binary.read_bytes()
-            info = _info(f"usr/bin/{binary.name}", tarfile.REGTYPE, 0o755, len(data), mtime)
+        for directory in ("usr", *sorted({d for d, _, _ in placed} | {"usr/bin"})):
+            archive.addfile(_info(f"{directory}/", tarfile.DIRTYPE, 0o755, 0, mtime))
+        for directory, mode, file in placed:
+            data = file.read_bytes()
+            info = _info(f"{directory}/{file.name}", tarfile.REGTYPE, mode, len(data), mtime)
             archive.addfile(info, io.BytesIO(data))
     path.write_bytes(buffer.getvalue())
 

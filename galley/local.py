@@ -123,10 +123,9 @@ def build(plan: Plan, store: Store, work: WorkDir, dist_dir: Path) -> ArchResult
         messages = _cargo_build(plan, work)
     (work.target / BUILT_FILE).touch()
     with result.phase("publish dist"):
-        binaries = dist.executables(messages)
         result.details["compiled"] = dist.compiled(messages)
         dummies = entry.meta.get("dummies", {})
-        manifest = dist.publish_build(plan, dist_dir, binaries, dummies=dummies)
+        manifest = dist.publish_build(plan, dist_dir, dist.payload(messages), dummies=dummies)
     result.details["artifacts"] = sorted(manifest["artifacts"])
     result.details["dist"] = str(dist_dir / plan.arch.name)
     result.seconds = time.monotonic() - started

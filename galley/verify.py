@@ -3,8 +3,8 @@
 - the recipe of the workspace equals the one the dist was built from,
 - every cache entry matches its file manifest and key,
 - each artifact matches its recorded sha256, is an ELF of the arch's class, endianness and
-  machine, static/dynamic as the libc implies, needs no glibc newer than the floor, and is not one
-  of the cook's dummy binaries; `rootfs.tar` holds only `usr/bin` payload.
+  machine, static/dynamic as the libc implies (a cdylib: a shared library), needs no glibc newer
+  than the floor, and is not one of the cook's dummies; `rootfs.tar` holds only `usr/` payload.
 """
 
 from __future__ import annotations
@@ -92,9 +92,12 @@ def _check_elf(
             f"{where}: ELF machine {info.machine_name} ({info.elf_class}-bit, "
             f"{'LE' if info.little_endian else 'BE'}) is not {arch.name}"
         )
-    if libc is Libc.GNU and info.is_static:
+    if name.startswith("lib/"):
+        if info.elf_type != elf.ET_DYN or info.interpreter is not None:
+            report.problems.append(f"{where}: not a shared library")
+    elif libc is Libc.GNU and info.is_static:
         report.notes.append(f"{where}: static glibc binary")
-    if libc is Libc.MUSL and not info.is_static:
+    elif libc is Libc.MUSL and not info.is_static:
         report.problems.append(f"{where}: musl build is dynamically linked ({info.interpreter})")
     if info.max_glibc:
         report.notes.append(f"{where}: needs {info.max_glibc}")

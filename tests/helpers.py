@@ -169,3 +169,27 @@ def proto_reading_crate(repo: Path, cargo: str, word: str) -> Path:
     })  # fmt: skip
     subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=repo / "app", check=True)
     return repo / "app"
+
+
+def plugin_workspace(root: Path, cargo: str, answer: int) -> Path:
+    """A workspace shipping a binary and a cdylib (`libplug.so`, C symbol `plug_answer`)."""
+    write_tree(root, {
+        "Cargo.toml": '[workspace]\nmembers = ["plug", "tool"]\nresolver = "2"\n',
+        "plug/Cargo.toml": (
+            '[package]\nname = "plug"\nversion = "0.1.0"\nedition = "2021"\n'
+            '[lib]\ncrate-type = ["cdylib"]\n[dependencies]\nlibc = "0.2"\n'
+        ),
+        "tool/Cargo.toml": '[package]\nname = "tool"\nversion = "0.1.0"\nedition = "2021"\n',
+        "tool/src/main.rs": 'fn main() { println!("tool"); }\n',
+    })  # fmt: skip
+    set_plugin_answer(root, answer)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=root, check=True)
+    return root
+
+
+def set_plugin_answer(root: Path, answer: int) -> None:
+    (root / "plug" / "src").mkdir(parents=True, exist_ok=True)
+    (root / "plug" / "src" / "lib.rs").write_text(
+        '#[no_mangle]\npub extern "C" fn plug_answer() -> i32 {\n'
+        f"    {answer} + (unsafe {{ libc::getpid() }} < 0) as i32\n}}\n"
+    )

@@ -26,9 +26,11 @@ from helpers import (
     REPO,
     outside_crates_repo,
     patched_workspace,
+    plugin_workspace,
     proto_reading_crate,
     require,
     rootfs_mtimes,
+    set_plugin_answer,
     vendored_workspace,
     write_tree,
 )
@@ -204,6 +206,27 @@ def test_big_endian_and_power_cross_builds(
     expected = "s390x" if arch == "s390x" else "powerpc64"
     assert run_foreign(binary, gcc) == f"app on {expected} pid>0=true\n"
     galley("verify", "--arch", arch, cwd=workspace, cache=tmp_path / "cache")
+
+
+def test_a_cdylib_ships_from_docker_builds(docker: str, tmp_path: Path, cargo: str) -> None:
+    """The s390x `libplug.so` is copied out of the build beside the binary: a big-endian
+    shared object in dist/s390x/lib and usr/lib of rootfs.tar that verify accepts (so not the
+    cook's dummy); an edit compiles `plug` alone and reaches it."""
+    workspace = plugin_workspace(tmp_path / "plugin", cargo, 42)
+    common = ["--backend", "docker", "--arch", "s390x"]
+    cache, arch_dir = tmp_path / "cache", workspace / "dist" / "s390x"
+    galley("build", *common, cwd=workspace, cache=cache)
+    manifest = json.loads((arch_dir / "manifest.json").read_text())
+    assert sorted(manifest["artifacts"]) == ["bin/tool", "lib/libplug.so", "rootfs.tar"]
+    info = elf.read_elf(arch_dir / "lib" / "libplug.so")
+    assert info is not None and (info.machine, info.elf_type) == (elf.EM_S390, elf.ET_DYN)
+    assert info.interpreter is None and not info.little_endian
+    galley("verify", *common, cwd=workspace, cache=cache)
+    before = (arch_dir / "lib" / "libplug.so").read_bytes()
+    set_plugin_answer(workspace, 43)
+    again = only_result(galley("build", *common, "--json", cwd=workspace, cache=cache).stdout)
+    assert again["compiled"] == ["plug"]
+    assert (arch_dir / "lib" / "libplug.so").read_bytes() != before
 
 
 @pytest.mark.parametrize(

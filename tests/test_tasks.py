@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import threading
 import tomllib
 from pathlib import Path
@@ -21,9 +23,11 @@ from helpers import (
     REPO,
     outside_crates_repo,
     patched_workspace,
+    plugin_workspace,
     proto_reading_crate,
     rootfs_mtimes,
     set_patched_greeting,
+    set_plugin_answer,
     vendored_workspace,
     write_tree,
 )
@@ -99,6 +103,41 @@ def test_cook_miss_then_hit_and_build(toy: Path, tmp_path: Path) -> None:
     edited = results(galley("build", "--json", cwd=toy, cache=cache).stdout)[0]
     assert edited["cache"] == "hit" and edited["compiled"] == ["app"]
     assert subprocess.run([binary], capture_output=True, text=True).stdout == "edited 41\n"
+
+
+def test_a_cdylib_ships_beside_the_binaries(tmp_path: Path, cargo: str) -> None:
+    """`crate-type = ["cdylib"]`: `dist/<arch>/lib/libplug.so` and `usr/lib/libplug.so` in
+    rootfs.tar (mode 0644), the real library (loaded and called here), not the cook's dummy;
+    an edit reaches it. A workspace that makes nothing to ship is one line and leaves dist
+    alone (before: the .so was not shipped and an empty dist was published)."""
+    workspace = plugin_workspace(tmp_path / "plugin", cargo, 42)
+    cache, arch_dir = tmp_path / "cache", workspace / "dist" / "amd64"
+    galley("build", cwd=workspace, cache=cache)
+    manifest = json.loads((arch_dir / "manifest.json").read_text())
+    assert sorted(manifest["artifacts"]) == ["bin/tool", "lib/libplug.so", "rootfs.tar"]
+    assert ctypes.CDLL(str(arch_dir / "lib" / "libplug.so")).plug_answer() == 42
+    with tarfile.open(arch_dir / "rootfs.tar") as archive:
+        modes = {m.name: m.mode for m in archive.getmembers() if m.isfile()}
+    assert modes == {"usr/bin/tool": 0o755, "usr/lib/libplug.so": 0o644}
+    galley("verify", cwd=workspace, cache=cache)
+    set_plugin_answer(workspace, 43)
+    edited = results(galley("build", "--json", cwd=workspace, cache=cache).stdout)[0]
+    assert edited["compiled"] == ["plug"]
+    copy = tmp_path / "libplug-43.so"  # a new path: dlopen would hand back the loaded one
+    shutil.copyfile(arch_dir / "lib" / "libplug.so", copy)
+    assert ctypes.CDLL(str(copy)).plug_answer() == 43
+
+    (workspace / "Cargo.toml").write_text('[workspace]\nmembers = ["plug"]\nresolver = "2"\n')
+    (workspace / "plug" / "Cargo.toml").write_text(
+        '[package]\nname = "plug"\nversion = "0.1.0"\nedition = "2021"\n'
+        '[dependencies]\nlibc = "0.2"\n'
+    )  # an rlib only
+    failed = galley("build", cwd=workspace, cache=cache, check=False)
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("galley: error:")]
+    assert failed.returncode == 4 and len(errors) == 1 and "nothing to ship" in errors[0]
+    assert failed.stderr.strip().splitlines()[-1] == errors[0]
+    assert json.loads((arch_dir / "manifest.json").read_text()) != manifest  # the 43 build's
+    assert (arch_dir / "lib" / "libplug.so").read_bytes() == copy.read_bytes()
 
 
 def test_build_never_replaces_a_directory_it_did_not_write(toy: Path, tmp_path: Path) -> None:

@@ -210,14 +210,15 @@ def _build_and_publish(
         with result.phase("push warm image"):
             _push_warm_image(dplan, context)
         result.details["pushed_warm"] = dplan.remote_warm_ref
-    binaries = sorted((out / "bin").iterdir()) if (out / "bin").is_dir() else []
     messages = (out / MESSAGES).read_text().splitlines() if (out / MESSAGES).is_file() else []
+    # what cargo's messages name, as copied out (never a stale file of the cache mount)
+    files = {name: out / name for name in dist.payload(messages) if (out / name).is_file()}
     result.details["compiled"] = dist.compiled(messages) if ran else []
     if not ran:
         result.details["cached_step"] = True
     with result.phase("publish dist"):
         return dist.publish_build(
-            plan, dist_dir, binaries, cook_image=dplan.local_tag, mode=dplan.mode,
+            plan, dist_dir, files, cook_image=dplan.local_tag, mode=dplan.mode,
             dummies=_read_dummies(out / DUMMIES), build_inputs=inputs,
         )  # fmt: skip
 

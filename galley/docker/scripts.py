@@ -87,17 +87,14 @@ def build_script(plan: Plan, mode: str, mounted: bool) -> str:
     """build.sh: cargo on the real sources; the binaries, cargo's messages, the dummies' record
     and the build's nonce to /out. `mounted`: the target dir is the build's cache mount."""
     profile_dir = f"{TARGET}/{plan.triple}/{plan.profile_dir}"
-    names = sorted(
-        {t.name for m in plan.recipe.manifests for t in m.targets if t.kind is TargetKind.BIN}
-    )
     copy = "".join(
-        f"if [ -f {profile_dir}/{shlex.quote(n)} ]; then cp {profile_dir}/{shlex.quote(n)} "
-        "/out/bin/; fi\n"
-        for n in names
+        f"if [ -f {profile_dir}/{shlex.quote(name)} ]; then "
+        f"cp {profile_dir}/{shlex.quote(name)} /out/{kind}/; fi\n"
+        for kind, name in _output_names(plan.recipe)
     )
     cargo = shlex.join([*cargo_command(plan), "--message-format=json-render-diagnostics"])
     return (
-        "set -eu\nmkdir -p /out/bin\n"
+        "set -eu\nmkdir -p /out/bin /out/lib\n"
         + cd_workspace(plan)
         + env_lines(plan, mode)
         + (fill_mount_script(plan.key, plan.recipe) + warm_apply_script() if mounted else "")
@@ -159,6 +156,19 @@ def retime_script() -> str:
     done
 fi
 """
+
+
+def _output_names(recipe: Recipe) -> list[tuple[str, str]]:
+    """("bin", name) for every local binary and ("lib", lib<name>.so) for every local library
+    that could be a cdylib; the host ships those cargo's messages name (`dist.payload`)."""
+    names = set()
+    for manifest in recipe.manifests:
+        for target in manifest.targets:
+            if target.kind is TargetKind.BIN:
+                names.add(("bin", target.name))
+            elif target.kind is TargetKind.LIB:
+                names.add(("lib", f"lib{target.name.replace('-', '_')}.so"))
+    return sorted(names)
 
 
 def warm_capture_script() -> str:
