@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from galley import cachekey, dist, layout, local, sync
+from galley import cachekey, dist, filelock, layout, local, sync
 from galley.arch import Arch
 from galley.chef import prepare
 from galley.chef.recipe import Recipe
@@ -217,11 +217,21 @@ def prune(
         elif decision.remove:
             outcome = "removed" if _remove_entry(store, entries[item.name]) else "in use, kept"
         rows.append((decision, outcome))
+    if not dry_run:
+        _remove_orphan_locks(store, settings.cache_dir)
     return rows
 
 
+def _remove_orphan_locks(store: Store, cache_dir: Path) -> None:
+    """Lock files whose subject is gone, unless held: left by failed or killed runs (and by
+    earlier galleys, which never removed any)."""
+    orphans = store.orphan_locks() + vendor.orphan_locks(cache_dir)
+    for path in orphans + docker_backend.cook_locks(cache_dir):
+        filelock.discard(path)
+
+
 def _remove_entry(store: Store, entry: Entry) -> bool:
-    with store.lock(entry.key, blocking=False) as free:
+    with store.lock(entry.key, blocking=False, remove=True) as free:
         if free and store.get(entry.key):
             store.remove(entry)
             return True

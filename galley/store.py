@@ -75,11 +75,20 @@ class Store:
         return self._dir("entries") / key
 
     @contextlib.contextmanager
-    def lock(self, key: str, shared: bool = False, blocking: bool = True) -> Iterator[bool]:
-        """Hold the key's lock; yields False (without waiting) when busy and not blocking."""
+    def lock(
+        self, key: str, shared: bool = False, blocking: bool = True, remove: bool = False
+    ) -> Iterator[bool]:
+        """Hold the key's lock; yields False (without waiting) when busy and not blocking.
+        `remove`: delete the lock file before letting go (see `filelock.lock`)."""
         _check_key(key)
-        with filelock.lock(self._dir("locks") / f"{key}.lock", shared, blocking) as held:
+        path = self._dir("locks") / f"{key}.lock"
+        with filelock.lock(path, shared, blocking, remove) as held:
             yield held
+
+    def orphan_locks(self) -> list[Path]:
+        """Lock files of keys with no entry (a cook that failed or died, a removed entry)."""
+        keys = {entry.key for entry in self.entries()}
+        return [p for p in sorted(self._dir("locks").glob("*.lock")) if p.stem not in keys]
 
     # -- reading --------------------------------------------------------------------------------
 

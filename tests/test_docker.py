@@ -668,6 +668,7 @@ def test_prune_removes_vendor_dirs_but_never_one_in_use(
     assert "would remove" in dry.stderr and vendor_dirs() == sorted([old, new])
     galley("cache-prune", "--keep", "1", cwd=workspace, cache=cache)
     assert vendor_dirs() == [new]
+    assert sorted(cache.glob("vendor/*.lock")) == [new.with_name(f"{new.name}.lock")]
     with (new.parent / f"{new.name}.lock").open("a") as held:  # as a cook copying from it
         fcntl.flock(held, fcntl.LOCK_EX)
         busy = galley("cache-prune", "--max-size", "1K", cwd=workspace, cache=cache)
@@ -810,6 +811,7 @@ def test_concurrent_cooks_of_one_lockfile_share_the_work(
     vendored = [p for p in (tmp_path / "cache" / "vendor").iterdir() if p.is_dir()]
     assert len(vendored) == 1
     assert any(p.name.startswith("memchr-") for p in (vendored[0] / "vendor").iterdir())
+    assert list((tmp_path / "cache" / "docker" / "locks").iterdir()) == []  # cook locks went
     subprocess.run(
         [docker, "image", "rm", results[0]["cook_image"], results[2]["cook_image"]],
         capture_output=True, check=True,

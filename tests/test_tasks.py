@@ -573,18 +573,28 @@ def test_tampered_entry_fails_verify_and_is_recooked(toy: Path, tmp_path: Path) 
 
 
 def test_prune_dry_run_then_real(toy: Path, tmp_path: Path) -> None:
+    """Entries go with their lock files, and lock files whose subject is gone (a killed cook's,
+    an older galley's) go too; a dry run removes nothing (before: lock files piled up)."""
     cache = tmp_path / "cache"
     galley("cook", cwd=toy, cache=cache)
     galley("cook", "--profile", "dev", cwd=toy, cache=cache)
     assert len(list((cache / "entries").iterdir())) == 2
+    orphans = [cache / "locks" / f"{'0' * 64}.lock", cache / "docker" / "locks" / "cook-0.lock"]
+    orphans.append(cache / "vendor" / "0123456789abcdef.lock")
+    for orphan in orphans:
+        orphan.parent.mkdir(parents=True, exist_ok=True)
+        orphan.touch()
     dry = galley("cache-prune", "--keep", "1", "--dry-run", cwd=toy, cache=cache)
     assert "would remove" in dry.stderr and dry.stderr.count("keep") >= 1
     assert len(list((cache / "entries").iterdir())) == 2
+    assert all(orphan.exists() for orphan in orphans)  # the dry run left them
     real = galley("cache-prune", "--keep", "1", cwd=toy, cache=cache)
     assert "removed" in real.stderr
     assert len(list((cache / "entries").iterdir())) == 1
     galley("cache-prune", "--max-size", "1K", cwd=toy, cache=cache)
     assert list((cache / "entries").iterdir()) == []
+    locks = [p for p in cache.rglob("*.lock") if p.name != "Cargo.lock"]
+    assert locks == [cache / "work" / "amd64.lock"]  # the arch's work dir
 
 
 def test_prune_never_removes_an_entry_in_use(toy: Path, tmp_path: Path) -> None:
@@ -595,7 +605,7 @@ def test_prune_never_removes_an_entry_in_use(toy: Path, tmp_path: Path) -> None:
     with Store(cache).lock(key, shared=True):
         busy = galley("cache-prune", "--older-than", "0s", cwd=toy, cache=cache)
     assert "in use, kept" in busy.stderr
-    assert (cache / "entries" / key).is_dir()
+    assert (cache / "entries" / key).is_dir() and (cache / "locks" / f"{key}.lock").exists()
 
 
 def test_explain_names_the_changed_input(toy: Path, tmp_path: Path) -> None:

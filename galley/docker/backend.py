@@ -125,7 +125,7 @@ def cook(dplan: DockerPlan, push: bool) -> ArchResult:
     result = ArchResult(plan.arch.name, plan.triple, plan.key, "hit")
     size = docker.image_size(dplan.local_tag)
     if size is None:
-        with filelock.exclusive(_cook_lock(plan)):  # one cook per key; the others then hit
+        with filelock.exclusive(_cook_lock(plan), remove=True):  # one cook per key; the rest hit
             size = docker.image_size(dplan.local_tag)
             if size is None:
                 with result.phase("pull or cook"):
@@ -350,8 +350,14 @@ def _mount_id(dplan: DockerPlan) -> str:
 
 def _cook_lock(plan: Plan) -> Path:
     """Held while a key's cook image is pulled or cooked: concurrent cooks of one key (two CI
-    jobs sharing a cache dir) make it once."""
+    jobs sharing a cache dir) make it once. Removed when the cook ends."""
     return plan.settings.cache_dir / "docker" / "locks" / f"cook-{plan.key[:16]}.lock"
+
+
+def cook_locks(cache_dir: Path) -> list[Path]:
+    """Cook lock files left by killed cooks (or older galleys)."""
+    root = cache_dir / "docker" / "locks"
+    return sorted(root.glob("cook-*.lock")) if root.is_dir() else []
 
 
 def _pull_or_cook(dplan: DockerPlan, result: ArchResult) -> str:

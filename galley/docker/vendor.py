@@ -83,7 +83,7 @@ def listing(cache_dir: Path) -> list[VendorDir]:
 def remove(vendor_dir: VendorDir) -> bool:
     """Remove the vendor dir unless a cook holds it; whether it was removed."""
     path = vendor_dir.path
-    with filelock.lock(_lock_path(path), blocking=False) as free:
+    with filelock.lock(_lock_path(path), blocking=False, remove=True) as free:
         if not free:
             return False
         graveyard = path.with_name(f".{path.name}.removing.{os.getpid()}")
@@ -93,8 +93,15 @@ def remove(vendor_dir: VendorDir) -> bool:
 
 
 def _lock_path(directory: Path) -> Path:
-    """`<lock digest>.lock` beside the vendor dir (it outlives the dir's removal)."""
+    """`<lock digest>.lock` beside the vendor dir (removed with it)."""
     return directory.with_name(directory.name + ".lock")
+
+
+def orphan_locks(cache_dir: Path) -> list[Path]:
+    """Lock files of vendor dirs that are gone."""
+    root = cache_dir / "vendor"
+    found = sorted(root.glob("*.lock")) if root.is_dir() else []
+    return [path for path in found if not path.with_suffix("").is_dir()]
 
 
 def _vendor(plan: Plan, directory: Path) -> None:
