@@ -95,9 +95,9 @@ def set_patched_greeting(root: Path, greeting: str, patch: str = "patched/cfg-if
     )
 
 
-def vendored_workspace(root: Path, cargo: str, greeting: str) -> Path:
+def vendored_workspace(root: Path, cargo: str, greeting: str, vendor_dir: str = "vendor") -> Path:
     """A crate depending on `log`, vendored as Kata's `make vendor` does: `cargo vendor` into
-    `vendor/`, its printed source replacement as the workspace's `.cargo/config.toml`."""
+    `vendor_dir`, its printed source replacement as the workspace's `.cargo/config.toml`."""
     write_tree(root, {
         "Cargo.toml": '[package]\nname = "vendored"\nversion = "0.1.0"\nedition = "2021"\n'
                       '[dependencies]\nlog = "0.4"\n',
@@ -105,7 +105,7 @@ def vendored_workspace(root: Path, cargo: str, greeting: str) -> Path:
     })  # fmt: skip
     subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=root, check=True)
     printed = subprocess.run(
-        [cargo, "vendor", "--respect-source-config", "--offline", "vendor"],
+        [cargo, "vendor", "--respect-source-config", "--offline", vendor_dir],
         cwd=root, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     write_tree(root, {".cargo/config.toml": printed})

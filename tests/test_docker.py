@@ -364,6 +364,25 @@ def test_a_vendored_workspace_cooks_in_docker(docker: str, tmp_path: Path, cargo
     assert run_foreign(binary, "s390x-linux-gnu") == f"{greeting} OFF\n"
 
 
+@pytest.mark.parametrize("place", ["../shared-vendor", "absolute"])
+def test_a_vendor_dir_outside_the_workspace_serves_docker_builds(
+    docker: str, tmp_path: Path, cargo: str, place: str
+) -> None:
+    """The workspace's cargo config serves crates.io from a vendor dir outside the workspace
+    (one several workspaces share, `../vendor` or `/opt/vendor`), which is not in the image:
+    the cook and the build replace that source with galley's vendor dir, which `cargo vendor`
+    filled from it (both used to fail: "failed to get `log` ... No such file or directory")."""
+    vendor_dir = str(tmp_path / "shared-vendor") if place == "absolute" else place
+    greeting = f"v{uuid.uuid4().hex[:8]}"
+    workspace = vendored_workspace(tmp_path / "ws", cargo, greeting, vendor_dir=vendor_dir)
+    assert (tmp_path / "shared-vendor").is_dir() and not (workspace / "vendor").exists()
+    forget_cook_images(docker, workspace)
+    galley("build", "--backend", "docker", "--arch", "s390x", cwd=workspace,
+           cache=tmp_path / "cache")  # fmt: skip
+    binary = workspace / "dist" / "s390x" / "bin" / "vendored"
+    assert run_foreign(binary, "s390x-linux-gnu") == f"{greeting} OFF\n"
+
+
 def test_a_dist_dir_inside_the_workspace_stays_out_of_the_context(
     docker: str, tmp_path: Path, cargo: str
 ) -> None:

@@ -181,19 +181,34 @@ def copy_patch_sources(recipe: Recipe, directory: Path, workspace: str | None) -
 def vendored_dirs(recipe: Recipe) -> list[str]:
     """Workspace-relative dirs of the `directory` and `local-registry` sources that the
     workspace's cargo config names inside the workspace (the `vendor/` of `cargo vendor`)."""
+    found = {path for _, path in _local_sources(recipe) if not _leaves(path)}
+    return sorted(found - {"."})
+
+
+def outside_sources(recipe: Recipe) -> list[str]:
+    """Names of the `directory` and `local-registry` sources that the workspace's cargo config
+    puts outside the workspace (`/opt/vendor`, `../vendor`): a docker build cannot see them."""
+    return sorted({name for name, path in _local_sources(recipe) if _leaves(path)})
+
+
+def _local_sources(recipe: Recipe) -> list[tuple[str, str]]:
+    """(name, normalised path) of the config's `directory` and `local-registry` sources."""
     try:
         config = tomllib.loads(recipe.config_file or "")
     except tomllib.TOMLDecodeError:
         return []
     sources = config.get("source")
-    found = set()
-    for table in sources.values() if isinstance(sources, dict) else ():
+    found = []
+    for name, table in sources.items() if isinstance(sources, dict) else ():
         for kind in ("directory", "local-registry"):
             path = table.get(kind) if isinstance(table, dict) else None
-            relative = os.path.normpath(path) if isinstance(path, str) else ""
-            if relative and not os.path.isabs(relative) and not is_outside(relative):
-                found.add(relative)
-    return sorted(found - {"."})
+            if isinstance(path, str) and path:
+                found.append((name, os.path.normpath(path)))
+    return found
+
+
+def _leaves(path: str) -> bool:
+    return os.path.isabs(path) or is_outside(path)
 
 
 def copy_vendored_dirs(recipe: Recipe, directory: Path, workspace: str | None) -> None:

@@ -3,16 +3,19 @@ build.sh and warm.sh, and the paths they share with the Dockerfiles in build/.""
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
 from galley import cachekey, delta
 from galley.chef import cleanup
-from galley.chef.cooker import cargo_args
+from galley.chef.cooker import cargo_args, outside_sources
 from galley.chef.recipe import Recipe, TargetKind
 from galley.plan import Plan
 
 SRC, TARGET, VENDOR, WARM = "/galley/src", "/galley/target", "/galley/vendor", "/galley/warm"
+#: The cook's name for the source at VENDOR (one no workspace config uses).
+SOURCE_NAME = "galley-vendored"
 COOKED = "/galley/cooked"  # the cook image's target dir, bind-mounted beside the cache mount
 DUMMIES = ".galley-dummies.txt"
 BUILT = ".galley-built"  # in a cache mount: a build already ran there (warm images not needed)
@@ -35,8 +38,15 @@ def cd_workspace(plan: Plan) -> str:
 
 
 def cargo_command(plan: Plan) -> list[str]:
-    """The cook's cargo command line, offline, with the target dir at TARGET."""
-    return ["cargo", *cargo_args(plan.cook_options(Path(TARGET))), "--offline"]
+    """The cook's cargo command line, offline, with the target dir at TARGET. The sources that
+    the workspace's cargo config puts outside the workspace are not in the image: they are
+    replaced by the vendor dir, which `cargo vendor` filled from them (a command-line
+    `--config` beats the workspace's config)."""
+    served = [
+        f'--config=source.{json.dumps(name)}.replace-with="{SOURCE_NAME}"'
+        for name in outside_sources(plan.recipe)
+    ]
+    return ["cargo", *cargo_args(plan.cook_options(Path(TARGET))), "--offline", *served]
 
 
 def env_lines(plan: Plan, mode: str) -> str:

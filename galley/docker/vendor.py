@@ -19,7 +19,7 @@ from typing import Any
 
 from galley import filelock, shell, toml_io, toolchain_file
 from galley.chef.recipe import Recipe
-from galley.docker.scripts import VENDOR
+from galley.docker.scripts import SOURCE_NAME, VENDOR
 from galley.plan import Plan
 
 COMPLETE = ".complete"
@@ -54,13 +54,18 @@ def vendored(plan: Plan) -> Iterator[Path]:
 
 def cargo_sources(directory: Path) -> dict[str, Any]:
     """The `[source]` tables of the cook's cargo config: every source cargo vendor replaced
-    (crates.io, git repositories) served from the vendor dir at VENDOR in the image."""
+    (crates.io, git repositories) served from the vendor dir at VENDOR in the image, as the
+    source SOURCE_NAME (see scripts.cargo_command)."""
     path = directory / "sources.toml"
     printed = toml_io.loads(path.read_text(encoding="utf-8"), f"cargo vendor's output ({path})")
-    sources = printed.get("source", {})
-    sources.setdefault("crates-io", {"replace-with": "vendored-sources"})
-    sources["vendored-sources"] = {"directory": VENDOR}
-    return dict(sources)
+    sources = {
+        name: {**table, "replace-with": SOURCE_NAME}
+        for name, table in printed.get("source", {}).items()
+        if isinstance(table, dict) and "replace-with" in table
+    }
+    sources.setdefault("crates-io", {"replace-with": SOURCE_NAME})
+    sources[SOURCE_NAME] = {"directory": VENDOR}
+    return sources
 
 
 def listing(cache_dir: Path) -> list[VendorDir]:
