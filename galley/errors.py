@@ -53,16 +53,20 @@ class CommandFailed(GalleyError):
         """`<program> exited with <code>: <the last error line>[: <its last cause>]`."""
         lines = [_BUILDKIT_STEP.sub("", line).strip() for line in self.tail.splitlines()]
         lines = [line for line in lines if line]
-        errors = [i for i, line in enumerate(lines) if line.lower().startswith("error")]
+        errors = [i for i, line in enumerate(lines) if _is_error(line)]
         # what failed inside a docker build step, rather than BuildKit's "executor failed"
         errors = [i for i in errors if "executor failed" not in lines[i]] or errors
         if not lines:
             return f"{self.argv[0]} exited with {self.code}"
         pick = errors[-1] if errors else len(lines) - 1
         cause = _last_cause(lines[pick + 1 :])
-        return f"{self.argv[0]} exited with {self.code}: {lines[pick]}" + (
-            f": {cause}" if cause else ""
-        )
+        line = _FAILED_STEP.sub(r"\1[...]", lines[pick])  # not the whole RUN script again
+        return f"{self.argv[0]} exited with {self.code}: {line}" + (f": {cause}" if cause else "")
+
+
+def _is_error(line: str) -> bool:
+    """cargo's and rustc's `error…` lines, and apt's `E: …` (in builder image builds)."""
+    return line.lower().startswith("error") or line.startswith("E: ")
 
 
 def _last_cause(lines: list[str]) -> str | None:
@@ -79,6 +83,8 @@ def _last_cause(lines: list[str]) -> str | None:
 
 #: The prefix BuildKit's plain progress puts on a step's output: `#11 0.188 `.
 _BUILDKIT_STEP = re.compile(r"^#\d+ \d+(\.\d+)? ")
+#: BuildKit's summary of a failed step, which quotes the step's whole command.
+_FAILED_STEP = re.compile(r"(executor failed running )\[.*\]")
 
 
 class CacheError(GalleyError):

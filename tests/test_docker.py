@@ -606,9 +606,12 @@ def test_docker_errors_are_one_line(docker: str, tmp_path: Path, cargo: str) -> 
     workspace = write_tree(tmp_path / "toy", TOY)
     subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
     cache = tmp_path / "cache"
-    with_packages = write_tree(tmp_path / "conf", {
-        "galley.toml": f'workspace = "{workspace}"\n[docker]\ntarget_packages = ["zlib1g-dev"]\n'
-    }) / "galley.toml"  # fmt: skip
+    with_packages, misspelt = (
+        write_tree(tmp_path / name, {
+            "galley.toml": f'workspace = "{workspace}"\n[docker]\ntarget_packages = ["{package}"]\n'
+        }) / "galley.toml"
+        for name, package in (("conf", "zlib1g-dev"), ("typo", "zlib1g-devv"))
+    )  # fmt: skip
     cases = [
         (["cook", "--backend", "docker", "--arch", "riscv64"], "no riscv64 port"),
         (["cook", "--backend", "docker", "--arch", "riscv64", "--mode", "emulate"],
@@ -621,6 +624,9 @@ def test_docker_errors_are_one_line(docker: str, tmp_path: Path, cargo: str) -> 
          "`rustc -vV` and `cargo -V` do not run in it"),  # the base of every amd64 builder
         (["cook", "--backend", "docker", "--builder-image", "galley-base:bookworm-amd64",
           "--config", str(with_packages)], "install them in galley-base:bookworm-amd64 instead"),
+        # apt's own line, not BuildKit's "executor failed running [<the whole RUN script>]"
+        (["cook", "--backend", "docker", "--arch", "s390x", "--config", str(misspelt)],
+         "exited with 1: E: Unable to locate package zlib1g-devv:"),
     ]  # fmt: skip
     for args, message in cases:
         failed = galley(*args, cwd=workspace, cache=cache, check=False)
