@@ -61,6 +61,7 @@ class Settings:
     features: tuple[str, ...] = ()
     no_default_features: bool = False
     all_features: bool = False
+    bin: str | None = None  # only this binary (or package) and its local closure
     backend: str = "auto"  # local where the host toolchain has the std, else docker
     chef: str = "builtin"
     cache_dir: Path = field(default_factory=lambda: default_cache_dir())
@@ -160,7 +161,7 @@ def load(path: Path | None = None, start: Path | None = None) -> Settings:
 
 
 _TOP_KEYS = {
-    "workspace", "arches", "profile", "features", "no_default_features", "all_features",
+    "workspace", "arches", "profile", "features", "no_default_features", "all_features", "bin",
     "backend", "chef", "cache_dir", "dist_dir", "cargo", "glibc_floor", "source_date_epoch",
     "extra_sources", "arch", "docker",
 }  # fmt: skip
@@ -189,6 +190,7 @@ def _settings(table: dict[str, Any], root: Path, origin: str) -> Settings:
         features=tuple(get.texts("features", [])),
         no_default_features=get.flag("no_default_features", False),
         all_features=get.flag("all_features", False),
+        bin=get.text("bin", None),
         backend=check_choice("backend", get.text("backend", "auto"), BACKENDS),
         chef=check_choice("chef", get.text("chef", "builtin"), CHEFS),
         cache_dir=(root / Path(cache_dir).expanduser()) if cache_dir else default_cache_dir(),

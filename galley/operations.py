@@ -34,8 +34,9 @@ RECIPE_FILE = "recipe.json"
 
 
 def workspace_recipe(settings: Settings, bin_name: str | None = None) -> Recipe:
+    """The workspace's recipe; of `bin_name`'s (else the configured `bin`'s) closure only."""
     check_workspace(settings)
-    return prepare(settings.workspace, bin_name=bin_name)
+    return prepare(settings.workspace, bin_name=bin_name or settings.bin)
 
 
 def check_workspace(settings: Settings) -> None:
@@ -277,6 +278,12 @@ def verify(settings: Settings, arch_names: list[str] | None, reproducible: bool 
     for arch in settings.arch_list(arch_names):
         arch_dir = settings.dist_dir / arch.name
         manifest = dist.read_manifest(arch_dir)
+        if manifest is not None and manifest.get("bin") != settings.bin:
+            report.problems.append(
+                f"{arch.name}: built with bin = {manifest.get('bin')!r}, verified with "
+                f"{settings.bin!r} (pass the build's --bin, or set `bin` in galley.toml)"
+            )
+            continue
         report.problems += check_recipe(recipe, manifest, arch.name)
         if manifest is not None:
             check_artifacts(arch_dir, arch, settings.libc(arch), settings.glibc_floor, report)

@@ -15,7 +15,7 @@ from galley.arch import Arch
 from galley.cachekey import Toolchain
 from galley.chef import cleanup
 from galley.chef.cooker import CookOptions, split_features
-from galley.chef.recipe import Recipe
+from galley.chef.recipe import Recipe, TargetKind
 from galley.chef.workspace import is_outside
 from galley.config import Settings
 from galley.errors import ConfigError, ToolNotFound
@@ -50,11 +50,20 @@ class Plan:
     def profile_dir(self) -> str:
         return self.cook_options(Path("/")).profile_dir
 
+    @property
+    def binaries(self) -> set[str]:
+        """Names of the recipe's binary targets."""
+        targets = (t for m in self.recipe.manifests for t in m.targets)
+        return {t.name for t in targets if t.kind is TargetKind.BIN}
+
     def cook_options(
         self, target_dir: Path, env: dict[str, str | None] | None = None
     ) -> CookOptions:
-        """The flags shared by cook and build (so features unify the same way, cargo-chef #115)."""
+        """The flags shared by cook and build (so features unify the same way, cargo-chef #115).
+        With `bin`, both select that binary (`--bin`) or package (`-p`)."""
         profile = self.settings.profile
+        selected = self.settings.bin
+        is_binary = selected in self.binaries
         return CookOptions(
             release=profile == "release",
             profile=None if profile in ("release", "dev") else profile,
@@ -63,6 +72,8 @@ class Plan:
             features=split_features(self.settings.features),
             no_default_features=self.settings.no_default_features,
             all_features=self.settings.all_features,
+            bins=(selected,) if selected and is_binary else (),
+            packages=(selected,) if selected and not is_binary else (),
             locked=self.recipe.lock_file is not None,
             env=env or {},
         )
@@ -120,6 +131,8 @@ def make_plan(
             f"path patches ({', '.join(patched)}) need chef = builtin: cargo-chef cooks them as "
             "stubs, which breaks the crates that depend on them (cargo-chef #64)"
         )
+    if settings.bin:  # `--bin X` and `-p X` of one recipe build different sets of crates
+        extra["selection"] = settings.bin
     if patched:  # they are cooked from their real sources: what they hold is a key input
         extra["patched_sources"] = sources_digest(settings.workspace, patched)
     manifest = cachekey.key_manifest(

@@ -38,6 +38,7 @@ ARCH_HELP = {
     "features": "cargo feature, repeatable",
     "no_default_features": "cargo --no-default-features (cook and build)",
     "all_features": "cargo --all-features (cook and build)",
+    "bin": "only this binary (or package) and the crates it needs: recipe, cook, build, dist",
     "backend": "auto (local where the host toolchain has the target's std, else docker), local"
     " or docker",
     "chef": "builtin, cargo-chef or auto",
@@ -159,6 +160,7 @@ def cook(
     features: list[str] | None = None,
     no_default_features: bool = False,
     all_features: bool = False,
+    bin: str | None = None,
     backend: str | None = None,
     chef: str | None = None,
     explain: bool = False,
@@ -176,7 +178,7 @@ def cook(
     settings = _settings(
         config, workspace, dist, cache_dir, profile=profile, features=features, backend=backend,
         no_default_features=no_default_features or None, all_features=all_features or None,
-        chef=chef, mode=mode, registry=registry, push=push, builder_image=builder_image,
+        bin=bin, chef=chef, mode=mode, registry=registry, push=push, builder_image=builder_image,
     )  # fmt: skip
     _report("cook", operations.cook(settings, arch, explain=explain), json)
 
@@ -190,6 +192,7 @@ def build(
     features: list[str] | None = None,
     no_default_features: bool = False,
     all_features: bool = False,
+    bin: str | None = None,
     backend: str | None = None,
     chef: str | None = None,
     mode: str | None = None,
@@ -206,7 +209,7 @@ def build(
     settings = _settings(
         config, workspace, dist, cache_dir, profile=profile, features=features, backend=backend,
         no_default_features=no_default_features or None, all_features=all_features or None,
-        chef=chef, mode=mode, registry=registry, push=push, builder_image=builder_image,
+        bin=bin, chef=chef, mode=mode, registry=registry, push=push, builder_image=builder_image,
     )  # fmt: skip
     _report("build", operations.build(settings, arch), json)
 
@@ -257,6 +260,7 @@ def cache_prune(
         **{k: ARCH_HELP[k] for k in ("arch", "profile", "features", "backend", "chef", "mode")},
         "no_default_features": ARCH_HELP["no_default_features"],
         "all_features": ARCH_HELP["all_features"],
+        "bin": ARCH_HELP["bin"],
         "builder_image": ARCH_HELP["builder_image"],
         **COMMON_HELP,
     },
@@ -270,6 +274,7 @@ def verify(
     features: list[str] | None = None,
     no_default_features: bool = False,
     all_features: bool = False,
+    bin: str | None = None,
     backend: str | None = None,
     chef: str | None = None,
     mode: str | None = None,
@@ -285,7 +290,7 @@ def verify(
     settings = _settings(
         config, workspace, dist, cache_dir, profile=profile, features=features, backend=backend,
         no_default_features=no_default_features or None, all_features=all_features or None,
-        chef=chef, mode=mode, builder_image=builder_image,
+        bin=bin, chef=chef, mode=mode, builder_image=builder_image,
     )  # fmt: skip
     operations.verify(settings, arch, reproducible=reproducible)
 

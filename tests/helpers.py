@@ -171,6 +171,22 @@ def proto_reading_crate(repo: Path, cargo: str, word: str) -> Path:
     return repo / "app"
 
 
+#: Two unrelated binaries: `app` (needs libc) and `tool` (needs log).
+TWO_BINARIES = {
+    "Cargo.toml": '[workspace]\nmembers = ["app", "tool"]\nresolver = "2"\n',
+    "app/Cargo.toml": (
+        '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n'
+        '[dependencies]\nlibc = "0.2"\n'
+    ),
+    "app/src/main.rs": 'fn main() { println!("app {}", unsafe { libc::getpid() } > 0); }\n',
+    "tool/Cargo.toml": (
+        '[package]\nname = "tool"\nversion = "0.1.0"\nedition = "2021"\n'
+        '[dependencies]\nlog = "0.4"\n'
+    ),
+    "tool/src/main.rs": 'fn main() { println!("tool {}", log::max_level()); }\n',
+}
+
+
 def plugin_workspace(root: Path, cargo: str, answer: int) -> Path:
     """A workspace shipping a binary and a cdylib (`libplug.so`, C symbol `plug_answer`)."""
     write_tree(root, {

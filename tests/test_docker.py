@@ -24,6 +24,7 @@ from helpers import (
     EPOCH_CRATE,
     EXAMPLE,
     REPO,
+    TWO_BINARIES,
     outside_crates_repo,
     patched_workspace,
     plugin_workspace,
@@ -206,6 +207,24 @@ def test_big_endian_and_power_cross_builds(
     expected = "s390x" if arch == "s390x" else "powerpc64"
     assert run_foreign(binary, gcc) == f"app on {expected} pid>0=true\n"
     galley("verify", "--arch", arch, cwd=workspace, cache=tmp_path / "cache")
+
+
+def test_one_binary_of_a_workspace_builds_in_docker(
+    docker: str, tmp_path: Path, cargo: str
+) -> None:
+    """`--bin tool` for s390x: the cook image holds tool's dependencies only, and only tool is
+    compiled and shipped (it runs under qemu)."""
+    workspace = write_tree(tmp_path / "two", TWO_BINARIES)
+    with (workspace / "tool" / "src" / "main.rs").open("a") as main:  # not a step BuildKit ran
+        main.write(f"// {uuid.uuid4()}\n")
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    common = ["--backend", "docker", "--arch", "s390x", "--bin", "tool"]
+    built = galley("build", *common, "--json", cwd=workspace, cache=tmp_path / "cache")
+    result = only_result(built.stdout)
+    assert result["compiled"] == ["tool"] and result["artifacts"] == ["bin/tool", "rootfs.tar"]
+    assert "Compiling libc" not in built.stderr
+    binary = workspace / "dist" / "s390x" / "bin" / "tool"
+    assert run_foreign(binary, "s390x-linux-gnu") == "tool OFF\n"
 
 
 def test_a_cdylib_ships_from_docker_builds(docker: str, tmp_path: Path, cargo: str) -> None:

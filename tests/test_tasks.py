@@ -21,6 +21,7 @@ from helpers import (
     EPOCH_CRATE,
     EXAMPLE,
     REPO,
+    TWO_BINARIES,
     outside_crates_repo,
     patched_workspace,
     plugin_workspace,
@@ -138,6 +139,36 @@ def test_a_cdylib_ships_beside_the_binaries(tmp_path: Path, cargo: str) -> None:
     assert failed.stderr.strip().splitlines()[-1] == errors[0]
     assert json.loads((arch_dir / "manifest.json").read_text()) != manifest  # the 43 build's
     assert (arch_dir / "lib" / "libplug.so").read_bytes() == copy.read_bytes()
+
+
+def test_one_binary_of_a_workspace_is_cooked_built_and_shipped(tmp_path: Path, cargo: str) -> None:
+    """`--bin app` (or `bin = "app"` in galley.toml): the cook compiles app's dependencies only
+    (not tool's `log`), the build compiles and ships app only, and the key differs from the
+    whole workspace's. verify needs the same selection (one line saying so without it); an
+    unknown name is one line (before: cook and build had no --bin: every binary was built)."""
+    workspace = write_tree(tmp_path / "two", TWO_BINARIES)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache, arch_dir = tmp_path / "cache", workspace / "dist" / "amd64"
+    built = galley("build", "--bin", "app", "--json", cwd=workspace, cache=cache)
+    result = results(built.stdout)[0]
+    assert "Compiling libc" in built.stderr and "Compiling log" not in built.stderr
+    assert result["compiled"] == ["app"] and result["artifacts"] == ["bin/app", "rootfs.tar"]
+    assert subprocess.run([arch_dir / "bin" / "app"], capture_output=True, text=True).stdout == (
+        "app true\n"
+    )
+    galley("verify", "--bin", "app", cwd=workspace, cache=cache)
+    failed = galley("verify", cwd=workspace, cache=cache, check=False)
+    assert failed.returncode == 9 and "built with bin = 'app', verified with None" in failed.stderr
+    (workspace / "galley.toml").write_text('bin = "tool"\n')
+    again = results(galley("build", "--json", cwd=workspace, cache=cache).stdout)[0]
+    assert again["cache"] == "miss" and again["key"] != result["key"]
+    assert again["artifacts"] == ["bin/tool", "rootfs.tar"]
+    galley("verify", cwd=workspace, cache=cache)
+    unknown = galley("build", "--bin", "nope", cwd=workspace, cache=cache, check=False)
+    assert unknown.returncode == 4
+    assert unknown.stderr.strip().splitlines() == [
+        "galley: error: --bin nope: no such package or binary in the workspace"
+    ]
 
 
 def test_build_never_replaces_a_directory_it_did_not_write(toy: Path, tmp_path: Path) -> None:
