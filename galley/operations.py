@@ -219,15 +219,18 @@ def prune(
             outcome = "removed" if _remove_entry(store, entries[item.name]) else "in use, kept"
         rows.append((decision, outcome))
     if not dry_run:
-        _remove_orphan_locks(store, settings.cache_dir)
+        _remove_orphan_locks(store, set(entries), settings.cache_dir)
     return rows
 
 
-def _remove_orphan_locks(store: Store, cache_dir: Path) -> None:
+def _remove_orphan_locks(store: Store, keys: set[str], cache_dir: Path) -> None:
     """Lock files whose subject is gone, unless held: left by failed or killed runs (and by
-    earlier galleys, which never removed any)."""
-    orphans = store.orphan_locks() + vendor.orphan_locks(cache_dir)
-    for path in orphans + docker_backend.cook_locks(cache_dir):
+    earlier galleys, which never removed any). A removed entry's lock went with it."""
+    for path in [
+        *store.orphan_locks(keys),
+        *vendor.orphan_locks(cache_dir),
+        *docker_backend.cook_locks(cache_dir),
+    ]:
         filelock.discard(path)
 
 

@@ -85,9 +85,9 @@ class Store:
         with filelock.lock(path, shared, blocking, remove) as held:
             yield held
 
-    def orphan_locks(self) -> list[Path]:
-        """Lock files of keys with no entry (a cook that failed or died, a removed entry)."""
-        keys = {entry.key for entry in self.entries()}
+    def orphan_locks(self, keys: set[str]) -> list[Path]:
+        """Lock files of keys not in `keys`, the entries there are (a cook that failed or died,
+        a removed entry)."""
         return [p for p in sorted(self._dir("locks").glob("*.lock")) if p.stem not in keys]
 
     # -- reading --------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def build_script(plan: Plan, mode: str, mounted: bool) -> str:
     copy = "".join(
         f"if [ -f {profile_dir}/{shlex.quote(name)} ]; then "
         f"cp {profile_dir}/{shlex.quote(name)} /out/{kind}/; fi\n"
-        for kind, name in _output_names(plan.recipe)
+        for kind, name in _output_names(plan)
     )
     cargo = shlex.join([*cargo_command(plan), "--message-format=json-render-diagnostics"])
     return (
@@ -168,17 +168,16 @@ fi
 """
 
 
-def _output_names(recipe: Recipe) -> list[tuple[str, str]]:
+def _output_names(plan: Plan) -> list[tuple[str, str]]:
     """("bin", name) for every local binary and ("lib", lib<name>.so) for every local library
     that could be a cdylib; the host ships those cargo's messages name (`dist.payload`)."""
-    names = set()
-    for manifest in recipe.manifests:
-        for target in manifest.targets:
-            if target.kind is TargetKind.BIN:
-                names.add(("bin", target.name))
-            elif target.kind is TargetKind.LIB:
-                names.add(("lib", f"lib{target.name.replace('-', '_')}.so"))
-    return sorted(names)
+    libraries = {
+        f"lib{target.name.replace('-', '_')}.so"
+        for manifest in plan.recipe.manifests
+        for target in manifest.targets
+        if target.kind is TargetKind.LIB
+    }
+    return sorted([("bin", name) for name in plan.binaries] + [("lib", n) for n in libraries])
 
 
 def warm_capture_script() -> str:
