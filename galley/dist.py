@@ -78,6 +78,12 @@ def _package_name(package_id: str) -> str:
 ROOTFS_DIRS = {"bin": ("usr/bin", 0o755), "lib": ("usr/lib", 0o644)}
 
 
+def rootfs_name(artifact: str) -> str:
+    """Where a shipped artifact (`bin/x`, `lib/libx.so`) sits in rootfs.tar."""
+    kind, _, name = artifact.partition("/")
+    return f"{ROOTFS_DIRS[kind][0]}/{name}"
+
+
 def publish(
     arch_dir: Path, files: dict[str, Path], info: dict[str, Any], source_date_epoch: int
 ) -> dict[str, Any]:

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +56,8 @@ def check_artifacts(
     """Add problems and notes for every artifact in `dist/<arch>`."""
     manifest = dist.read_manifest(arch_dir) or {}
     dummies = set(dict(manifest.get("dummies", {})).values())
-    for name, digest in sorted(dict(manifest.get("artifacts", {})).items()):
+    artifacts = dict(manifest.get("artifacts", {}))
+    for name, digest in sorted(artifacts.items()):
         path = arch_dir / name
         if not path.is_file():
             report.problems.append(f"{arch.name}: {name} is missing")
@@ -66,7 +68,9 @@ def check_artifacts(
         if actual in dummies:
             report.problems.append(f"{arch.name}: {name} is a dummy binary from the cook")
         if name == dist.ROOTFS:
-            report.problems += [f"{arch.name}: rootfs.tar: {p}" for p in _rootfs_problems(path)]
+            report.problems += [
+                f"{arch.name}: rootfs.tar: {p}" for p in _rootfs_problems(path, artifacts)
+            ]
         else:
             _check_elf(path, name, arch, libc, glibc_floor, report)
 
@@ -107,18 +111,26 @@ def _check_elf(
             report.problems.append(f"{where}: needs {info.max_glibc}, newer than the floor {floor}")
 
 
-def _rootfs_problems(path: Path) -> list[str]:
+def _rootfs_problems(path: Path, artifacts: dict[str, str]) -> list[str]:
+    """rootfs.tar must hold the payload and nothing else: its directories, and each shipped
+    artifact at its rootfs place with the artifact's sha256, all owned by root."""
+    wanted = {dist.rootfs_name(name): name for name in artifacts if name != dist.ROOTFS}
+    directories = {"usr", "usr/bin", *(name.rpartition("/")[0] for name in wanted)}
+    problems, found = [], set()
     try:
         with tarfile.open(path) as archive:
-            members = archive.getmembers()
+            for member in archive.getmembers():
+                name = member.name.rstrip("/")
+                if member.isfile() and name in wanted:
+                    found.add(name)
+                    content = archive.extractfile(member)
+                    digest = hashlib.sha256(content.read() if content else b"").hexdigest()
+                    if digest != artifacts[wanted[name]]:
+                        problems.append(f"{name} is not {wanted[name]}")
+                elif not (member.isdir() and name in directories):
+                    problems.append(f"unexpected entry {member.name}")
+                if member.uid or member.gid:
+                    problems.append(f"{member.name} is not owned by root")
     except (tarfile.TarError, OSError) as exc:
         return [f"unreadable ({exc})"]
-    problems = []
-    for member in members:
-        if not (member.name == "usr" or member.name.startswith("usr/")) or any(
-            part in member.name for part in ("vendor", "registry", ".fingerprint", "deps/")
-        ):
-            problems.append(f"unexpected entry {member.name}")
-        if member.uid or member.gid:
-            problems.append(f"{member.name} is not owned by root")
-    return problems
+    return problems + [f"{name} is missing" for name in sorted(wanted.keys() - found)]

@@ -402,6 +402,92 @@ def test_a_vendor_dir_outside_the_workspace_serves_docker_builds(
     assert run_foreign(binary, "s390x-linux-gnu") == f"{greeting} OFF\n"
 
 
+#: cargo-chef cannot be compiled here (crates.io is out of reach), so galley-chef, galley's
+#: cargo-chef-compatible engine (same recipe schema and cook flags), is installed under its name
+#: in a builder image, as cargo finds subcommands. It records each argv in the image.
+CHEF_STAND_IN = """#!/bin/sh
+printf '%s\\n' "$*" >> /galley-chef.log
+PYTHONPATH=/opt/galley-chef exec python3 -m galley.chef.cli "$@"
+"""
+CHEF_DOCKERFILE = """ARG BUILDER
+FROM ${BUILDER}
+RUN (apt-get update || true) && apt-get install -y --no-install-recommends python3 \\
+    && rm -rf /var/lib/apt/lists/*
+COPY site /opt/galley-chef
+COPY cargo-chef /usr/local/bin/cargo-chef
+"""
+
+
+def chef_builder_image(docker: str, builder: str, context: Path) -> str:
+    """`builder` with python3 and galley-chef as /usr/local/bin/cargo-chef."""
+    import sh
+    import tomli_w
+
+    site = context / "site"
+    shutil.copytree(REPO / "galley", site / "galley", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(sh.__file__, site / "sh.py")
+    shutil.copytree(Path(tomli_w.__file__).parent, site / "tomli_w",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    write_tree(context, {"cargo-chef": CHEF_STAND_IN, "Dockerfile": CHEF_DOCKERFILE})
+    (context / "cargo-chef").chmod(0o755)
+    tag = "galley-test-chef:latest"
+    subprocess.run(
+        [docker, "build", "-q", "--build-arg", f"BUILDER={builder}", "-t", tag, str(context)],
+        check=True, capture_output=True, env={**os.environ, "DOCKER_BUILDKIT": "1"},
+    )  # fmt: skip
+    return tag
+
+
+def test_chef_cargo_chef_cooks_with_cargo_chef_in_the_builder_image(
+    docker: str, tmp_path: Path, cargo: str
+) -> None:
+    """chef = cargo-chef (or auto, where the builder image has it) in docker: the cook stage is
+    `cargo chef cook --recipe-path` in the builder image, as in the seed's Dockerfile, with a
+    vendor dir outside the workspace served through the recipe's config (cargo-chef passes no
+    `--config`). A builder without cargo-chef is one line for cargo-chef and builtin for auto.
+    Before, the docker backend ignored the chef: it always cooked galley's skeleton."""
+    cache = tmp_path / "cache"
+    builder = json.loads(galley("builder-image", "--arch", "amd64", "--json", cwd=REPO,
+                                cache=cache).stdout)["image"]  # fmt: skip
+    chef_image = chef_builder_image(docker, builder, tmp_path / "chef-image")
+    greeting = f"v{uuid.uuid4().hex[:8]}"
+    workspace = vendored_workspace(tmp_path / "ws", cargo, greeting, vendor_dir="../shared-vendor")
+    forget_cook_images(docker, workspace)
+    docker_amd64 = ("--backend", "docker", "--arch", "amd64", "--json")
+    failed = galley("cook", *docker_amd64, "--chef", "cargo-chef", cwd=workspace, cache=cache,
+                    check=False)  # fmt: skip
+    assert_one_line_error(failed, f"builder image {builder} has no cargo-chef")
+    plain = only_result(galley("cook", *docker_amd64, "--chef", "auto", cwd=workspace,
+                               cache=cache).stdout)  # fmt: skip
+    assert plain["chef"] == "builtin"
+
+    with_chef = (*docker_amd64, "--chef", "auto", "--builder-image", chef_image)
+    built = only_result(galley("build", *with_chef, cwd=workspace, cache=cache).stdout)
+    assert built["chef"] == "cargo-chef" and built["cache"] == "miss"
+    assert built["key"] != plain["key"]
+    read_log = [docker, "run", "--rm", "--network=none", built["cook_image"], "cat"]
+    log = subprocess.run([*read_log, "/galley-chef.log"], capture_output=True, text=True,
+                         check=True)  # fmt: skip
+    cooks = [line for line in log.stdout.splitlines() if line.startswith("chef cook ")]
+    assert cooks == [
+        "chef cook --recipe-path /galley/recipe.json --release --target x86_64-unknown-linux-gnu "
+        "--target-dir /galley/target --offline --locked"
+    ], log.stdout
+    binary = workspace / "dist" / "amd64" / "bin" / "vendored"
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == f"{greeting} OFF\n"
+    galley("verify", "--backend", "docker", "--arch", "amd64", "--chef", "auto",
+           "--builder-image", chef_image, cwd=workspace, cache=cache)  # fmt: skip
+
+    (workspace / "src" / "main.rs").write_text(
+        f'fn main() {{ println!("{greeting} edited {{}}", log::max_level()); }}\n'
+    )
+    again = only_result(galley("build", *with_chef, cwd=workspace, cache=cache).stdout)
+    assert again["cache"] == "hit" and again["compiled"] == ["vendored"]
+    assert subprocess.run([binary], capture_output=True, text=True).stdout == (
+        f"{greeting} edited OFF\n"
+    )
+
+
 def test_a_dist_dir_inside_the_workspace_stays_out_of_the_context(
     docker: str, tmp_path: Path, cargo: str
 ) -> None:

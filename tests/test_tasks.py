@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ctypes
+import hashlib
+import io
 import json
 import os
 import shutil
@@ -601,6 +603,46 @@ def test_tampered_entry_fails_verify_and_is_recooked(toy: Path, tmp_path: Path) 
     assert rebuilt["cache"] == "miss" and rebuilt["quarantined"]
     assert len(list((cache / "quarantine").iterdir())) == 1
     galley("verify", cwd=toy, cache=cache)
+
+
+def test_verify_holds_rootfs_tar_to_the_payload(tmp_path: Path, cargo: str) -> None:
+    """rootfs.tar must hold each shipped file, byte for byte, and nothing else. A binary named
+    `vendor-tool` is payload (the check used to flag any entry whose name held "vendor" or
+    "registry"); an extra entry, a swapped binary and a missing one are each named, even when
+    the manifest's sha256 of rootfs.tar was forged to match."""
+    workspace = write_tree(tmp_path / "tools", {
+        "Cargo.toml": '[package]\nname = "vendor-tool"\nversion = "0.1.0"\nedition = "2021"\n',
+        "src/main.rs": 'fn main() { println!("tool"); }\n',
+    })  # fmt: skip
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache = tmp_path / "cache"
+    galley("build", cwd=workspace, cache=cache)
+    galley("verify", cwd=workspace, cache=cache)
+    arch_dir = next((workspace / "dist").iterdir())
+    rootfs, manifest_path = arch_dir / "rootfs.tar", arch_dir / "manifest.json"
+
+    def forge(entries: dict[str, bytes]) -> None:
+        with tarfile.open(rootfs, "w") as archive:
+            for name, data in entries.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+        manifest = json.loads(manifest_path.read_text())
+        manifest["artifacts"]["rootfs.tar"] = hashlib.sha256(rootfs.read_bytes()).hexdigest()
+        manifest_path.write_text(json.dumps(manifest))
+
+    binary = (arch_dir / "bin" / "vendor-tool").read_bytes()
+    forge({"usr/bin/vendor-tool": binary, "usr/share/doc/readme": b"x"})
+    failed = galley("verify", cwd=workspace, cache=cache, check=False)
+    assert failed.returncode == 9 and "rootfs.tar: unexpected entry usr/share/doc/readme" in (
+        failed.stderr
+    )
+    forge({"usr/bin/vendor-tool": binary[:-1] + bytes([binary[-1] ^ 0xFF])})
+    failed = galley("verify", cwd=workspace, cache=cache, check=False)
+    assert "rootfs.tar: usr/bin/vendor-tool is not bin/vendor-tool" in failed.stderr
+    forge({})
+    failed = galley("verify", cwd=workspace, cache=cache, check=False)
+    assert "rootfs.tar: usr/bin/vendor-tool is missing" in failed.stderr
 
 
 def test_prune_dry_run_then_real(toy: Path, tmp_path: Path) -> None:

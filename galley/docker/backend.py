@@ -20,6 +20,7 @@ machine (cook image pulled, nothing built in its mount yet) starts from them.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -93,7 +94,8 @@ def plans(settings: Settings, recipe: Recipe, arches: list[Arch], mode: str) -> 
     found = []
     for arch in arches:
         builder = images.builder_image(docker, settings, arch, mode)
-        toolchain = _toolchain(docker, builder, settings)
+        facts = _builder_facts(docker, builder, settings)
+        toolchain = _toolchain(docker, builder, facts)
         triple = settings.triple(arch)
         if not toolchain.has_std(triple):
             raise ToolNotFound(
@@ -103,9 +105,10 @@ def plans(settings: Settings, recipe: Recipe, arches: list[Arch], mode: str) -> 
         warning = toolchain_file.mismatch_warning(recipe, toolchain.release, builder.tag)
         if warning:
             print(warning, file=sys.stderr)
+        chef = _chef(settings.chef, facts, builder)
         plan = make_plan(
-            settings, arch, recipe, toolchain, builder_image=builder.image_id,
-            backend="docker", mode=mode,
+            dataclasses.replace(settings, chef=chef), arch, recipe, toolchain,
+            builder_image=builder.image_id, backend="docker", mode=mode,
         )  # fmt: skip
         found.append(DockerPlan(plan, docker, builder, mode))
     return found
@@ -134,7 +137,9 @@ def cook(dplan: DockerPlan, push: bool) -> ArchResult:
     if push and dplan.remote_ref:
         _push(docker, dplan.local_tag, dplan.remote_ref)
         result.details["pushed"] = dplan.remote_ref
-    result.details.update(cook_image=dplan.local_tag, builder_image=dplan.builder.tag)
+    result.details.update(
+        cook_image=dplan.local_tag, builder_image=dplan.builder.tag, chef=plan.chef
+    )
     if dplan.remote_ref:
         result.details["registry_image"] = dplan.remote_ref
     result.details["docker_client"] = docker.describe()
@@ -437,15 +442,19 @@ def _closest_cook_image(dplan: DockerPlan) -> str | None:
 
 
 def _cook_context(plan: Plan, mode: str) -> Path:
-    """skeleton/ + vendor/ (hard links into the vendor cache) + cargo config + cook.sh."""
+    """skeleton/ + recipe.json + vendor/ (hard links into the vendor cache) + cargo config +
+    cook.sh. With chef = cargo-chef, skeleton/ holds only the workspace's vendored dirs."""
     context = plan.settings.cache_dir / "docker" / f"cook-{plan.key[:12]}.{os.getpid()}"
     _remove_abandoned_contexts(context.parent)
     shutil.rmtree(context, ignore_errors=True)
     workspace = context / "skeleton" / plan.layout.nest  # see galley.layout
     workspace.mkdir(parents=True)
-    skeleton.write(skeleton.plan(plan.recipe), workspace, within=context / "skeleton")
-    copy_patch_sources(plan.recipe, workspace, str(plan.settings.workspace))
+    if plan.chef == "builtin":  # else `cargo chef cook` writes it in the image
+        skeleton.write(skeleton.plan(plan.recipe), workspace, within=context / "skeleton")
+        copy_patch_sources(plan.recipe, workspace, str(plan.settings.workspace))
     copy_vendored_dirs(plan.recipe, workspace, str(plan.settings.workspace))
+    recipe = vendor.served_recipe(plan.recipe)
+    (context / "recipe.json").write_text(recipe.to_json(), encoding="utf-8")
     with vendor.vendored(plan) as vendored:
         shutil.copytree(vendored / "vendor", context / "vendor", copy_function=os.link)
         config = {"source": vendor.cargo_sources(vendored), "net": {"offline": True}}
@@ -471,30 +480,52 @@ def _read_dummies(path: Path) -> dict[str, str]:
     return found
 
 
-def _toolchain(docker: Docker, builder: images.Builder, settings: Settings) -> cachekey.Toolchain:
-    """`rustc -vV`, `cargo -V` and the targets with a std of the builder image (cached per
-    image ID)."""
+def _builder_facts(docker: Docker, builder: images.Builder, settings: Settings) -> dict[str, Any]:
+    """What the builder image has: `rustc -vV`, `cargo -V`, the targets with a std and
+    `cargo chef --version` (empty without cargo-chef), cached per image ID."""
     cache = settings.cache_dir / "state" / f"toolchain-{builder.image_id.replace(':', '-')}.json"
     try:
         data = json.loads(cache.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         data = None
-    if not isinstance(data, dict) or "targets" not in data:  # older files lack the targets
-        data = _ask_toolchain(docker, builder)
+    if not isinstance(data, dict) or not {"targets", "chef"} <= data.keys():  # older files
+        data = _ask_builder(docker, builder)
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(data), encoding="utf-8")
+    return dict(data)
+
+
+def _toolchain(
+    docker: Docker, builder: images.Builder, facts: dict[str, Any]
+) -> cachekey.Toolchain:
     run = (docker.program, "run", "--rm", "--network", "none", "--platform", builder.platform)
     return cachekey.Toolchain(
-        rustc=data["rustc"], cargo=data["cargo"], sysroot=Path("/usr"),
-        rustc_argv=(*run, builder.tag, "rustc"), targets=frozenset(data["targets"]),
+        rustc=facts["rustc"], cargo=facts["cargo"], sysroot=Path("/usr"),
+        rustc_argv=(*run, builder.tag, "rustc"), targets=frozenset(facts["targets"]),
     )  # fmt: skip
 
 
-def _ask_toolchain(docker: Docker, builder: images.Builder) -> dict[str, Any]:
+def _chef(chosen: str, facts: dict[str, Any], builder: images.Builder) -> str:
+    """The chef of the cook stage: `cargo chef cook` in the builder image when chosen (or with
+    `auto`, when the image has it), else galley's skeleton and cargo."""
+    if chosen == "cargo-chef" and not facts["chef"]:
+        raise ToolNotFound(
+            f"builder image {builder.tag} has no cargo-chef (`cargo chef --version` fails in "
+            "it); set chef = builtin, or builder_image to an image with cargo-chef"
+        )
+    return (
+        "cargo-chef"
+        if chosen == "cargo-chef" or (chosen == "auto" and facts["chef"])
+        else "builtin"
+    )
+
+
+def _ask_builder(docker: Docker, builder: images.Builder) -> dict[str, Any]:
     script = (
         "rustc -vV && echo ---galley--- && cargo -V && echo ---galley--- && "
         'for lib in "$(rustc --print sysroot)"/lib/rustlib/*/lib; do '
-        'basename "$(dirname "$lib")"; done'
+        'basename "$(dirname "$lib")"; done && echo ---galley--- && '
+        "{ cargo chef --version 2>/dev/null || true; }"
     )
     try:
         out = shell.capture(
@@ -506,5 +537,8 @@ def _ask_toolchain(docker: Docker, builder: images.Builder) -> dict[str, Any]:
             f"builder image {builder.tag}: `rustc -vV` and `cargo -V` do not run in it "
             f"({(exc.tail.strip().splitlines() or [str(exc)])[-1]})"
         ) from None
-    rustc, cargo, targets = [*out.split("---galley---"), "", ""][:3]
-    return {"rustc": rustc.strip(), "cargo": cargo.strip(), "targets": targets.split()}
+    rustc, cargo, targets, chef = [*out.split("---galley---"), "", "", ""][:4]
+    return {
+        "rustc": rustc.strip(), "cargo": cargo.strip(), "targets": targets.split(),
+        "chef": chef.strip(),
+    }  # fmt: skip

@@ -3,17 +3,19 @@ build.sh and warm.sh, and the paths they share with the Dockerfiles in build/.""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 from pathlib import Path
 
-from galley import cachekey, delta
+from galley import cachekey, chefcmd, delta
 from galley.chef import cleanup
 from galley.chef.cooker import cargo_args, outside_sources
 from galley.chef.recipe import Recipe, TargetKind
 from galley.plan import Plan
 
 SRC, TARGET, VENDOR, WARM = "/galley/src", "/galley/target", "/galley/vendor", "/galley/warm"
+RECIPE = "/galley/recipe.json"  # the cook's recipe (what `cargo chef cook` reads)
 #: The cook's name for the source at VENDOR (one no workspace config uses).
 SOURCE_NAME = "galley-vendored"
 COOKED = "/galley/cooked"  # the cook image's target dir, bind-mounted beside the cache mount
@@ -26,8 +28,10 @@ RUN_ID_NAME = "run-id"  # the build's nonce, mounted at /galley/<name> and copie
 
 
 def cook_script(plan: Plan, mode: str) -> str:
-    """cook.sh: cargo on the skeleton, then every compiled trace of the local crates removed."""
-    script = env_lines(plan, mode) + shlex.join(cargo_command(plan)) + "\n"
+    """cook.sh: cargo on the skeleton galley wrote (or `cargo chef cook`, which writes it, with
+    chef = cargo-chef), then every compiled trace of the local crates removed."""
+    command = chef_command(plan) if plan.chef == "cargo-chef" else cargo_command(plan)
+    script = env_lines(plan, mode) + shlex.join(command) + "\n"
     return "set -eu\n" + cd_workspace(plan) + script + cleanup.shell_script(plan.recipe, TARGET)
 
 
@@ -47,6 +51,15 @@ def cargo_command(plan: Plan) -> list[str]:
         for name in outside_sources(plan.recipe)
     ]
     return ["cargo", *cargo_args(plan.cook_options(Path(TARGET))), "--offline", *served]
+
+
+def chef_command(plan: Plan) -> list[str]:
+    """`cargo chef cook` of the recipe at RECIPE with the flags of galley's own cook, offline:
+    the seed's classic cook stage, for builder images that have cargo-chef. It cannot pass
+    `--config` to cargo, so the recipe at RECIPE serves outside sources itself (see
+    vendor.served_recipe)."""
+    options = dataclasses.replace(plan.cook_options(Path(TARGET)), offline=True)
+    return chefcmd.cook_command(["cargo", "chef"], Path(RECIPE), options)
 
 
 def env_lines(plan: Plan, mode: str) -> str:

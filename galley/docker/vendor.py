@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from galley import filelock, shell, toml_io, toolchain_file
+from galley.chef.cooker import outside_sources
 from galley.chef.recipe import Recipe
 from galley.docker.scripts import SOURCE_NAME, VENDOR
 from galley.plan import Plan
@@ -66,6 +67,19 @@ def cargo_sources(directory: Path) -> dict[str, Any]:
     sources.setdefault("crates-io", {"replace-with": SOURCE_NAME})
     sources[SOURCE_NAME] = {"directory": VENDOR}
     return sources
+
+
+def served_recipe(recipe: Recipe) -> Recipe:
+    """The recipe with the cargo config's sources outside the workspace (not in the image)
+    replaced by SOURCE_NAME, for `cargo chef cook`, which writes the recipe's config as it is
+    and passes no `--config` to cargo. The build's cargo command overrides them on its own."""
+    outside = outside_sources(recipe)
+    if not outside:
+        return recipe
+    config = toml_io.loads(recipe.config_file or "", "the workspace's cargo config")
+    for name in outside:
+        config["source"][name]["replace-with"] = SOURCE_NAME  # as the build's `--config`
+    return recipe._replace(config_file=toml_io.dumps(config))
 
 
 def listing(cache_dir: Path) -> list[VendorDir]:
