@@ -78,10 +78,10 @@ def _package_name(package_id: str) -> str:
 ROOTFS_DIRS = {"bin": ("usr/bin", 0o755), "lib": ("usr/lib", 0o644)}
 
 
-def rootfs_name(artifact: str) -> str:
-    """Where a shipped artifact (`bin/x`, `lib/libx.so`) sits in rootfs.tar."""
+def rootfs_name(artifact: str) -> str | None:
+    """Where a shipped artifact (`bin/x`, `lib/libx.so`) sits in rootfs.tar (None: not there)."""
     kind, _, name = artifact.partition("/")
-    return f"{ROOTFS_DIRS[kind][0]}/{name}"
+    return f"{ROOTFS_DIRS[kind][0]}/{name}" if kind in ROOTFS_DIRS and name else None
 
 
 def publish(

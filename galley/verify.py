@@ -114,7 +114,8 @@ def _check_elf(
 def _rootfs_problems(path: Path, artifacts: dict[str, str]) -> list[str]:
     """rootfs.tar must hold the payload and nothing else: its directories, and each shipped
     artifact at its rootfs place with the artifact's sha256, all owned by root."""
-    wanted = {dist.rootfs_name(name): name for name in artifacts if name != dist.ROOTFS}
+    placed = {name: dist.rootfs_name(name) for name in artifacts}
+    wanted = {place: name for name, place in placed.items() if place}
     directories = {"usr", "usr/bin", *(name.rpartition("/")[0] for name in wanted)}
     problems, found = [], set()
     try:
