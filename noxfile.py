@@ -64,7 +64,8 @@ def verify(session: nox.Session, arch: str) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks (never part of the tests): galley against the alternatives, per arch.
 
-    `nox -s bench -- --runs 3` (the default) takes 80 to 150 minutes, depending on the day; see benchmarks/compare.py.
+    `nox -s bench -- --runs 3` (the default) takes 80 to 150 minutes, depending on the day;
+    see benchmarks/compare.py.
     """
     project = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["project"]
     extra = project["optional-dependencies"]["bench"]  # the chart's matplotlib
