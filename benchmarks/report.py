@@ -43,12 +43,13 @@ def stats(values: list[float]) -> dict[str, float]:
 
 
 def median(document: dict[str, Any], arch: str, system: str, scenario: str) -> float | None:
-    values = document["arches"][arch]["seconds"].get(system, {}).get(scenario)
+    values = document["arches"].get(arch, {}).get("seconds", {}).get(system, {}).get(scenario)
     return statistics.median(values) if values else None
 
 
 def cook_median(document: dict[str, Any], arch: str, system: str, scenario: str) -> float | None:
-    runs = document["arches"][arch]["details"].get(system, {}).get(scenario, [])
+    details = document["arches"].get(arch, {}).get("details", {})
+    runs = details.get(system, {}).get(scenario, [])
     values = [r["cook_seconds"] for r in runs if "cook_seconds" in r]
     return statistics.median(values) if values else None
 
