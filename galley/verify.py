@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import io
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,7 @@ from galley import dist, elf
 from galley.arch import Arch, Libc
 from galley.chef.recipe import Recipe
 from galley.errors import GalleyError
-from galley.hashing import sha256_file
+from galley.hashing import sha256_file, sha256_stream
 from galley.store import Store
 
 
@@ -124,9 +124,8 @@ def _rootfs_problems(path: Path, artifacts: dict[str, str]) -> list[str]:
                 name = member.name.rstrip("/")
                 if member.isfile() and name in wanted:
                     found.add(name)
-                    content = archive.extractfile(member)
-                    digest = hashlib.sha256(content.read() if content else b"").hexdigest()
-                    if digest != artifacts[wanted[name]]:
+                    content = archive.extractfile(member) or io.BytesIO()
+                    if sha256_stream(content) != artifacts[wanted[name]]:
                         problems.append(f"{name} is not {wanted[name]}")
                 elif not (member.isdir() and name in directories):
                     problems.append(f"unexpected entry {member.name}")
