@@ -92,6 +92,11 @@ def ratios(document: dict[str, Any], arch: str) -> list[Ratio]:
     return [row for row in rows if row[1] is not None]
 
 
+def shown(ratio: float) -> str:
+    """A ratio to three significant digits, so that met/not met can be read from it (0.0505)."""
+    return f"{ratio:#.3g}"
+
+
 def met(value: float, target: str) -> str:
     if target.startswith("≤"):
         return "met" if value <= float(target.split()[1]) else "**not met**"
@@ -125,8 +130,8 @@ def markdown(document: dict[str, Any]) -> str:
                   "|---|---|---|---|---|"]  # fmt: skip
         for what, value, target, bound in ratios(document, arch):
             assert value is not None
-            best = "—" if bound is None else f"{bound:.2f} ({met(bound, target) or 'no target'})"
-            lines.append(f"| {what} | {value:.2f} | {target} | {met(value, target)} | {best} |")
+            best = "—" if bound is None else f"{shown(bound)} ({met(bound, target) or 'no target'})"
+            lines.append(f"| {what} | {shown(value)} | {target} | {met(value, target)} | {best} |")
         lines.append("")
     lines += overheads(document)
     return "\n".join(lines) + "\n"
