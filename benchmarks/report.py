@@ -92,7 +92,7 @@ def ratios(document: dict[str, Any], arch: str) -> list[Ratio]:
     return [row for row in rows if row[1] is not None]
 
 
-def shown(ratio: float) -> str:
+def ratio_text(ratio: float) -> str:
     """A ratio to three significant digits, so that met/not met can be read from it (0.0505)."""
     return f"{ratio:#.3g}"
 
@@ -130,8 +130,11 @@ def markdown(document: dict[str, Any]) -> str:
                   "|---|---|---|---|---|"]  # fmt: skip
         for what, value, target, bound in ratios(document, arch):
             assert value is not None
-            best = "—" if bound is None else f"{shown(bound)} ({met(bound, target) or 'no target'})"
-            lines.append(f"| {what} | {shown(value)} | {target} | {met(value, target)} | {best} |")
+            best = "—"
+            if bound is not None:
+                best = f"{ratio_text(bound)} ({met(bound, target) or 'no target'})"
+            value_text = ratio_text(value)
+            lines.append(f"| {what} | {value_text} | {target} | {met(value, target)} | {best} |")
         lines.append("")
     lines += overheads(document)
     return "\n".join(lines) + "\n"
