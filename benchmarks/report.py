@@ -59,8 +59,10 @@ Ratio = tuple[str, float | None, str, float | None]
 
 def ratios(document: dict[str, Any], arch: str) -> list[Ratio]:
     """(what, value, target, bound) — the targets of issues #4 and #6. `bound` is the best value
-    any caching tool could reach here: one that costs nothing over the floor (cargo compiling
-    only the workspace crates in the builder image), where the floor bounds the ratio."""
+    any caching tool could reach here: one whose edit takes the fastest edit measured in the
+    builder image (the floor, cargo compiling only the workspace crates in `docker run`, or the
+    cache-mount Dockerfile, whose BuildKit step can start sooner than `docker run`), where that
+    bounds the ratio."""
 
     def div(a: float | None, b: float | None) -> float | None:
         return a / b if a is not None and b else None
@@ -68,7 +70,9 @@ def ratios(document: dict[str, Any], arch: str) -> list[Ratio]:
     def m(system: str, scenario: str) -> float | None:
         return median(document, arch, system, scenario)
 
-    floor_over_cold = div(m("floor-builder", "edit"), m("galley-docker", "cold"))
+    edits = [m(system, "edit") for system in ("floor-builder", "cachemount")]
+    fastest_edit = min((edit for edit in edits if edit is not None), default=None)
+    floor_over_cold = div(fastest_edit, m("galley-docker", "cold"))
     rows: list[Ratio] = [
         ("galley-docker edit / cold", div(m("galley-docker", "edit"), m("galley-docker", "cold")),
          "≤ 0.05 (#4)", floor_over_cold),
@@ -77,7 +81,7 @@ def ratios(document: dict[str, Any], arch: str) -> list[Ratio]:
          floor_over_cold),
         ("naive edit / galley-docker edit",
          div(m("naive", "edit"), m("galley-docker", "edit")), "≥ 20 (#4, #6)",
-         div(m("naive", "edit"), m("floor-builder", "edit"))),
+         div(m("naive", "edit"), fastest_edit)),
         ("cachemount edit / galley-docker edit",
          div(m("cachemount", "edit"), m("galley-docker", "edit")), "—", None),
         ("galley-docker edit / floor-builder edit",
