@@ -44,6 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks import report  # noqa: E402
+from benchmarks.bytecode import compile_galley  # noqa: E402
 from galley import arch as arches  # noqa: E402
 
 DOCKER = "/usr/bin/docker"
@@ -370,6 +371,7 @@ def main() -> None:
     names = options.arch or ["amd64", "arm64"]
     systems = options.system or list(SYSTEMS)
     started = time.time()
+    compile_galley()
     figures = {name: Figures() for name in names}
     steps: dict[str, Callable[[Arch, Figures, int], None]] = {
         "naive": lambda a, f, r: run_dockerfile(a, f, r, "naive"),

@@ -7,7 +7,6 @@ N-member workspace (cargo-chef's own prepare runs the latter first, then does it
 from __future__ import annotations
 
 import argparse
-import compileall
 import shutil
 import statistics
 import subprocess
@@ -15,6 +14,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bytecode import compile_galley
 
 
 def make_workspace(root: Path, members: int) -> None:
@@ -48,22 +51,13 @@ def timed(argv: list[str], cwd: Path, runs: int) -> list[float]:
     return times
 
 
-def _compile_galley() -> None:
-    """Write galley's bytecode first, as `pip install` does for an installed package: an
-    editable install under PYTHONDONTWRITEBYTECODE (as here) would otherwise compile galley
-    from source on every run and time the compiler."""
-    import galley
-
-    compileall.compile_dir(Path(galley.__file__).parent, quiet=1)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=300)
     parser.add_argument("--runs", type=int, default=5)
     options = parser.parse_args()
     chef = str(Path(sys.executable).with_name("galley-chef"))
-    _compile_galley()
+    compile_galley()
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
         make_workspace(root, options.members)

@@ -200,7 +200,7 @@ def prune(
     if max_size is None and older_than is None and keep is None:
         raise ConfigError("cache-prune needs --max-size, --older-than or --keep")
     if settings.backend == "docker":
-        docker = detect(settings.docker.client)
+        docker = detect(settings.docker.client, settings.cache_dir)
         require_daemon(docker)
         docker_prune.prune(docker, older_than, keep, dry_run)
     store = Store(settings.cache_dir)
@@ -349,7 +349,7 @@ def _explain(store: Store, plan: Plan) -> None:
 
 def builder_image(settings: Settings, arch_names: list[str] | None) -> list[dict[str, str]]:
     """Build (or find) the builder image of each arch for the configured mode."""
-    docker = detect(settings.docker.client)
+    docker = detect(settings.docker.client, settings.cache_dir)
     require_daemon(docker)
     found = []
     for arch in settings.arch_list(arch_names):

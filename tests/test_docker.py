@@ -707,6 +707,25 @@ def test_arm64_emulated_build(docker: str, tmp_path: Path, cargo: str) -> None:
     assert "same inputs as the previous key" in explained  # the build recorded its key
 
 
+def test_the_client_mode_is_remembered_until_the_client_changes(
+    docker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build mode is asked once per client and kept in the cache dir; a plugin directory
+    that appears ($DOCKER_CONFIG/cli-plugins here) makes galley ask again."""
+    from galley.docker import client
+
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "config"))
+    asked = client.detect(docker, tmp_path).mode
+    assert asked in ("buildx", "buildkit")  # never legacy: the Debian client speaks BuildKit
+    modes = tmp_path / "docker" / "client-modes.json"
+    remembered = json.loads(modes.read_text())
+    remembered[docker]["mode"] = "legacy"  # a mark: galley answers from the file, unasked
+    modes.write_text(json.dumps(remembered))
+    assert client.detect(docker, tmp_path).mode == "legacy"
+    (tmp_path / "config" / "cli-plugins").mkdir(parents=True)
+    assert client.detect(docker, tmp_path).mode == asked
+
+
 def test_docker_errors_are_one_line(docker: str, tmp_path: Path, cargo: str) -> None:
     workspace = write_tree(tmp_path / "toy", TOY)
     subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)

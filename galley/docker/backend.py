@@ -89,7 +89,8 @@ class DockerPlan:
 
 
 def plans(settings: Settings, recipe: Recipe, arches: list[Arch], mode: str) -> list[DockerPlan]:
-    docker = detect(settings.docker.client)  # the daemon is checked by the first image query
+    # the daemon is checked by the first image query
+    docker = detect(settings.docker.client, settings.cache_dir)
     print(f"galley: docker client {docker.describe()}", file=sys.stderr)
     found = []
     for arch in arches:
@@ -116,7 +117,7 @@ def plans(settings: Settings, recipe: Recipe, arches: list[Arch], mode: str) -> 
 
 def forget_cook_images(settings: Settings) -> None:
     """Remove every local image named `<cook_repository>:*` (throw-away verify cooks)."""
-    docker = detect(settings.docker.client)
+    docker = detect(settings.docker.client, settings.cache_dir)
     for reference in docker.references(settings.docker.cook_repository):
         docker.remove_image(reference)
 
