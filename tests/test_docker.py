@@ -1234,6 +1234,81 @@ def test_a_dependency_bump_keeps_the_workspace_crates(
     assert run_foreign(binary, "s390x-linux-gnu") == "hello back true\n"
 
 
+def test_a_bump_cooked_elsewhere_keeps_the_workspace_crates(
+    docker: str, tmp_path: Path, cargo: str
+) -> None:
+    """A bump whose cook image was cooked after the last build (by a CI machine, then pulled):
+    its dependencies' artifacts are newer than the workspace crates in the cache mount, and a
+    crate is stale to cargo when a dependency is newer. Only the bumped crate compiles: the
+    mount keeps its own copy of every artifact the new cook shares with it."""
+    toy = {
+        **WARM_TOY,
+        "greet/Cargo.toml": WARM_TOY["greet/Cargo.toml"] + '[dependencies]\nlibc = "0.2"\n',
+    }
+    workspace = write_tree(tmp_path / "toy", toy)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    common = ("--backend", "docker", "--arch", "s390x", "--json")
+    unique = {"RUSTFLAGS": f"--cfg galley_test_{uuid.uuid4().hex}"}  # no other test's seed fits
+
+    def build(*args: str, cwd: Path, cache: str) -> dict[str, Any]:
+        return only_result(galley(*args, cwd=cwd, cache=tmp_path / cache, env=unique).stdout)
+
+    first = build("build", *common, cwd=workspace, cache="cache")
+    assert set(first["compiled"]) == {"app", "greet"}
+
+    def bump(tree: Path) -> None:
+        manifest = tree / "app" / "Cargo.toml"
+        manifest.write_text(manifest.read_text() + 'itoa = "1"\n')
+        subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=tree, check=True)
+
+    elsewhere = tmp_path / "ci-machine"
+    shutil.copytree(workspace, elsewhere, ignore=shutil.ignore_patterns("dist"))
+    bump(elsewhere)
+    forget_cook_images(docker, workspace)  # no seed: the bump's cook starts from nothing
+    time.sleep(1.1)  # image layers keep whole seconds: its artifacts must be newer than ours
+    cooked = build("cook", *common, cwd=elsewhere, cache="ci")
+    assert cooked["cache"] == "miss" and "seeded_from" not in cooked
+
+    bump(workspace)
+    bumped = build("build", *common, cwd=workspace, cache="cache")
+    assert bumped["cook_image"] == cooked["cook_image"] and bumped["cache"] == "hit"
+    assert bumped["compiled"] == ["app"]
+    binary = workspace / "dist" / "s390x" / "bin" / "app"
+    assert run_foreign(binary, "s390x-linux-gnu") == "hello one true\n"
+
+
+def test_a_fill_cut_short_is_done_again(docker: str, tmp_path: Path, cargo: str) -> None:
+    """A build stopped while it filled the cache mount from a cook (Ctrl-C, a stopped daemon)
+    leaves part-copied files there, which the next fill must not keep. Made by hand, a fault
+    no test can time: the mark of a fill in progress, another key, a truncated dependency."""
+    unseen = {"app/src/main.rs": TOY["app/src/main.rs"] + f"// {uuid.uuid4()}\n"}
+    workspace = write_tree(tmp_path / "toy", {**TOY, **unseen})  # the build step runs
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    common = ("--backend", "docker", "--arch", "s390x", "--json")
+    cache = tmp_path / "cache"
+    first = only_result(galley("build", *common, cwd=workspace, cache=cache).stdout)
+    assert first["compiled"] == ["app"]
+    dockerfile = (cache / "docker" / "build-s390x" / "Dockerfile").read_text()
+    found = re.search(r"id=(galley-s390x-[0-9a-f]{16}),target=/galley/target", dockerfile)
+    assert found, dockerfile
+    damage = write_tree(tmp_path / "damage", {"Dockerfile": (
+        f"FROM {first['cook_image']}\n"
+        f"RUN --mount=type=cache,id={found.group(1)},target=/galley/target,sharing=locked "
+        "cd /galley/target && touch .galley-filling && echo another-key > .galley-key && "
+        "for f in s390x-unknown-linux-gnu/release/deps/liblibc-*.rlib; do : > $f; done "
+        f"&& echo {uuid.uuid4()}\n"  # a step BuildKit has not cached (--no-cache: a new mount)
+    )})  # fmt: skip
+    subprocess.run([docker, "build", "-q", str(damage)], check=True, capture_output=True,
+                   env={**os.environ, "DOCKER_BUILDKIT": "1"})  # fmt: skip
+
+    main = workspace / "app" / "src" / "main.rs"
+    main.write_text(main.read_text().replace('"app on {}', '"app again on {}'))
+    again = only_result(galley("build", *common, cwd=workspace, cache=cache).stdout)
+    assert again["compiled"] == ["app"]
+    binary = workspace / "dist" / "s390x" / "bin" / "app"
+    assert run_foreign(binary, "s390x-linux-gnu") == "app again on s390x pid>0=true\n"
+
+
 def test_an_edit_with_an_old_mtime_is_rebuilt(docker: str, tmp_path: Path, cargo: str) -> None:
     """cargo-chef #212 in the build cache mount: a source edited after the last build but with
     an older mtime than its artifacts (a tarball, a restored CI cache, a BuildKit COPY layer

@@ -22,6 +22,7 @@ COOKED = "/galley/cooked"  # the cook image's target dir, bind-mounted beside th
 DUMMIES = ".galley-dummies.txt"
 BUILT = ".galley-built"  # in a cache mount: a build already ran there (warm images not needed)
 MOUNT_KEY = ".galley-key"  # in a cache mount: the cache key whose cook it was last filled from
+FILLING = ".galley-filling"  # in a cache mount: a fill from a cook began and did not end
 SOURCES = ".galley-sources.txt"  # in a cache mount: `sha256 mtime path` of the last build's sources
 MESSAGES = "cargo-messages.jsonl"
 RUN_ID_NAME = "run-id"  # the build's nonce, mounted at /galley/<name> and copied to /out
@@ -133,13 +134,28 @@ def build_script(plan: Plan, mode: str, mounted: bool) -> str:
 
 def fill_mount_script(key: str, recipe: Recipe) -> str:
     """For build.sh: when the cache mount was last filled from another key's cook (or never),
-    copy this cook's target dir over it and drop what the lockfile no longer has. The workspace
-    crates of earlier builds stay: cargo rebuilds those whose dependencies changed."""
+    add the files of this cook's target dir that the mount lacks, and drop what the lockfile no
+    longer has. A file both have is the same artifact (the mount is per key input but the
+    recipe, and cargo names artifacts by a hash of their inputs), so the mount's copy stays with
+    its mtime: cargo rebuilds a crate whose dependency is newer, and a cook made after the last
+    build (on a CI machine, then pulled) would make every workspace crate stale. A fill that was
+    cut short is done again by copying everything over."""
+    missing_only = f"""(cd {COOKED} && find . ! -type d | while read -r path; do
+            [ -e "{TARGET}/$path" ] || printf '%s\\n' "$path"
+        done | tar -T - -cf -) | tar -xpf - -C {TARGET}
+"""
     return (
         f'if [ "$(cat {TARGET}/{MOUNT_KEY} 2>/dev/null || true)" != {key} ]; then\n'
-        f"    cp -a {COOKED}/. {TARGET}/\n"
+        f"    if [ -e {TARGET}/{FILLING} ]; then\n"
+        f"        cp -a {COOKED}/. {TARGET}/\n"
+        "    else\n"
+        f"        touch {TARGET}/{FILLING}\n"
+        f"        {missing_only}"
+        f"        cp -a {COOKED}/{DUMMIES} {TARGET}/ 2>/dev/null || true\n"
+        "    fi\n"
         + drop_script(recipe, TARGET)
         + f"    echo {key} > {TARGET}/{MOUNT_KEY}\n"
+        + f"    rm -f {TARGET}/{FILLING}\n"
         + "fi\n"
     )
 
