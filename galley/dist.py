@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from galley import filelock
+from galley import filelock, jsonfile
 from galley.errors import ConfigError, WorkspaceError
 from galley.hashing import sha256_file
 
@@ -199,8 +199,4 @@ def unaltered(arch_dir: Path, manifest: dict[str, Any]) -> bool:
 
 
 def read_manifest(arch_dir: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((arch_dir / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return jsonfile.read_object(arch_dir / MANIFEST)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from galley import chefcmd, delta, dist, filelock, shell
+from galley import chefcmd, delta, dist, filelock, jsonfile, shell
 from galley.chef import cleanup
 from galley.chef.cooker import DUMMIES_FILE, PATCH_SOURCES, SKELETON_ROOT, cargo_args
 from galley.errors import CacheError, CommandFailed
@@ -51,11 +51,7 @@ class WorkDir:
         return self.root / "target"
 
     def state(self) -> dict[str, str]:
-        try:
-            data = json.loads((self.target / STATE_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+        return jsonfile.read_object(self.target / STATE_FILE) or {}
 
     def set_state(self, key: str) -> None:
         (self.target / STATE_FILE).write_text(json.dumps({"key": key}) + "\n", encoding="utf-8")
@@ -233,11 +229,8 @@ def _cook_and_publish(plan: Plan, store: Store, work: WorkDir, result: ArchResul
 
 
 def _dummies(target: Path) -> dict[str, str]:
-    try:
-        data = json.loads((target / DUMMIES_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    data = jsonfile.read_object(target / DUMMIES_FILE) or {}
+    return {str(k): str(v) for k, v in data.items()}
 
 
 def _cargo_build(plan: Plan, work: WorkDir) -> list[str]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from galley import cachekey, filelock, shell
+from galley import cachekey, filelock, jsonfile, shell
 from galley.errors import CacheError, GalleyError
 from galley.hashing import sha256_file
 
@@ -97,11 +97,7 @@ class Store:
         path = self.entry_path(key)
         if not (path / FILES_FILE).is_file():
             return None
-        try:
-            meta = json.loads((path / ENTRY_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            meta = {}
-        return Entry(key, path, meta if isinstance(meta, dict) else {})
+        return Entry(key, path, jsonfile.read_object(path / ENTRY_FILE) or {})
 
     def entries(self) -> list[Entry]:
         found = [
@@ -188,11 +184,7 @@ class Store:
     # -- usage and state ------------------------------------------------------------------------
 
     def usage(self, key: str) -> dict[str, Any]:
-        try:
-            data = json.loads((self._dir("usage") / f"{key}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            data = {}
-        return data if isinstance(data, dict) else {}
+        return jsonfile.read_object(self._dir("usage") / f"{key}.json") or {}
 
     def record(self, key: str, hit: bool) -> None:
         """Count a hit or miss and stamp the last use."""
@@ -206,11 +198,7 @@ class Store:
         return float(self.usage(entry.key).get("last_used", entry.meta.get("created", 0)))
 
     def last_manifest(self, arch: str) -> dict[str, Any] | None:
-        try:
-            data = json.loads((self._dir("state") / f"last-{arch}.json").read_text("utf-8"))
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
+        return jsonfile.read_object(self._dir("state") / f"last-{arch}.json")
 
     def remember_manifest(self, arch: str, manifest: dict[str, Any]) -> None:
         _write_json(self._dir("state") / f"last-{arch}.json", manifest)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from galley import cachekey, delta, dist, filelock, shell, toml_io, toolchain_file
+from galley import cachekey, delta, dist, filelock, jsonfile, shell, toml_io, toolchain_file
 from galley.arch import Arch
 from galley.chef import cleanup, skeleton
 from galley.chef.cooker import copy_patch_sources, copy_vendored_dirs
@@ -485,11 +485,8 @@ def _builder_facts(docker: Docker, builder: images.Builder, settings: Settings) 
     """What the builder image has: `rustc -vV`, `cargo -V`, the targets with a std and
     `cargo chef --version` (empty without cargo-chef), cached per image ID."""
     cache = settings.cache_dir / "state" / f"toolchain-{builder.image_id.replace(':', '-')}.json"
-    try:
-        data = json.loads(cache.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        data = None
-    if not isinstance(data, dict) or not {"targets", "chef"} <= data.keys():  # older files
+    data = jsonfile.read_object(cache)
+    if data is None or not {"targets", "chef"} <= data.keys():  # older files
         data = _ask_builder(docker, builder)
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(data), encoding="utf-8")

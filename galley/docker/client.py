@@ -20,7 +20,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from galley import filelock, shell
+from galley import filelock, jsonfile, shell
 from galley.errors import CommandFailed, DockerError, ToolNotFound
 
 DEBIAN_CLIENT = "/usr/bin/docker"
@@ -199,7 +199,7 @@ def _remembered_mode(program: str, cache_dir: Path) -> str:
     """`_mode(program)`, asked again only when what it depends on changed."""
     path = cache_dir / "docker" / MODES_FILE
     fingerprint = _client_fingerprint(program)
-    remembered = _json_object(path)
+    remembered = jsonfile.read_object(path) or {}
     entry = remembered.get(program)
     if not isinstance(entry, dict):
         entry = {}
@@ -213,15 +213,6 @@ def _remembered_mode(program: str, cache_dir: Path) -> str:
     except OSError:
         pass  # a read-only cache dir: ask every time
     return mode
-
-
-def _json_object(path: Path) -> dict[str, object]:
-    """The JSON object in `path`; empty when it is missing, unreadable or not an object."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _client_fingerprint(program: str) -> str:
@@ -241,7 +232,7 @@ def _client_fingerprint(program: str) -> str:
 
 
 def _extra_plugin_dirs(config: Path) -> list[str]:
-    extra = _json_object(config).get("cliPluginsExtraDirs")
+    extra = (jsonfile.read_object(config) or {}).get("cliPluginsExtraDirs")
     return [str(d) for d in extra] if isinstance(extra, list) else []
 
 
