@@ -18,7 +18,8 @@ Scenarios, run in this order by every system (one sequence per system per run):
   bump     a dependency bump: `humantime = "2"` added to crates/rustjail (one new crate)
 
 Every figure is the median of --runs runs (min and max kept); ratios use the medians of this
-invocation. Writes benchmarks/results/compare.{json,md,png} (see report.py).
+invocation. Writes benchmarks/results/compare.{json,md,png} (see report.py), and after each run
+compare.partial.json: the runs finished so far (`report.py compare.partial.json` reads it).
 
     .venv/bin/python benchmarks/compare.py [--runs 3] [--arch amd64 --arch arm64]
                                            [--system naive ...] [--out benchmarks/results]
@@ -380,6 +381,8 @@ def main() -> None:
         "galley-docker": lambda a, f, r: run_galley(a, f, r, "docker"),
         "floor": run_floor,
     }
+    options.out.mkdir(parents=True, exist_ok=True)
+    partial = options.out / "compare.partial.json"
     with tempfile.TemporaryDirectory(prefix="galley-bench-") as directory:
         root = Path(directory)
         sources = Sources.make(root)
@@ -391,17 +394,27 @@ def main() -> None:
                         continue  # the host's Rust has no std for a foreign arch
                     log(f"run {run + 1}/{options.runs} {arch.name} {system}")
                     steps[system](arch, figures[arch.name], run)
-    document = {
+            # A bench stopped between runs keeps the runs it finished.
+            write_json(partial, results(figures, run + 1, started))
+    document = results(figures, options.runs, started) | {"startup": python_start()}
+    write_json(options.out / "compare.json", document)
+    partial.unlink()
+    report.write(document, options.out)
+
+
+def results(figures: dict[str, Figures], runs: int, started: float) -> dict[str, Any]:
+    """The figures of the runs done so far, with how they were made."""
+    return {
         "command": " ".join(["benchmarks/compare.py", *sys.argv[1:]]),
-        "runs": options.runs,
+        "runs": runs,
         "minutes": round((time.time() - started) / 60, 1),
         "machine": report.machine(),
-        "startup": python_start(),
         "arches": {n: {"seconds": f.seconds, "details": f.details} for n, f in figures.items()},
     }
-    options.out.mkdir(parents=True, exist_ok=True)
-    (options.out / "compare.json").write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
-    report.write(document, options.out)
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    path.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

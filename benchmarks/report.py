@@ -1,6 +1,8 @@
 """compare.json -> compare.md (tables, ratios against the issues' targets) and compare.png.
 
 .venv/bin/python benchmarks/report.py [benchmarks/results/compare.json]
+
+Writes <name>.md and <name>.png beside the JSON file (compare.partial.json -> compare.partial.md).
 """
 
 from __future__ import annotations
@@ -110,9 +112,10 @@ def met(value: float, target: str) -> str:
 
 
 def markdown(document: dict[str, Any]) -> str:
+    runs = f"{document['runs']} run" + ("" if document["runs"] == 1 else "s")
     lines = [
         f"Machine: {document['machine']}. Command: `{document['command']}` "
-        f"({document['runs']} runs, {document['minutes']} min). Seconds, median (min-max).",
+        f"({runs}, {document['minutes']} min). Seconds, median (min-max).",
         "",
     ]
     for arch, data in document["arches"].items():
@@ -148,7 +151,7 @@ def overheads(document: dict[str, Any]) -> list[str]:
     """galley's own time: process start-up, then each phase of a no-op and an edit build."""
     lines = ["**galley's own overhead** (amd64, local backend, median per phase, seconds)", ""]
     lines += ["| part | seconds |", "|---|---|"]
-    lines += [f"| {name} | {value:.3f} |" for name, value in document["startup"].items()]
+    lines += [f"| {name} | {value:.3f} |" for name, value in document.get("startup", {}).items()]
     details = document["arches"].get("amd64", {}).get("details", {}).get("galley-local", {})
     for scenario in ("no-op", "edit"):
         runs = details.get(scenario, [])
@@ -199,11 +202,12 @@ def chart(document: dict[str, Any], path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
-def write(document: dict[str, Any], out: Path) -> None:
+def write(document: dict[str, Any], out: Path, name: str = "compare") -> None:
+    """`<name>.md` and `<name>.png` in `out`."""
     text = markdown(document)
-    (out / "compare.md").write_text(text)
+    (out / f"{name}.md").write_text(text)
     try:
-        chart(document, out / "compare.png")
+        chart(document, out / f"{name}.png")
     except ModuleNotFoundError:  # run outside `nox -s bench`, which installs it
         print(
             "bench: chart skipped: matplotlib is not installed (`nox -s bench` installs it)",
@@ -214,4 +218,4 @@ def write(document: dict[str, Any], out: Path) -> None:
 
 if __name__ == "__main__":
     source = Path(sys.argv[1] if len(sys.argv) > 1 else "benchmarks/results/compare.json")
-    write(json.loads(source.read_text()), source.parent)
+    write(json.loads(source.read_text()), source.parent, source.name.removesuffix(".json"))
