@@ -203,7 +203,12 @@ def _cook_and_publish(plan: Plan, store: Store, work: WorkDir, result: ArchResul
     try:
         with result.phase("cargo cook"):
             patches = {PATCH_SOURCES: str(plan.settings.workspace), SKELETON_ROOT: str(work.tree)}
-            shell.run(argv, cwd=work.src, env={**env, "CARGO": plan.settings.cargo, **patches})
+            shell.run(
+                argv,
+                cwd=work.src,
+                env={**env, "CARGO": plan.settings.cargo, **patches},
+                stop_grace=shell.NESTED_STOP_GRACE_SECONDS,  # galley-chef stops its cargo first
+            )
     except CommandFailed as exc:
         if "No space left on device" in exc.tail or shutil.disk_usage(work.root).free < 16 << 20:
             raise CacheError(f"cook failed: no space left on device in {store.root}") from None

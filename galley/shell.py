@@ -3,17 +3,21 @@
 Output of long commands streams live to stderr (so `--json` keeps stdout clean) while the
 last lines are kept for the error message; short queries are captured.
 
-A command outlives no interrupt: when galley gets SIGINT or SIGTERM (`interrupts.stop_on_sigterm`
-makes the latter unwind like Ctrl-C), it stops the running command before it exits, so no cargo or
-docker client keeps writing into a cache whose lock galley has let go.
+A command outlives no interrupt. Each one runs in its own process group; when galley gets SIGINT
+or SIGTERM (`interrupts.stop_on_sigterm` makes the latter unwind like Ctrl-C), it stops that whole
+group (SIGTERM, then SIGKILL) and waits until none of it is left before it exits. A group, because
+cargo does not pass a signal on: its rustc and build-script children would keep writing into a
+cache whose lock galley has let go.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
 import sys
+import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,6 +30,9 @@ from galley.interrupts import Terminated
 
 TAIL_LINES = 40
 STOP_GRACE_SECONDS = 10  # after SIGTERM, before SIGKILL
+NESTED_STOP_GRACE_SECONDS = 3 * STOP_GRACE_SECONDS  # for a galley program, whose own stop
+# of its command may take twice the grace: killing it sooner would orphan that command's group
+POLL_SECONDS = 0.05
 
 
 def _command(program: str) -> sh.Command:
@@ -66,11 +73,12 @@ def run(
     echo: bool = True,
     stdin: str | bytes | None = None,
     stdout_lines: list[str] | None = None,
+    stop_grace: float = STOP_GRACE_SECONDS,
 ) -> None:
     """Run a command, streaming its merged output line by line to `stream` (stderr).
 
     With `stdout_lines`, stdout is collected there instead (machine-readable output) and only
-    stderr streams.
+    stderr streams. `stop_grace`: how long an interrupted command may take to stop on SIGTERM.
     """
     args = [str(arg) for arg in argv]
     out = stream or sys.stderr
@@ -98,7 +106,9 @@ def run(
                 _decode_errors="replace",
                 _bg=True,
                 _bg_exc=False,
-            )
+                _new_group=True,
+            ),
+            stop_grace,
         )
     except sh.ErrorReturnCode as exc:
         raise CommandFailed(args, exc.exit_code, "".join(tail)) from None
@@ -128,7 +138,9 @@ def capture(
                 _decode_errors="replace",
                 _bg=True,
                 _bg_exc=False,
-            )
+                _new_group=True,
+            ),
+            STOP_GRACE_SECONDS,
         )
     except sh.ErrorReturnCode as exc:
         stderr = exc.stderr.decode(errors="replace") if exc.stderr else ""
@@ -136,26 +148,58 @@ def capture(
     return str(result)
 
 
-def _wait(process: sh.RunningCommand) -> sh.RunningCommand:
+def _wait(process: sh.RunningCommand, stop_grace: float) -> sh.RunningCommand:
     """Wait for a command started in the background; when galley is interrupted meanwhile,
-    stop the command first (SIGTERM, then SIGKILL after a grace period), then re-raise."""
+    stop the command's process group first, then re-raise."""
     try:
         process.wait()
     except (KeyboardInterrupt, Terminated):
-        _stop(process)
+        _stop(process, stop_grace)
         raise
     return process
 
 
-def _stop(process: sh.RunningCommand) -> None:
+def _stop(process: sh.RunningCommand, grace: float) -> None:
+    """SIGTERM to the command's process group, SIGKILL to what is left of it after `grace`;
+    returns when no process of the group is left (or SIGKILL too was ignored for `grace`)."""
+    group = process.process.pgid  # the command is the group's leader: it has the same id
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signum)
+        if _group_ends(process, group, grace):
+            break
+    with contextlib.suppress(sh.ErrorReturnCode, sh.SignalException):
+        process.wait()  # it stopped, as asked
+
+
+def _group_ends(process: sh.RunningCommand, group: int, seconds: float) -> bool:
+    """Wait up to `seconds` for process group `group` to have no running process left."""
+    deadline = time.monotonic() + seconds
+    while True:
+        process.is_alive()  # reaps the leader once it has exited
+        if not live_members(group):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_SECONDS)
+
+
+def live_members(group: int) -> list[int]:
+    """Processes of group `group` that have not exited. Zombies do not count: the leader's
+    orphans are reaped by init, which in a container may never do it."""
     try:
-        if process.is_alive():
-            process.signal(signal.SIGTERM)
-        process.wait(timeout=STOP_GRACE_SECONDS)
-    except sh.TimeoutException:
-        process.kill()
-    except (sh.ErrorReturnCode, sh.SignalException):
-        pass  # it stopped, as asked
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return []
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()  # after the command name
+        except OSError:
+            continue  # it ended meanwhile
+        if fields[0] != "Z" and int(fields[2]) == group:
+            members.append(int(stat.parent.name))
+    return members
 
 
 def succeeds(argv: Sequence[str | os.PathLike[str]], **kwargs: object) -> bool:

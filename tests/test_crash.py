@@ -74,6 +74,14 @@ def test_kill_9_at_many_points(cargo: str, tmp_path: Path) -> None:
     assert subprocess.run([binary], capture_output=True, text=True).stdout == "hello 41\n"
 
 
+SLOW_RUSTC = """#!/bin/sh
+# cargo's RUSTC_WRAPPER: a compile (not cargo's `rustc -vV` probe) waits 60 s before it runs
+# trap '' TERM
+case " $* " in *" --out-dir "*) sleep 60 ;; esac
+exec "$@"
+"""
+
+
 def _processes_mentioning(text: str) -> list[int]:
     """PIDs whose command line contains `text` (the cook's cache dir: cargo and rustc)."""
     found = []
@@ -88,23 +96,33 @@ def _processes_mentioning(text: str) -> list[int]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("signum", "code", "said"), [
-    (signal.SIGTERM, 143, "galley: terminated"),
-    (signal.SIGINT, 130, "galley: interrupted"),
+@pytest.mark.parametrize(("signum", "code", "said", "compile_ignores_sigterm"), [
+    (signal.SIGTERM, 143, "galley: terminated", False),
+    (signal.SIGINT, 130, "galley: interrupted", False),
+    (signal.SIGTERM, 143, "galley: terminated", True),  # galley-chef must SIGKILL it
 ])  # fmt: skip
 def test_a_signal_to_galley_alone_stops_the_cargo_it_started(
-    cargo: str, tmp_path: Path, signum: int, code: int, said: str
+    cargo: str, tmp_path: Path, signum: int, code: int, said: str, compile_ignores_sigterm: bool
 ) -> None:
     """SIGTERM or SIGINT sent to the galley process only (a supervisor, `kill PID`), not to
-    its process group: galley stops galley-chef, which stops cargo, so no compiler keeps
-    writing into the work dir whose lock galley let go. Then a new cook succeeds."""
+    its process group: galley stops galley-chef's process group, galley-chef stops cargo's, so
+    no compiler keeps writing into the work dir whose lock galley let go (cargo alone would
+    leave its rustc running). Then a new cook succeeds.
+
+    The compile must outlast galley's exit for a leak to show every time, so a RUSTC_WRAPPER
+    makes each compile 60 s slower (as a big crate on a slow disk is); the later cook runs
+    without it. A compile that ignores SIGTERM is killed after the grace period, by galley-chef
+    (galley, which waits longer, must not kill galley-chef first and orphan that compile)."""
     workspace = write_tree(tmp_path / "toy", TOY)
     subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
     cache = tmp_path / "cache"
+    wrapper = SLOW_RUSTC.replace("# trap", "trap" if compile_ignores_sigterm else "# trap")
+    slow_rustc = write_tree(tmp_path / "bin", {"slow-rustc": wrapper}) / "slow-rustc"
+    slow_rustc.chmod(0o755)
     process = subprocess.Popen(
         [sys.executable, "-m", "galley", "cook"], cwd=workspace, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, text=True, start_new_session=True,
-        env={**os.environ, "GALLEY_CACHE_DIR": str(cache)},
+        env={**os.environ, "GALLEY_CACHE_DIR": str(cache), "RUSTC_WRAPPER": str(slow_rustc)},
     )  # fmt: skip
     rustc = f"--out-dir\0{cache}/"  # a compiler at work: galley → galley-chef → cargo → rustc
     deadline = time.monotonic() + 120
@@ -112,7 +130,7 @@ def test_a_signal_to_galley_alone_stops_the_cargo_it_started(
         time.sleep(0.05)
     assert process.poll() is None and _processes_mentioning(rustc), "rustc never ran"
     process.send_signal(signum)
-    _, stderr = process.communicate(timeout=30)
+    _, stderr = process.communicate(timeout=60)
     assert process.returncode == code and stderr.strip().splitlines()[-1] == said, stderr[-2000:]
     time.sleep(0.5)
     left = _processes_mentioning(str(cache))
