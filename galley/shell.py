@@ -168,8 +168,9 @@ def _stop(process: sh.RunningCommand, grace: float) -> None:
             os.killpg(group, signum)
         if _group_ends(process, group, grace):
             break
-    with contextlib.suppress(sh.ErrorReturnCode, sh.SignalException):
-        process.wait()  # it stopped, as asked
+    if not process.is_alive():  # never block on a process that SIGKILL could not end
+        with contextlib.suppress(sh.ErrorReturnCode, sh.SignalException):
+            process.wait()  # it stopped, as asked
 
 
 def _group_ends(process: sh.RunningCommand, group: int, seconds: float) -> bool:
@@ -177,19 +178,19 @@ def _group_ends(process: sh.RunningCommand, group: int, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while True:
         process.is_alive()  # reaps the leader once it has exited
-        if not live_members(group):
+        if not _live_members(group):
             return True
         if time.monotonic() >= deadline:
             return False
         time.sleep(POLL_SECONDS)
 
 
-def live_members(group: int) -> list[int]:
+def _live_members(group: int) -> list[int]:
     """Processes of group `group` that have not exited. Zombies do not count: the leader's
     orphans are reaped by init, which in a container may never do it."""
     try:
         os.killpg(group, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):  # none left, or none of them ours
         return []
     members = []
     for stat in Path("/proc").glob("[0-9]*/stat"):

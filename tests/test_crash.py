@@ -3,12 +3,14 @@ the next run cleans the leftovers and succeeds."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -82,6 +84,18 @@ exec "$@"
 """
 
 
+@contextlib.contextmanager
+def _sigint_as_from_a_terminal() -> Iterator[None]:
+    """Start children with SIGINT at its default. A runner that started the tests in the
+    background (`cmd &` in a script) has it ignored, the children inherit that, and galley, like
+    any program, then keeps ignoring it: as the shell asked, but not what this test sends."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # SIG_DFL after exec
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _processes_mentioning(text: str) -> list[int]:
     """PIDs whose command line contains `text` (the cook's cache dir: cargo and rustc)."""
     found = []
@@ -119,11 +133,12 @@ def test_a_signal_to_galley_alone_stops_the_cargo_it_started(
     wrapper = SLOW_RUSTC.replace("# trap", "trap" if compile_ignores_sigterm else "# trap")
     slow_rustc = write_tree(tmp_path / "bin", {"slow-rustc": wrapper}) / "slow-rustc"
     slow_rustc.chmod(0o755)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "galley", "cook"], cwd=workspace, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
-        env={**os.environ, "GALLEY_CACHE_DIR": str(cache), "RUSTC_WRAPPER": str(slow_rustc)},
-    )  # fmt: skip
+    with _sigint_as_from_a_terminal():
+        process = subprocess.Popen(
+            [sys.executable, "-m", "galley", "cook"], cwd=workspace, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True, start_new_session=True,
+            env={**os.environ, "GALLEY_CACHE_DIR": str(cache), "RUSTC_WRAPPER": str(slow_rustc)},
+        )  # fmt: skip
     rustc = f"--out-dir\0{cache}/"  # a compiler at work: galley → galley-chef → cargo → rustc
     deadline = time.monotonic() + 120
     while not _processes_mentioning(rustc) and time.monotonic() < deadline:
