@@ -161,7 +161,7 @@ def _wait(process: sh.RunningCommand, stop_grace: float) -> sh.RunningCommand:
 
 def _stop(process: sh.RunningCommand, grace: float) -> None:
     """SIGTERM to the command's process group, SIGKILL to what is left of it after `grace`;
-    returns when no process of the group is left (or SIGKILL too was ignored for `grace`)."""
+    returns when no process of the group is left, or when SIGKILL has not ended it in `grace`."""
     group = process.process.pgid  # the command is the group's leader: it has the same id
     for signum in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError):
