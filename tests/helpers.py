@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tarfile
 from collections.abc import Mapping
@@ -24,6 +25,27 @@ def require(condition: bool, what: str) -> None:
     if IN_CI:
         pytest.fail(f"{what} is required in CI (ci/provision should have installed it)")
     pytest.skip(f"{what} is not available")
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """PIDs whose command line contains `text`."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text.encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue  # it ended meanwhile
+    return found
+
+
+def kill_processes_mentioning(text: str) -> list[int]:
+    """SIGKILL the processes whose command line contains `text` (so a failing test leaves
+    nothing behind); returns their PIDs, for the test to assert on."""
+    found = processes_mentioning(text)
+    for pid in found:
+        os.kill(pid, signal.SIGKILL)
+    return found
 
 
 def write_tree(root: Path, files: Mapping[str, str]) -> Path:

@@ -17,7 +17,7 @@ import pytest
 from test_tasks import TOY, galley, results
 
 from galley.store import Store
-from helpers import write_tree
+from helpers import kill_processes_mentioning, processes_mentioning, write_tree
 
 KILL_POINTS = 24  # spread over 0.04..0.9 of a cook; at least 20 must land before it ends
 
@@ -96,19 +96,6 @@ def _sigint_as_from_a_terminal() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _processes_mentioning(text: str) -> list[int]:
-    """PIDs whose command line contains `text` (the cook's cache dir: cargo and rustc)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue  # it ended meanwhile
-        if text.encode() in cmdline:
-            found.append(int(pid))
-    return found
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(("signum", "code", "said", "compile_ignores_sigterm"), [
     (signal.SIGTERM, 143, "galley: terminated", False),
@@ -141,17 +128,14 @@ def test_a_signal_to_galley_alone_stops_the_cargo_it_started(
         )  # fmt: skip
     rustc = f"--out-dir\0{cache}/"  # a compiler at work: galley → galley-chef → cargo → rustc
     deadline = time.monotonic() + 120
-    while not _processes_mentioning(rustc) and time.monotonic() < deadline:
+    while not processes_mentioning(rustc) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert process.poll() is None and _processes_mentioning(rustc), "rustc never ran"
+    assert process.poll() is None and processes_mentioning(rustc), "rustc never ran"
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == code and stderr.strip().splitlines()[-1] == said, stderr[-2000:]
     time.sleep(0.5)
-    left = _processes_mentioning(str(cache))
-    for pid in left:  # leave nothing behind even when the test fails
-        os.kill(pid, signal.SIGKILL)
-    assert left == []
+    assert kill_processes_mentioning(str(cache)) == []
     result = results(galley("cook", "--json", cwd=workspace, cache=cache).stdout)[0]
     assert result["cache"] == "miss"
     assert _assert_only_complete_entries(cache) == 1

@@ -9,11 +9,11 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from galley import interrupts, shell
+from helpers import kill_processes_mentioning
 
 
 @pytest.fixture
@@ -25,17 +25,6 @@ def sigterm_unwinds() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _processes_mentioning(text: str) -> list[int]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if text.encode() in cmdline.read_bytes():
-                found.append(int(cmdline.parent.name))
-        except OSError:
-            continue  # it ended meanwhile
-    return found
 
 
 @pytest.mark.usefixtures("sigterm_unwinds")
@@ -51,8 +40,5 @@ def test_an_interrupt_stops_the_children_of_the_command(ignores_sigterm: bool) -
     with pytest.raises(interrupts.Terminated):
         shell.run(["sh", "-c", script, seconds], echo=False, stop_grace=2)
     took = time.monotonic() - started
-    left = _processes_mentioning(seconds)
-    for pid in left:  # leave nothing behind even when the test fails
-        os.kill(pid, signal.SIGKILL)
-    assert left == []
+    assert kill_processes_mentioning(seconds) == []
     assert (took > 2.5) == ignores_sigterm, took  # SIGKILL only after the grace, only if needed
