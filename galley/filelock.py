@@ -1,5 +1,10 @@
 """Galley processes sharing a directory: advisory locks (flock), atomic writes, and removing
-what a process that died left there."""
+what a process that died left there.
+
+A lock is held by the commands galley starts while it holds it (`held_descriptors`, passed on
+by `galley.shell`): flock belongs to the open file, so when galley dies by SIGKILL the lock lasts
+until the last of them has exited, and no new run touches the directory they still write to.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,17 @@ import contextlib
 import fcntl
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+
+HOLDERS_SHOWN = 4
+_held: dict[int, Path] = {}  # descriptor -> lock file, for the locks this process holds now
+
+
+def held_descriptors() -> list[int]:
+    """The open lock files of the locks this process holds now."""
+    return sorted(_held)
 
 
 @contextlib.contextmanager
@@ -26,19 +40,44 @@ def lock(
         with path.open("a") as handle:
             mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
             try:
-                fcntl.flock(handle, mode | (0 if blocking else fcntl.LOCK_NB))
+                fcntl.flock(handle, mode | fcntl.LOCK_NB)
             except BlockingIOError:
-                yield False
-                return
+                if not blocking:
+                    yield False
+                    return
+                _say_waiting(path)
+                fcntl.flock(handle, mode)
             if not _names(path, handle.fileno()):
                 continue  # removed (or replaced) while we waited: closing lets go of it
+            _held[handle.fileno()] = path
             try:
                 yield True
             finally:
+                del _held[handle.fileno()]
                 if remove:
                     path.unlink(missing_ok=True)
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                fcntl.flock(handle, fcntl.LOCK_UN)  # for the commands still holding it, too
             return
+
+
+def _say_waiting(path: Path) -> None:
+    holders = ", ".join(f"{pid} ({name})" for pid, name in holders_of(path)[:HOLDERS_SHOWN])
+    print(f"galley: waiting for {path}, held by {holders or 'another process'}", file=sys.stderr)
+
+
+def holders_of(path: Path) -> list[tuple[int, str]]:
+    """Processes (pid, name) that have `path` open, other than this one; those this user may
+    look at."""
+    target = os.path.realpath(path)
+    found = []
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        pid = int(fd_dir.parent.name)
+        try:
+            if pid != os.getpid() and any(os.readlink(fd) == target for fd in fd_dir.iterdir()):
+                found.append((pid, (fd_dir.parent / "comm").read_text().strip()))
+        except OSError:
+            continue  # ended meanwhile, or not ours to read
+    return sorted(found)
 
 
 def _names(path: Path, descriptor: int) -> bool:

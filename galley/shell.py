@@ -8,23 +8,31 @@ or SIGTERM (`interrupts.stop_on_sigterm` makes the latter unwind like Ctrl-C), i
 group (SIGTERM, then SIGKILL) and waits until none of it is left before it exits. A group, because
 cargo does not pass a signal on: its rustc and build-script children would keep writing into a
 cache whose lock galley has let go.
+
+Nor does a command outlive galley itself. Galley killed by SIGKILL runs no code, so the kernel
+does it: each command gets SIGTERM when galley dies (PR_SET_PDEATHSIG), which a galley program
+such as galley-chef handles as above. And each command holds the locks galley holds
+(`filelock.held_descriptors`) until it exits, so no new run enters a directory that what is left
+of the killed one still writes to.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shlex
 import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import sh
 
+from galley import filelock
 from galley.errors import CommandFailed, ToolNotFound
 from galley.interrupts import Terminated
 
@@ -33,6 +41,9 @@ STOP_GRACE_SECONDS = 10  # after SIGTERM, before SIGKILL
 NESTED_STOP_GRACE_SECONDS = 3 * STOP_GRACE_SECONDS  # for a galley program, whose own stop
 # of its command may take twice the grace: killing it sooner would orphan that command's group
 POLL_SECONDS = 0.05
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+Result = TypeVar("Result")
 
 
 def _command(program: str) -> sh.Command:
@@ -50,6 +61,34 @@ def _environment(env: Mapping[str, str | None] | None) -> dict[str, str]:
         else:
             merged[name] = value
     return merged
+
+
+@functools.cache
+def _prctl() -> Callable[..., int]:
+    """libc's prctl, looked up in galley (after a fork, the child must not load libraries)."""
+    import ctypes  # only here: 3 ms of every galley start otherwise
+
+    return ctypes.CDLL(None, use_errno=True).prctl
+
+
+def _in_child(parent: int, prctl: Callable[..., int], descriptors: Sequence[int]) -> None:
+    """Set up the forked child before it runs the command: SIGTERM when galley (`parent`)
+    dies, and keep the lock files open (sh closes the other descriptors; these it passes on)."""
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # galley died before the line above: the kernel will not tell
+        os._exit(128 + signal.SIGTERM)
+    for descriptor in descriptors:
+        os.set_inheritable(descriptor, True)
+
+
+def _process_options() -> dict[str, Any]:
+    """sh options every command runs with (see the module's docstring)."""
+    parent, prctl, locks = os.getpid(), _prctl(), filelock.held_descriptors()
+    return {
+        "_new_group": True,
+        "_preexec_fn": lambda: _in_child(parent, prctl, locks),
+        "_pass_fds": set(locks),
+    }
 
 
 def which(program: str) -> str | None:
@@ -106,7 +145,7 @@ def run(
                 _decode_errors="replace",
                 _bg=True,
                 _bg_exc=False,
-                _new_group=True,
+                **_process_options(),
             ),
             stop_grace,
         )
@@ -138,7 +177,7 @@ def capture(
                 _decode_errors="replace",
                 _bg=True,
                 _bg_exc=False,
-                _new_group=True,
+                **_process_options(),
             ),
             STOP_GRACE_SECONDS,
         )
@@ -160,22 +199,48 @@ def _wait(process: sh.RunningCommand, stop_grace: float) -> sh.RunningCommand:
 
 
 def _stop(process: sh.RunningCommand, grace: float) -> None:
-    """SIGTERM to the command's process group, SIGKILL to what is left of it after `grace`;
-    returns when no process of the group is left, or when SIGKILL has not ended it in `grace`."""
+    """SIGTERM to the command's process group, SIGKILL to what is left of it after `grace`
+    (or at once on a second Ctrl-C; a repeated SIGTERM changes nothing: the kernel sends one at
+    a parent's death for each of the parent's threads). Returns when no process of the group is
+    left, or when SIGKILL has not ended it in `grace` either."""
     group = process.process.pgid  # the command is the group's leader: it has the same id
-    for signum in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signum)
-        if _group_ends(process, group, grace):
-            break
+    _signal_group(group, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    ended = False
+    with contextlib.suppress(KeyboardInterrupt):
+        ended = _uninterrupted(lambda: _group_ends(process, group, deadline), (Terminated,))
+    if not ended:
+        _signal_group(group, signal.SIGKILL)
+        deadline = time.monotonic() + grace
+        _uninterrupted(lambda: _group_ends(process, group, deadline))
     if not process.is_alive():  # never block on a process that SIGKILL could not end
-        with contextlib.suppress(sh.ErrorReturnCode, sh.SignalException):
-            process.wait()  # it stopped, as asked
+        _uninterrupted(lambda: _reap(process))
 
 
-def _group_ends(process: sh.RunningCommand, group: int, seconds: float) -> bool:
-    """Wait up to `seconds` for process group `group` to have no running process left."""
-    deadline = time.monotonic() + seconds
+def _signal_group(group: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signum)
+
+
+def _uninterrupted(
+    call: Callable[[], Result],
+    interrupts: tuple[type[BaseException], ...] = (KeyboardInterrupt, Terminated),
+) -> Result:
+    """`call()`, called again when one of `interrupts` cuts it short: what is left of a stop is
+    waited for all the same (galley's exit follows it)."""
+    while True:
+        with contextlib.suppress(*interrupts):
+            return call()
+
+
+def _reap(process: sh.RunningCommand) -> None:
+    with contextlib.suppress(sh.ErrorReturnCode, sh.SignalException):
+        process.wait()  # it stopped, as asked
+
+
+def _group_ends(process: sh.RunningCommand, group: int, deadline: float) -> bool:
+    """Wait until `deadline` (monotonic) for process group `group` to have no running process
+    left."""
     while True:
         process.is_alive()  # reaps the leader once it has exited
         if not _live_members(group):

@@ -16,10 +16,17 @@ from pathlib import Path
 import pytest
 from test_tasks import TOY, galley, results
 
+from galley import shell
 from galley.store import Store
 from helpers import kill_processes_mentioning, processes_mentioning, write_tree
 
-KILL_POINTS = 24  # spread over 0.04..0.9 of a cook; at least 20 must land before it ends
+KILL_POINTS = 24  # spread over 0.04..0.9 of a cook; each must land before the cook ends
+
+
+def _cook_seconds(workspace: Path, cache: Path) -> float:
+    started = time.monotonic()
+    galley("cook", cwd=workspace, cache=cache)
+    return time.monotonic() - started
 
 
 def _start_cook(workspace: Path, cache: Path) -> subprocess.Popen[bytes]:
@@ -29,8 +36,8 @@ def _start_cook(workspace: Path, cache: Path) -> subprocess.Popen[bytes]:
         env={**os.environ, "GALLEY_CACHE_DIR": str(cache)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: cargo and rustc die with it
-    )
+        start_new_session=True,  # its own process group: killpg reaches galley (its commands
+    )  # run in groups of their own, and stop when it dies: see the next tests)
 
 
 def _assert_only_complete_entries(cache: Path) -> int:
@@ -46,26 +53,25 @@ def _assert_only_complete_entries(cache: Path) -> int:
 
 @pytest.mark.slow
 def test_kill_9_at_many_points(cargo: str, tmp_path: Path) -> None:
-    workspace = write_tree(tmp_path / "toy", TOY)
-    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
-    durations = []
-    for probe in ("probe-1", "probe-2"):  # the first also warms the page cache: take the faster
-        started = time.monotonic()
-        galley("cook", cwd=workspace, cache=tmp_path / probe)
-        durations.append(time.monotonic() - started)
-    duration = min(durations)
+    workspace = _toy(cargo, tmp_path)
+    probes = ("probe-1", "probe-2")  # the first also warms the page cache: take the faster
+    estimate = min(_cook_seconds(workspace, tmp_path / probe) for probe in probes)
     cache = tmp_path / "cache"
-    kills = 0
-    for point in range(1, KILL_POINTS + 1):
+    point, attempts = 1, 0
+    while point <= KILL_POINTS and attempts < 2 * KILL_POINTS:
+        attempts += 1
+        started = time.monotonic()
         process = _start_cook(workspace, cache)
-        time.sleep(0.9 * duration * point / KILL_POINTS)
-        if process.poll() is None:
+        try:
+            assert process.wait(timeout=0.9 * estimate * point / KILL_POINTS) == 0
+            estimate = min(estimate, time.monotonic() - started)  # faster than thought: again
+        except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
-            kills += 1
-        process.wait()
+            process.wait()
+            point += 1
         if _assert_only_complete_entries(cache):  # it finished first: start cold again
             shutil.rmtree(cache / "entries")
-    assert kills >= 20, kills
+    assert point > KILL_POINTS, f"only {point - 1} kills landed in {attempts} cooks"
     result = results(galley("cook", "--json", cwd=workspace, cache=cache).stdout)[0]
     assert result["cache"] == "miss"
     assert _assert_only_complete_entries(cache) == 1
@@ -82,6 +88,37 @@ SLOW_RUSTC = """#!/bin/sh
 case " $* " in *" --out-dir "*) sleep 60 ;; esac
 exec "$@"
 """
+
+
+def _toy(cargo: str, tmp_path: Path) -> Path:
+    workspace = write_tree(tmp_path / "toy", TOY)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    return workspace
+
+
+def _compiling(cache: Path) -> list[int]:
+    """rustc at work in the cache: galley → galley-chef → cargo → rustc (its wrapper)."""
+    return processes_mentioning(f"--out-dir\0{cache}/")
+
+
+def _start_slow_cook(
+    workspace: Path, cache: Path, compile_ignores_sigterm: bool
+) -> subprocess.Popen[str]:
+    """Start a cook whose compiles take 60 s longer (SLOW_RUSTC) and return once one runs."""
+    wrapper = SLOW_RUSTC.replace("# trap", "trap" if compile_ignores_sigterm else "# trap")
+    slow_rustc = write_tree(workspace.parent / "bin", {"slow-rustc": wrapper}) / "slow-rustc"
+    slow_rustc.chmod(0o755)
+    with _sigint_as_from_a_terminal():
+        process = subprocess.Popen(
+            [sys.executable, "-m", "galley", "cook"], cwd=workspace, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True, start_new_session=True,
+            env={**os.environ, "GALLEY_CACHE_DIR": str(cache), "RUSTC_WRAPPER": str(slow_rustc)},
+        )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not _compiling(cache) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.poll() is None and _compiling(cache), "rustc never ran"
+    return process
 
 
 @contextlib.contextmanager
@@ -114,23 +151,8 @@ def test_a_signal_to_galley_alone_stops_the_cargo_it_started(
     makes each compile 60 s slower (as a big crate on a slow disk is); the later cook runs
     without it. A compile that ignores SIGTERM is killed after the grace period, by galley-chef
     (galley, which waits longer, must not kill galley-chef first and orphan that compile)."""
-    workspace = write_tree(tmp_path / "toy", TOY)
-    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
-    cache = tmp_path / "cache"
-    wrapper = SLOW_RUSTC.replace("# trap", "trap" if compile_ignores_sigterm else "# trap")
-    slow_rustc = write_tree(tmp_path / "bin", {"slow-rustc": wrapper}) / "slow-rustc"
-    slow_rustc.chmod(0o755)
-    with _sigint_as_from_a_terminal():
-        process = subprocess.Popen(
-            [sys.executable, "-m", "galley", "cook"], cwd=workspace, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True, start_new_session=True,
-            env={**os.environ, "GALLEY_CACHE_DIR": str(cache), "RUSTC_WRAPPER": str(slow_rustc)},
-        )  # fmt: skip
-    rustc = f"--out-dir\0{cache}/"  # a compiler at work: galley → galley-chef → cargo → rustc
-    deadline = time.monotonic() + 120
-    while not processes_mentioning(rustc) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert process.poll() is None and processes_mentioning(rustc), "rustc never ran"
+    workspace, cache = _toy(cargo, tmp_path), tmp_path / "cache"
+    process = _start_slow_cook(workspace, cache, compile_ignores_sigterm)
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == code and stderr.strip().splitlines()[-1] == said, stderr[-2000:]
@@ -139,3 +161,36 @@ def test_a_signal_to_galley_alone_stops_the_cargo_it_started(
     result = results(galley("cook", "--json", cwd=workspace, cache=cache).stdout)[0]
     assert result["cache"] == "miss"
     assert _assert_only_complete_entries(cache) == 1
+
+
+@pytest.mark.slow
+def test_kill_9_of_galley_holds_its_locks_until_what_it_started_is_gone(
+    cargo: str, tmp_path: Path
+) -> None:
+    """SIGKILL to galley (the OOM killer, `kill -9 PID`) runs none of its code. The kernel
+    sends galley-chef SIGTERM at its parent's death, and galley-chef stops its cargo; until the
+    last of them has exited they still hold galley's locks, so a cook started meanwhile waits
+    instead of cooking in the work dir they write to. The compile ignores SIGTERM here: it
+    lives on through galley-chef's grace period, and the new cook must wait for its SIGKILL.
+    (Before, that cook started at once while the old compile went on for a minute.)"""
+    workspace, cache = _toy(cargo, tmp_path), tmp_path / "cache"
+    first = _start_slow_cook(workspace, cache, compile_ignores_sigterm=True)
+    first.kill()
+    first.communicate()
+    second = subprocess.Popen(
+        [sys.executable, "-m", "galley", "cook", "--json"], cwd=workspace, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "GALLEY_CACHE_DIR": str(cache)},
+    )  # fmt: skip
+    deadline = time.monotonic() + 3 * shell.STOP_GRACE_SECONDS
+    while _compiling(cache) and time.monotonic() < deadline:
+        assert second.poll() is None, "a new cook ran beside what was left of the killed one"
+        time.sleep(0.05)
+    assert not _compiling(cache), "what galley started outlived it: nobody stopped it"
+    stdout, stderr = second.communicate(timeout=300)
+    assert second.returncode == 0, stderr[-2000:]
+    waited = [line for line in stderr.splitlines() if line.startswith("galley: waiting for")]
+    assert waited and "galley-chef" in waited[0], stderr[-2000:]
+    assert results(stdout)[0]["cache"] == "miss"
+    assert _assert_only_complete_entries(cache) == 1
+    assert kill_processes_mentioning(str(cache)) == []
