@@ -42,3 +42,35 @@ def test_an_interrupt_stops_the_children_of_the_command(ignores_sigterm: bool) -
     took = time.monotonic() - started
     assert kill_processes_mentioning(seconds) == []
     assert (took > 2.5) == ignores_sigterm, took  # SIGKILL only after the grace, only if needed
+
+
+@pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt here even when the runner started the tests with it
+    ignored (a background job)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("sigterm_unwinds", "sigint_raises")
+@pytest.mark.parametrize(("signum", "exception", "skips_grace"), [
+    (signal.SIGINT, KeyboardInterrupt, True),  # Ctrl-C twice: the user does not want to wait
+    (signal.SIGTERM, interrupts.Terminated, False),  # the kernel at galley's death: once a thread
+])  # fmt: skip
+def test_a_second_ctrl_c_skips_the_grace_a_repeated_sigterm_does_not(
+    signum: int, exception: type[BaseException], skips_grace: bool
+) -> None:
+    """Two sleeps that ignore SIGTERM; the signal comes at 1 s and again at 1.5 s, grace 3 s."""
+    seconds = f"3600.{uuid.uuid4().int % 10**9}"
+    script = f"trap '' TERM; sleep {seconds} & sleep {seconds} & wait"
+    for delay in (1.0, 1.5):
+        threading.Timer(delay, os.kill, (os.getpid(), signum)).start()
+    started = time.monotonic()
+    with pytest.raises(exception):
+        shell.run(["sh", "-c", script, seconds], echo=False, stop_grace=3)
+    took = time.monotonic() - started
+    assert kill_processes_mentioning(seconds) == []
+    assert (took < 3.5) == skips_grace, took  # SIGKILL at the second signal, or after 1 + 3 s
