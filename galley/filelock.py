@@ -61,11 +61,11 @@ def lock(
 
 
 def _say_waiting(path: Path) -> None:
-    holders = ", ".join(f"{pid} ({name})" for pid, name in holders_of(path)[:HOLDERS_SHOWN])
+    holders = ", ".join(f"{pid} ({name})" for pid, name in _holders_of(path)[:HOLDERS_SHOWN])
     print(f"galley: waiting for {path}, held by {holders or 'another process'}", file=sys.stderr)
 
 
-def holders_of(path: Path) -> list[tuple[int, str]]:
+def _holders_of(path: Path) -> list[tuple[int, str]]:
     """Processes (pid, name) that have `path` open, other than this one; those this user may
     look at."""
     target = os.path.realpath(path)

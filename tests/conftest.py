@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
-from helpers import require, write_tree
+from helpers import TOY, require, write_tree
 
 
 @pytest.fixture
@@ -27,3 +28,13 @@ def cargo() -> str:
     require(Path("/usr/share/cargo/registry/serde-1.0.152").is_dir(), "Debian's librust-*-dev")
     assert found
     return found
+
+
+@pytest.fixture
+def toy(tmp_path: Path, cargo: str) -> Path:
+    """The TOY workspace, with its lockfile, in `tmp_path / "toy"`."""
+    root = write_tree(tmp_path / "toy", TOY)
+    subprocess.run(
+        [cargo, "generate-lockfile", "--offline"], cwd=root, check=True, capture_output=True
+    )
+    return root

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import tarfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,18 @@ def kill_processes_mentioning(text: str) -> list[int]:
     for pid in found:
         os.kill(pid, signal.SIGKILL)
     return found
+
+
+@contextlib.contextmanager
+def sigint_at_default() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt here, and children started meanwhile get it at its
+    default, even when the runner started the tests with it ignored (`cmd &` in a script):
+    galley, like any program, keeps ignoring an inherited ignore, as the shell asked."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # SIG_DFL after exec
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def write_tree(root: Path, files: Mapping[str, str]) -> Path:
@@ -194,6 +207,24 @@ def proto_reading_crate(repo: Path, cargo: str, word: str) -> Path:
 
 
 #: Two unrelated binaries: `app` (needs libc) and `tool` (needs log).
+# the small workspace of the task tests (fixture `toy`): an app, a path library, two crates
+TOY = {
+    "Cargo.toml": '[workspace]\nmembers = ["app", "lib1"]\nresolver = "2"\n',
+    "app/Cargo.toml": (
+        '[package]\nname = "app"\nversion = "1.2.3"\nedition = "2021"\n'
+        '[dependencies]\nlib1 = { path = "../lib1" }\nanyhow = "1"\n'
+    ),
+    "app/src/main.rs": (
+        'const GREETING: &str = "hello";\nfn main() { println!("{GREETING} {}", lib1::x()); }\n'
+    ),
+    "lib1/Cargo.toml": (
+        '[package]\nname = "lib1"\nversion = "1.2.3"\nedition = "2021"\n'
+        '[dependencies]\nlog = "0.4"\n'
+    ),
+    "lib1/src/lib.rs": "pub fn x() -> u32 { 41 + (log::max_level() as u32 > 100) as u32 }\n",
+}
+
+
 TWO_BINARIES = {
     "Cargo.toml": '[workspace]\nmembers = ["app", "tool"]\nresolver = "2"\n',
     "app/Cargo.toml": (

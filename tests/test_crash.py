@@ -3,22 +3,20 @@ the next run cleans the leftovers and succeeds."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_tasks import TOY, galley, results
+from test_tasks import galley, results
 
 from galley import shell
 from galley.store import Store
-from helpers import kill_processes_mentioning, processes_mentioning, write_tree
+from helpers import kill_processes_mentioning, processes_mentioning, sigint_at_default, write_tree
 
 KILL_POINTS = 24  # spread over 0.04..0.9 of a cook; each must land before the cook ends
 
@@ -52,8 +50,8 @@ def _assert_only_complete_entries(cache: Path) -> int:
 
 
 @pytest.mark.slow
-def test_kill_9_at_many_points(cargo: str, tmp_path: Path) -> None:
-    workspace = _toy(cargo, tmp_path)
+def test_kill_9_at_many_points(toy: Path, tmp_path: Path) -> None:
+    workspace = toy
     probes = ("probe-1", "probe-2")  # the first also warms the page cache: take the faster
     estimate = min(_cook_seconds(workspace, tmp_path / probe) for probe in probes)
     cache = tmp_path / "cache"
@@ -90,12 +88,6 @@ exec "$@"
 """
 
 
-def _toy(cargo: str, tmp_path: Path) -> Path:
-    workspace = write_tree(tmp_path / "toy", TOY)
-    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
-    return workspace
-
-
 def _compiling(cache: Path) -> list[int]:
     """rustc at work in the cache: galley → galley-chef → cargo → rustc (its wrapper)."""
     return processes_mentioning(f"--out-dir\0{cache}/")
@@ -108,7 +100,7 @@ def _start_slow_cook(
     wrapper = SLOW_RUSTC.replace("# trap", "trap" if compile_ignores_sigterm else "# trap")
     slow_rustc = write_tree(workspace.parent / "bin", {"slow-rustc": wrapper}) / "slow-rustc"
     slow_rustc.chmod(0o755)
-    with _sigint_as_from_a_terminal():
+    with sigint_at_default():
         process = subprocess.Popen(
             [sys.executable, "-m", "galley", "cook"], cwd=workspace, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, text=True, start_new_session=True,
@@ -121,18 +113,6 @@ def _start_slow_cook(
     return process
 
 
-@contextlib.contextmanager
-def _sigint_as_from_a_terminal() -> Iterator[None]:
-    """Start children with SIGINT at its default. A runner that started the tests in the
-    background (`cmd &` in a script) has it ignored, the children inherit that, and galley, like
-    any program, then keeps ignoring it: as the shell asked, but not what this test sends."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # SIG_DFL after exec
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(("signum", "code", "said", "compile_ignores_sigterm"), [
     (signal.SIGTERM, 143, "galley: terminated", False),
@@ -140,7 +120,7 @@ def _sigint_as_from_a_terminal() -> Iterator[None]:
     (signal.SIGTERM, 143, "galley: terminated", True),  # galley-chef must SIGKILL it
 ])  # fmt: skip
 def test_a_signal_to_galley_alone_stops_the_cargo_it_started(
-    cargo: str, tmp_path: Path, signum: int, code: int, said: str, compile_ignores_sigterm: bool
+    toy: Path, tmp_path: Path, signum: int, code: int, said: str, compile_ignores_sigterm: bool
 ) -> None:
     """SIGTERM or SIGINT sent to the galley process only (a supervisor, `kill PID`), not to
     its process group: galley stops galley-chef's process group, galley-chef stops cargo's, so
@@ -151,7 +131,7 @@ def test_a_signal_to_galley_alone_stops_the_cargo_it_started(
     makes each compile 60 s slower (as a big crate on a slow disk is); the later cook runs
     without it. A compile that ignores SIGTERM is killed after the grace period, by galley-chef
     (galley, which waits longer, must not kill galley-chef first and orphan that compile)."""
-    workspace, cache = _toy(cargo, tmp_path), tmp_path / "cache"
+    workspace, cache = toy, tmp_path / "cache"
     process = _start_slow_cook(workspace, cache, compile_ignores_sigterm)
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
@@ -165,7 +145,7 @@ def test_a_signal_to_galley_alone_stops_the_cargo_it_started(
 
 @pytest.mark.slow
 def test_kill_9_of_galley_holds_its_locks_until_what_it_started_is_gone(
-    cargo: str, tmp_path: Path
+    toy: Path, tmp_path: Path
 ) -> None:
     """SIGKILL to galley (the OOM killer, `kill -9 PID`) runs none of its code. The kernel
     sends galley-chef SIGTERM at its parent's death, and galley-chef stops its cargo; until the
@@ -173,7 +153,7 @@ def test_kill_9_of_galley_holds_its_locks_until_what_it_started_is_gone(
     instead of cooking in the work dir they write to. The compile ignores SIGTERM here: it
     lives on through galley-chef's grace period, and the new cook must wait for its SIGKILL.
     (Before, that cook started at once while the old compile went on for a minute.)"""
-    workspace, cache = _toy(cargo, tmp_path), tmp_path / "cache"
+    workspace, cache = toy, tmp_path / "cache"
     first = _start_slow_cook(workspace, cache, compile_ignores_sigterm=True)
     first.kill()
     first.communicate()

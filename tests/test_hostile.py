@@ -145,12 +145,9 @@ def test_a_renamed_entry_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
-def test_disk_full_in_the_cache_is_a_clean_error(tmp_path: Path, cargo: str) -> None:
+def test_disk_full_in_the_cache_is_a_clean_error(tmp_path: Path, toy: Path) -> None:
     """A small tmpfs we mount ourselves as the cache dir: the cook runs out of space."""
-    from test_tasks import TOY  # the same small workspace
-
-    workspace = write_tree(tmp_path / "toy", TOY)
-    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    workspace = toy
     cache = tmp_path / "small"
     cache.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(cache)], check=True)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from galley import interrupts, shell
-from helpers import kill_processes_mentioning
+from helpers import kill_processes_mentioning, sigint_at_default
 
 
 @pytest.fixture
@@ -46,13 +46,8 @@ def test_an_interrupt_stops_the_children_of_the_command(ignores_sigterm: bool) -
 
 @pytest.fixture
 def sigint_raises() -> Iterator[None]:
-    """SIGINT raises KeyboardInterrupt here even when the runner started the tests with it
-    ignored (a background job)."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
+    with sigint_at_default():
         yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.mark.usefixtures("sigterm_unwinds", "sigint_raises")

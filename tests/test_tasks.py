@@ -23,6 +23,7 @@ from helpers import (
     EPOCH_CRATE,
     EXAMPLE,
     REPO,
+    TOY,
     TWO_BINARIES,
     outside_crates_repo,
     patched_workspace,
@@ -34,22 +35,6 @@ from helpers import (
     vendored_workspace,
     write_tree,
 )
-
-TOY = {
-    "Cargo.toml": '[workspace]\nmembers = ["app", "lib1"]\nresolver = "2"\n',
-    "app/Cargo.toml": (
-        '[package]\nname = "app"\nversion = "1.2.3"\nedition = "2021"\n'
-        '[dependencies]\nlib1 = { path = "../lib1" }\nanyhow = "1"\n'
-    ),
-    "app/src/main.rs": (
-        'const GREETING: &str = "hello";\nfn main() { println!("{GREETING} {}", lib1::x()); }\n'
-    ),
-    "lib1/Cargo.toml": (
-        '[package]\nname = "lib1"\nversion = "1.2.3"\nedition = "2021"\n'
-        '[dependencies]\nlog = "0.4"\n'
-    ),
-    "lib1/src/lib.rs": "pub fn x() -> u32 { 41 + (log::max_level() as u32 > 100) as u32 }\n",
-}
 
 
 def galley(
@@ -74,15 +59,6 @@ def results(output: str) -> list[dict[str, Any]]:
     document = json.loads(output)
     assert list(document) == ["results"]
     return list(document["results"])
-
-
-@pytest.fixture
-def toy(tmp_path: Path, cargo: str) -> Path:
-    root = write_tree(tmp_path / "toy", TOY)
-    subprocess.run(
-        [cargo, "generate-lockfile", "--offline"], cwd=root, check=True, capture_output=True
-    )
-    return root
 
 
 def test_cook_miss_then_hit_and_build(toy: Path, tmp_path: Path) -> None:
