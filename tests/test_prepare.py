@@ -328,6 +328,9 @@ def test_recipe_is_identical_across_paths_and_runs(tmp_path: Path, tree: Tree) -
     assert str(tmp_path) not in texts.pop()
 
 
+ZETA = '[[bin]]\nname = "zeta"\npath = "src/zeta.rs"\n'
+ALPHA = '[[bin]]\nname = "alpha"\npath = "src/alpha.rs"\n'
+
 UNCHANGED = {
     "member version bump": lambda f: f.__setitem__(
         "crates/lib1/Cargo.toml", f["crates/lib1/Cargo.toml"].replace("1.2.3", "2.0.0")
@@ -348,6 +351,9 @@ UNCHANGED = {
         f["Cargo.lock"].replace(
             'name = "lib1"\nversion = "1.2.3"', 'name = "lib1"\nversion = "1.3.0"'
         ),
+    ),
+    "[[bin]] order": lambda f: f.__setitem__(
+        "crates/app/Cargo.toml", f["crates/app/Cargo.toml"].replace(ZETA + ALPHA, ALPHA + ZETA)
     ),
     "key order and comments": lambda f: f.__setitem__(
         "crates/lib1/Cargo.toml",
@@ -537,5 +543,8 @@ def test_prepare_command_line(tree: Tree, tmp_path: Path) -> None:
     unwritable = _chef(root, "prepare", "--recipe-path", str(tmp_path / "missing" / "r.json"))
     assert unwritable.returncode == 3
     assert unwritable.stderr.count("\n") == 1 and "cannot write the recipe" in unwritable.stderr
-    for wrong in (["--recipe-path"], ["--bogus"], ["--bin", "--recipe-path", "x"]):
-        assert _chef(root, "prepare", *wrong).returncode == 2  # argparse's usage error
+    twice = (["--bin", "app", "--bin", "lib1"], ["--recipe-path=a", "--recipe-path", "b"])
+    for wrong in (["--recipe-path"], ["--bogus"], ["--bin", "--recipe-path", "x"], *twice):
+        refused = _chef(root, "prepare", *wrong)
+        assert refused.returncode == 2, wrong  # argparse's usage error
+    assert "may be given only once" in refused.stderr  # as clap says of cargo-chef's options

@@ -7,7 +7,7 @@ under the name `cargo-chef`.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from galley import __version__, interrupts
 from galley.errors import GalleyError, RecipeError, describe_os_error
@@ -69,15 +69,17 @@ def _simple_prepare_flags(args: list[str]) -> dict[str, str | None] | None:
     if args[:1] != ["prepare"]:
         return None
     flags: dict[str, str | None] = {"recipe_path": "recipe.json", "bin_name": None}
-    rest = args[1:]
+    rest, given = args[1:], set[str]()
     while rest:
         flag, equals, value = rest.pop(0).partition("=")
-        if flag not in ("--recipe-path", "--bin") or not (equals or rest):
-            return None
+        name = "recipe_path" if flag == "--recipe-path" else "bin_name"
+        if flag not in ("--recipe-path", "--bin") or not (equals or rest) or name in given:
+            return None  # argparse says what is wrong
+        given.add(name)
         value = value if equals else rest.pop(0)
         if not value or value.startswith("-"):
             return None
-        flags["recipe_path" if flag == "--recipe-path" else "bin_name"] = value
+        flags[name] = value
     return flags
 
 
@@ -154,10 +156,34 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"galley-chef {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     prep = commands.add_parser("prepare", help="write the recipe of the workspace in the cwd")
-    prep.add_argument("--recipe-path", default="recipe.json")
-    prep.add_argument("--bin", help="only the closure of this package or binary")
+    once = _given_once()
+    prep.add_argument("--recipe-path", default="recipe.json", action=once)
+    prep.add_argument("--bin", help="only the closure of this package or binary", action=once)
     _cook_flags(commands.add_parser("cook", help="build the dependencies of a recipe in the cwd"))
     return parser
+
+
+def _given_once() -> type[argparse.Action]:
+    """An option that takes one value and may be given once (clap's rule, so cargo-chef's):
+    `prepare --bin a --bin b` is a usage error, not the last one winning."""
+    import argparse
+
+    class GivenOnce(argparse.Action):
+        given = False
+
+        def __call__(
+            self,
+            parser: argparse.ArgumentParser,
+            namespace: argparse.Namespace,
+            values: Any,
+            option_string: str | None = None,
+        ) -> None:
+            if self.given:
+                parser.error(f"argument {option_string}: may be given only once")
+            self.given = True
+            setattr(namespace, self.dest, values)
+
+    return GivenOnce
 
 
 def _cook_flags(cook_parser: argparse.ArgumentParser) -> None:

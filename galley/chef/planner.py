@@ -123,7 +123,17 @@ def _masked_lockfile(lock: Table | None, local_names: set[str]) -> str | None:
 
 
 def _masked_manifest(manifest: Table, local_names: set[str], patched: bool = False) -> str:
-    return toml_io.dumps(mask_manifest(manifest, local_names, in_place=True, keep_version=patched))
+    masked = mask_manifest(manifest, local_names, in_place=True, keep_version=patched)
+    return toml_io.dumps(_bins_sorted(masked))
+
+
+def _bins_sorted(manifest: Table) -> Table:
+    """`[[bin]]` sorted by path (else name), as cargo-chef does (its #34): reordering the
+    binaries of a manifest, which changes nothing cargo builds, keeps the recipe."""
+    bins = manifest.get("bin")
+    if isinstance(bins, list) and all(isinstance(b, dict) for b in bins):
+        manifest["bin"] = sorted(bins, key=lambda b: str(b.get("path") or b.get("name") or ""))
+    return manifest
 
 
 def _config_file(root: str) -> str | None:
