@@ -15,6 +15,7 @@ from galley import arch as arches
 from galley import toml_io
 from galley.arch import Arch, Libc
 from galley.errors import ConfigError, GalleyError
+from galley.units import is_whole_number
 
 FILE_NAME = "galley.toml"
 BACKENDS = ("auto", "local", "docker")
@@ -101,6 +102,8 @@ class Settings:
             check_choice("backend", changes["backend"], BACKENDS)
         if "chef" in changes:
             check_choice("chef", changes["chef"], CHEFS)
+        if "profile" in changes:
+            check_profile("--profile", changes["profile"])
         for key in ("workspace", "cache_dir", "dist_dir"):
             if key in changes:
                 changes[key] = Path(changes[key]).expanduser().absolute()
@@ -186,7 +189,7 @@ def _settings(table: dict[str, Any], root: Path, origin: str) -> Settings:
         root=root,
         workspace=root / Path(get.text("workspace", ".")).expanduser(),
         arches=tuple(arch_names),
-        profile=get.text("profile", "release"),
+        profile=check_profile(origin, get.text("profile", "release")),
         features=tuple(get.texts("features", [])),
         no_default_features=get.flag("no_default_features", False),
         all_features=get.flag("all_features", False),
@@ -229,7 +232,7 @@ def _env_epoch() -> int | None:
     value = os.environ.get("SOURCE_DATE_EPOCH", "")
     if not value:
         return None
-    if not value.isdigit():
+    if not is_whole_number(value):
         raise ConfigError(f"SOURCE_DATE_EPOCH must be a number of seconds, not {value!r}")
     return _epoch("SOURCE_DATE_EPOCH", int(value))
 
@@ -297,6 +300,13 @@ def check_registry(name: str, value: str | None) -> str | None:
     if value and ("://" in value or value != value.strip() or " " in value or value.endswith("/")):
         raise ConfigError(f"{name} must be HOST[:PORT][/NAMESPACE] with no scheme, not {value!r}")
     return value or None
+
+
+def check_profile(origin: str, name: str) -> str:
+    """A cargo profile name: letters, digits, `-` and `_` (cargo's rule), never empty."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name, re.ASCII):
+        raise ConfigError(f"{origin}: profile {name!r} is not a cargo profile name")
+    return name
 
 
 def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:

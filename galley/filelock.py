@@ -115,5 +115,5 @@ def write_atomically(path: Path, text: str) -> None:
 
 def remove_if_owner_died(path: Path, pid: str) -> None:
     """Remove `path`, a directory named after the process `pid` that made it, if it is gone."""
-    if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+    if pid.isascii() and pid.isdigit() and not Path(f"/proc/{pid}").exists():
         shutil.rmtree(path, ignore_errors=True)

@@ -6,8 +6,8 @@ import re
 
 from galley.errors import ConfigError
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE | re.ASCII)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE | re.ASCII)
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -30,9 +30,14 @@ def parse_duration(text: str) -> float:
 
 def parse_count(text: str) -> int:
     """A whole number ≥ 0 (`--keep 0` keeps nothing)."""
-    if not str(text).strip().isdigit():
+    if not is_whole_number(str(text).strip()):
         raise ConfigError(f"bad count {text!r} (a whole number, 0 or more)")
     return int(text)
+
+
+def is_whole_number(text: str) -> bool:
+    """Only the digits 0-9 (str.isdigit also takes `²` and other scripts' digits)."""
+    return text.isascii() and text.isdigit()
 
 
 def format_size(size: int) -> str:

@@ -194,6 +194,44 @@ def test_a_manifest_above_the_cook_dir_is_written_only_where_allowed(tmp_path: P
     assert (cook_dir / "src" / "main.rs").is_file()
 
 
+def test_path_patch_sources_land_only_where_the_skeleton_may(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With GALLEY_CHEF_PATCH_SOURCES (galley's own cooks), the real sources of each `[patch]`
+    path are copied over its stub: never above the cook dir (or GALLEY_CHEF_SKELETON_ROOT),
+    never through a symlink, and a missing source is an error, not an emptied directory."""
+    workspace, tree = tmp_path / "ws", tmp_path / "tree"
+    cook_dir, victim = tree / "cook", tmp_path / "victim"
+    write_tree(workspace, {"patches/p/Cargo.toml": '[package]\nname = "p"\n'})
+    write_tree(victim, {"keep.txt": "mine"})
+    write_tree(tmp_path / "patches" / "p", {"src/lib.rs": "// real"})
+    monkeypatch.setenv("GALLEY_CHEF_PATCH_SOURCES", str(workspace))
+
+    def cook_patched(path: str, within: Path | None = None) -> None:
+        root = f'[package]\nname = "ws"\n[patch.crates-io]\np = {{ path = "{path}" }}\n'
+        main = Target("src/main.rs", TargetKind.BIN, "ws")
+        recipe = Recipe(manifests=(Manifest("Cargo.toml", root, (main,)),))
+        if within:
+            monkeypatch.setenv("GALLEY_CHEF_SKELETON_ROOT", str(within))
+        cook(recipe, cook_dir, CookOptions(no_build=True))
+
+    for escaping in ("../../victim", "patches/../../../victim"):
+        with pytest.raises(RecipeError, match="outside the directory the skeleton may"):
+            cook_patched(escaping)
+    with pytest.raises(RecipeError, match="not a directory in"):
+        cook_patched("patches/none")
+    (cook_dir / "patches").mkdir()
+    (cook_dir / "patches" / "p").symlink_to(victim)
+    with pytest.raises(RecipeError, match="symlink"):
+        cook_patched("patches/p")
+    assert sorted(p.name for p in victim.iterdir()) == ["keep.txt"]
+    (cook_dir / "patches" / "p").unlink()
+    cook_patched("patches/p")
+    assert (cook_dir / "patches" / "p" / "Cargo.toml").is_file()
+    cook_patched("../patches/p", within=tree)  # a patch outside the workspace, placed above it
+    assert (tree / "patches" / "p" / "src" / "lib.rs").read_text() == "// real"
+
+
 def test_symlink_out_of_the_cook_dir_is_refused(tmp_path: Path) -> None:
     cook_dir, outside = tmp_path / "cook", tmp_path / "outside"
     cook_dir.mkdir()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 
 from galley.chef import prepare
 from galley.chef.recipe import Recipe, TargetKind
-from galley.errors import WorkspaceError
+from galley.errors import RecipeError, WorkspaceError
 from helpers import write_tree
 
 Tree = Callable[[Mapping[str, str]], Path]
@@ -455,6 +456,8 @@ def test_bin_recipe_ignores_unrelated_members(tmp_path: Path) -> None:
         ({"Cargo.toml": '[workspace]\nmembers = ["../x"]\n'}, "outside the workspace root"),
         ({"Cargo.toml": "[package]\nversion = '1'\n"}, "package.name is missing"),
         ({"Cargo.toml": "[package]\nname = 'a'\n[[bin]]\npath = 3\n"}, "must be a string"),
+        ({"Cargo.toml": "[package]\nname = 'a'\n", "Cargo.lock": "package = 5\n"}, "array"),
+        ({"Cargo.toml": "[package]\nname = 'a'\n", "Cargo.lock": "package = [1]\n"}, "array"),
     ],
 )
 def test_workspace_errors(tree: Tree, files: dict[str, str], message: str, tmp_path: Path) -> None:
@@ -467,6 +470,17 @@ def test_workspace_errors(tree: Tree, files: dict[str, str], message: str, tmp_p
 def test_unknown_bin_is_an_error(tree: Tree) -> None:
     with pytest.raises(WorkspaceError, match="no such package or binary"):
         prepare(tree(WORKSPACE), bin_name="missing")
+
+
+def test_a_name_that_is_not_utf8_is_one_error_and_keeps_the_old_recipe(tree: Tree) -> None:
+    root = tree(WORKSPACE)
+    os.close(os.open(os.fsencode(root / "crates" / "app" / "src") + b"/bin/bad\xff.rs", os.O_CREAT))
+    (root / "recipe.json").write_text("the last recipe")
+    with pytest.raises(RecipeError, match=r"src/bin/bad\\xff.rs: not valid UTF-8"):
+        prepare(root).digest()
+    refused = _chef(root, "prepare")
+    assert refused.returncode == 3 and refused.stderr.count("\n") == 1, refused.stderr
+    assert (root / "recipe.json").read_text() == "the last recipe"
 
 
 def test_kinds_round_trip() -> None:

@@ -409,11 +409,12 @@ def test_source_date_epoch_from_the_environment(tmp_path: Path, cargo: str) -> N
     printed = subprocess.run([arch_dir / "bin" / "epoch"], capture_output=True, text=True).stdout
     assert printed == "1700000000\n"
     assert rootfs_mtimes(arch_dir / "rootfs.tar") == {1700000000}
-    bad = {"SOURCE_DATE_EPOCH": "yesterday"}
-    failed = galley("build", cwd=workspace, cache=tmp_path / "cache", env=bad, check=False)
-    assert failed.returncode == 2 and failed.stderr.strip().splitlines() == [
-        "galley: error: SOURCE_DATE_EPOCH must be a number of seconds, not 'yesterday'"
-    ]
+    for wrong in ("yesterday", "²"):  # "²".isdigit() is true
+        bad = {"SOURCE_DATE_EPOCH": wrong}
+        failed = galley("build", cwd=workspace, cache=tmp_path / "cache", env=bad, check=False)
+        assert failed.returncode == 2 and failed.stderr.strip().splitlines() == [
+            f"galley: error: SOURCE_DATE_EPOCH must be a number of seconds, not {wrong!r}"
+        ]
 
 
 def test_profile_variables_are_key_inputs(tmp_path: Path, cargo: str) -> None:
@@ -718,6 +719,9 @@ def test_chef_selection_composes_the_same_command(toy: Path, tmp_path: Path) -> 
         (["cache-prune", "--older-than", "1 fortnight"], "bad duration"),
         (["cache-prune", "--keep", "-1"], "bad count '-1'"),
         (["cache-prune", "--keep", "abc"], "bad count 'abc'"),
+        (["cache-prune", "--keep", "²"], "bad count '²'"),
+        (["build", "--profile", ""], "--profile: profile '' is not a cargo profile name"),
+        (["cook", "--profile", "../../x"], "profile '../../x' is not a cargo profile name"),
         (["cache-prune"], "needs --max-size, --older-than or --keep"),
         (["cook", "--backend", "podman"], "backend must be one of"),
         (["verify", "--config", "/nonexistent/galley.toml"], "no such config file"),
@@ -797,6 +801,7 @@ def test_workspace_errors_are_one_line(toy: Path, tmp_path: Path) -> None:
         ('arches = ["amd64"]\ncolour = "blue"\n', "unknown key 'colour'"),
         ('arches = "amd64"\n', "arches must be a list of strings"),
         ("profile = 3\n", "profile must be a string"),
+        ('profile = ""\n', "profile '' is not a cargo profile name"),
         ('[arch.arm64]\nlibc = "uclibc"\n', "libc must be one of gnu, musl"),
         ('[docker]\nmode = "magic"\n', "docker.mode must be one of"),
         ('[docker]\nregistry = "https://registry.example"\n', "[docker]: registry must be"),

@@ -88,11 +88,11 @@ def _prepare(recipe_path: str | None, bin_name: str | None) -> None:
 
     from galley.chef.planner import prepare
 
-    recipe = prepare(os.getcwd(), bin_name=bin_name)
+    text = prepare(os.getcwd(), bin_name=bin_name).to_json()  # before the file is opened
     path = recipe_path or "recipe.json"
     try:
         with open(path, "w", encoding="utf-8") as file:
-            file.write(recipe.to_json())
+            file.write(text)
     except OSError as exc:
         raise RecipeError(f"{path}: cannot write the recipe ({exc.strerror})") from None
 

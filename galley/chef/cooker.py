@@ -14,7 +14,7 @@ from galley import shell, sync
 from galley.chef import cleanup, skeleton
 from galley.chef.recipe import Recipe
 from galley.chef.workspace import is_outside
-from galley.errors import ConfigError
+from galley.errors import ConfigError, RecipeError
 
 DUMMIES_FILE = ".galley-dummies.json"
 #: Set by galley for its galley-chef cooks: the workspace whose path patches are cooked for real.
@@ -148,9 +148,10 @@ def cook(recipe: Recipe, directory: Path, options: CookOptions) -> CookResult:
     """Write the skeleton into `directory`, build its dependencies, then clean local crates."""
     files = skeleton.plan(recipe, no_std=options.no_std)
     directory.mkdir(parents=True, exist_ok=True)
-    within = os.environ.get(SKELETON_ROOT)
-    skeleton.write(files, directory, Path(within) if within else None)
-    patches_are_real = copy_patch_sources(recipe, directory, os.environ.get(PATCH_SOURCES))
+    within_text = os.environ.get(SKELETON_ROOT)
+    within = Path(within_text) if within_text else None
+    skeleton.write(files, directory, within)
+    patches_are_real = copy_patch_sources(recipe, directory, os.environ.get(PATCH_SOURCES), within)
     copy_vendored_dirs(recipe, directory, os.environ.get(PATCH_SOURCES))
     target_dir = resolve_target_dir(recipe, directory, options)
     if options.no_build:
@@ -165,16 +166,24 @@ def cook(recipe: Recipe, directory: Path, options: CookOptions) -> CookResult:
     return CookResult(tuple(argv), target_dir, dummies, seconds)
 
 
-def copy_patch_sources(recipe: Recipe, directory: Path, workspace: str | None) -> bool:
+def copy_patch_sources(
+    recipe: Recipe, directory: Path, workspace: str | None, within: Path | None = None
+) -> bool:
     """Put the real sources of the recipe's path patches from `workspace` over their stubs in
     the skeleton at `directory`; whether there were any. galley's own cooks pass the workspace
     (PATCH_SOURCES for galley-chef): a stub would break every crate depending on the patched
-    one (cargo-chef #64). A plain recipe cook keeps the stubs, like cargo-chef."""
+    one (cargo-chef #64). A plain recipe cook keeps the stubs, like cargo-chef. Like the
+    skeleton, a patch lands only below `within` (default `directory`), through no symlink."""
     patched = cleanup.patched_dirs(recipe)
     if not workspace or not patched:
         return False
+    root = (within or directory).resolve()
     for relative in sorted(patched):
-        sync.mirror(Path(workspace) / relative, directory / relative)
+        source, placed = Path(workspace) / relative, skeleton.place(directory, within, relative)
+        if not source.is_dir():
+            raise RecipeError(f"{relative}: the path patch is not a directory in {workspace}")
+        skeleton.check_inside(root, placed, is_dir=True)
+        sync.mirror(source, root / placed)
     return True
 
 

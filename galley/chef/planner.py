@@ -115,7 +115,13 @@ def _member_targets(
 
 def _read_lockfile(root: str) -> Table | None:
     path = os.path.join(root, "Cargo.lock")
-    return toml_io.load(path, "Cargo.lock") if os.path.isfile(path) else None
+    if not os.path.isfile(path):
+        return None
+    lock = toml_io.load(path, "Cargo.lock")
+    packages = lock.get("package", [])
+    if not isinstance(packages, list) or not all(isinstance(p, dict) for p in packages):
+        raise WorkspaceError("Cargo.lock: `package` is not an array of tables ([[package]])")
+    return lock
 
 
 def _masked_lockfile(lock: Table | None, local_names: set[str]) -> str | None:

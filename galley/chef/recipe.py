@@ -118,7 +118,21 @@ class Recipe(NamedTuple):
                 "rust_toolchain_file": toolchain,
             }
         }
-        return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+        if not text.isascii():
+            self._check_utf8(text)
+        return text
+
+    def _check_utf8(self, text: str) -> None:
+        """A RecipeError naming the first path that is not UTF-8 (a file name read with
+        Python's surrogate escapes), which the recipe's UTF-8 JSON cannot carry."""
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            paths = [m.relative_path for m in self.manifests]
+            paths += [t.path for m in self.manifests for t in m.targets]
+            bad = next((_shown(p) for p in paths if not _is_utf8(p)), "a name or text")
+            raise RecipeError(f"{bad}: not valid UTF-8, which a recipe cannot hold") from None
 
     def digest(self) -> str:
         """sha256 of the JSON text: the recipe's identity in cache keys."""
@@ -214,3 +228,20 @@ def _target(item: Any, where: str) -> Target:
     if not isinstance(item, dict) or "kind" not in item:
         raise RecipeError(f"{where}.kind: missing")
     return Target(path=path, kind=TargetKind.from_json(item["kind"]), name=name)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(text: str) -> str:
+    """`text` with its undecodable bytes (or lone surrogates) as backslash escapes."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace")

@@ -84,20 +84,24 @@ def write(files: list[SkeletonFile], directory: Path, within: Path | None = None
     that leaves `within` (default: `directory`; a path crate outside the workspace has a
     `../` manifest, which galley's cooks place in a tree above the workspace)."""
     root = (within or directory).resolve()
-    base = directory.resolve()
-    placed = []
-    for item in files:
-        path = os.path.normpath(base / item.path)
-        if os.path.commonpath([root, path]) != str(root):
-            raise RecipeError(
-                f"{item.path}: outside the directory the skeleton may be written to ({root}); "
-                "a path crate outside the workspace needs GALLEY_CHEF_SKELETON_ROOT=<a dir above>"
-            )
-        placed.append(SkeletonFile(os.path.relpath(path, root), item.contents))
+    placed = [SkeletonFile(place(directory, within, i.path), i.contents) for i in files]
     for item in placed:
-        _check_inside(root, item.path)
+        check_inside(root, item.path)
     for item in placed:
         _write_file(root, item)
+
+
+def place(directory: Path, within: Path | None, relative: str) -> str:
+    """`relative` (to `directory`) as a path relative to the root the skeleton may be written
+    in (`within`, default `directory`); a RecipeError if it leaves that root."""
+    root = (within or directory).resolve()
+    path = os.path.normpath(directory.resolve() / relative)
+    if os.path.commonpath([root, path]) != str(root):
+        raise RecipeError(
+            f"{relative}: outside the directory the skeleton may be written to ({root}); "
+            "a path crate outside the workspace needs GALLEY_CHEF_SKELETON_ROOT=<a dir above>"
+        )
+    return os.path.relpath(path, root)
 
 
 def target_harness_free(target: Target, harness_free: set[str]) -> bool:
@@ -143,8 +147,9 @@ def _check_no_file_is_a_directory(files: dict[str, str]) -> None:
         raise RecipeError(f"recipe uses {clash[0]!r} both as a file and as a directory")
 
 
-def _check_inside(root: Path, relative: str) -> None:
-    """No existing component of `root/relative` may be a symlink or a non-directory parent."""
+def check_inside(root: Path, relative: str, is_dir: bool = False) -> None:
+    """No existing component of `root/relative` may be a symlink or a non-directory parent,
+    nor the last one other than a regular file (a directory with `is_dir`)."""
     current = root
     parts = PurePosixPath(relative).parts
     for index, part in enumerate(parts):
@@ -160,8 +165,9 @@ def _check_inside(root: Path, relative: str) -> None:
         last = index == len(parts) - 1
         if not last and not stat.S_ISDIR(mode):
             raise RecipeError(f"{relative}: {current} is not a directory")
-        if last and not stat.S_ISREG(mode):
-            raise RecipeError(f"{relative}: {current} exists and is not a regular file")
+        if last and not (stat.S_ISDIR(mode) if is_dir else stat.S_ISREG(mode)):
+            kind = "a directory" if is_dir else "a regular file"
+            raise RecipeError(f"{relative}: {current} exists and is not {kind}")
 
 
 def _write_file(root: Path, item: SkeletonFile) -> None:

@@ -452,7 +452,9 @@ def _cook_context(plan: Plan, mode: str) -> Path:
     workspace.mkdir(parents=True)
     if plan.chef == "builtin":  # else `cargo chef cook` writes it in the image
         skeleton.write(skeleton.plan(plan.recipe), workspace, within=context / "skeleton")
-        copy_patch_sources(plan.recipe, workspace, str(plan.settings.workspace))
+        copy_patch_sources(
+            plan.recipe, workspace, str(plan.settings.workspace), within=context / "skeleton"
+        )
     copy_vendored_dirs(plan.recipe, workspace, str(plan.settings.workspace))
     recipe = vendor.served_recipe(plan.recipe)
     (context / "recipe.json").write_text(recipe.to_json(), encoding="utf-8")
