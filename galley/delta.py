@@ -38,15 +38,22 @@ def closest(store: Store, key_manifest: dict[str, Any], recipe: Recipe) -> Entry
     wanted = cachekey.seed_inputs(key_manifest)
     mine = set(lock_packages(recipe))
     best, best_score = None, 0
-    newest_first = sorted(store.entries(), key=lambda e: -float(e.meta.get("created", 0)))
+    newest_first = sorted(store.entries(), key=lambda e: -e.created)
     for entry in newest_first:  # ties go to the newest entry
-        theirs = entry.meta.get("key_manifest") or {}
-        if cachekey.seed_inputs(theirs) != wanted:
+        theirs = entry.meta.get("key_manifest")
+        if not isinstance(theirs, dict) or cachekey.seed_inputs(theirs) != wanted:
             continue
-        score = len(mine & set(entry.meta.get("lock_packages", [])))
+        score = len(mine & _entry_packages(entry))
         if score > best_score:
             best, best_score = entry, score
     return best
+
+
+def _entry_packages(entry: Entry) -> set[str]:
+    """The entry's recorded lockfile packages (none when the record is damaged: the entry is
+    unverified here)."""
+    packages = entry.meta.get("lock_packages")
+    return {p for p in packages if isinstance(p, str)} if isinstance(packages, list) else set()
 
 
 def keep_names(recipe: Recipe) -> set[str]:

@@ -78,6 +78,14 @@ def _package_name(package_id: str) -> str:
 ROOTFS_DIRS = {"bin": ("usr/bin", 0o755), "lib": ("usr/lib", 0o644)}
 
 
+def is_artifact_name(name: str) -> bool:
+    """Whether `name` is one a manifest may list: `rootfs.tar`, `bin/<file>` or `lib/<file>`
+    (so never an absolute path, a `..`, a deeper path or a control character)."""
+    kind, _, file = name.partition("/")
+    plain = file not in ("", ".", "..") and "/" not in file and file.isprintable()
+    return name == ROOTFS or (kind in ROOTFS_DIRS and plain)
+
+
 def rootfs_name(artifact: str) -> str | None:
     """Where a shipped artifact (`bin/x`, `lib/libx.so`) sits in rootfs.tar (None: not there)."""
     kind, _, name = artifact.partition("/")
@@ -188,14 +196,25 @@ def _info(name: str, kind: bytes, mode: int, size: int, mtime: int) -> tarfile.T
 
 def unaltered(arch_dir: Path, manifest: dict[str, Any]) -> bool:
     """Whether every artifact the manifest records is in `arch_dir` with its sha256."""
-    artifacts = manifest.get("artifacts")
-    if not isinstance(artifacts, dict) or not artifacts:
+    artifacts = artifacts_of(manifest)
+    if not artifacts:
         return False
     for name, digest in artifacts.items():
         path = arch_dir / name
-        if not path.is_file() or sha256_file(path) != digest:
+        if path.is_symlink() or not path.is_file() or sha256_file(path) != digest:
             return False
     return True
+
+
+def artifacts_of(manifest: dict[str, Any] | None) -> dict[str, str]:
+    """The manifest's {artifact name: sha256}; empty when it is damaged (a wrong shape, or a
+    name that is not one galley ships)."""
+    artifacts = (manifest or {}).get("artifacts")
+    if not isinstance(artifacts, dict):
+        return {}
+    if all(isinstance(v, str) and is_artifact_name(k) for k, v in artifacts.items()):
+        return artifacts
+    return {}
 
 
 def read_manifest(arch_dir: Path) -> dict[str, Any] | None:

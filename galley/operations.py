@@ -325,8 +325,8 @@ def verify_reproducible(settings: Settings, arch_names: list[str] | None) -> lis
             if any(group.backend == "docker" for group, _ in groups):
                 docker_backend.forget_cook_images(fresh)
         for arch in settings.arch_list(arch_names):
-            ours = (dist.read_manifest(settings.dist_dir / arch.name) or {}).get("artifacts", {})
-            theirs = (dist.read_manifest(fresh.dist_dir / arch.name) or {}).get("artifacts", {})
+            ours = dist.artifacts_of(dist.read_manifest(settings.dist_dir / arch.name))
+            theirs = dist.artifacts_of(dist.read_manifest(fresh.dist_dir / arch.name))
             for name in sorted(set(ours) | set(theirs)):
                 if ours.get(name) != theirs.get(name):
                     differences.append(f"{arch.name}: {name} differs from a fresh rebuild")

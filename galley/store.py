@@ -9,7 +9,10 @@
 <cache>/state/last-<arch>.json  the last key manifest per arch (for `cook --explain`)
 ```
 `files.json` holds the sha256, size and mode of every other file; an entry whose files differ,
-or whose key manifest does not hash to its name, is never used.
+whose `files.json` is missing or damaged, or whose key manifest does not hash to its name, is
+never used. Usage is advisory: a damaged count counts as 0, a damaged last use as the entry's
+creation. `entry.json` is read unverified too (prune, delta seeds): a damaged size is measured
+on disk instead, a damaged creation time is 0.
 """
 
 from __future__ import annotations
@@ -51,7 +54,14 @@ class Entry:
 
     @property
     def size(self) -> int:
-        return int(self.meta.get("size", 0))
+        """Bytes of the target dir: as recorded, or measured when the record is damaged."""
+        recorded = jsonfile.count(self.meta.get("size"))
+        return recorded if recorded is not None else _tree_size(self.target_dir)
+
+    @property
+    def created(self) -> float:
+        """When it was published (0 when the record is damaged)."""
+        return jsonfile.number(self.meta.get("created")) or 0.0
 
 
 class Store:
@@ -93,9 +103,10 @@ class Store:
     # -- reading --------------------------------------------------------------------------------
 
     def get(self, key: str) -> Entry | None:
-        """The published entry for `key` (unverified), or None."""
+        """The published entry for `key` (unverified, maybe damaged), or None. Entries are
+        published whole, by rename, so any directory there is one."""
         path = self.entry_path(key)
-        if not (path / FILES_FILE).is_file():
+        if not path.is_dir():
             return None
         return Entry(key, path, jsonfile.read_object(path / ENTRY_FILE) or {})
 
@@ -108,10 +119,9 @@ class Store:
     def problems(self, entry: Entry) -> list[str]:
         """What is wrong with an entry (empty when its files and key are intact)."""
         problems = _key_problems(entry)
-        try:
-            expected = json.loads((entry.path / FILES_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            return [*problems, f"{FILES_FILE} unreadable: {exc}"]
+        expected = jsonfile.read_object(entry.path / FILES_FILE)
+        if expected is None:
+            return [*problems, f"{FILES_FILE} is missing, unreadable or not a JSON object"]
         actual = _inventory(entry.path)
         for name in sorted(set(expected) | set(actual)):
             if name not in actual:
@@ -140,7 +150,7 @@ class Store:
         try:
             staging.mkdir()
             shutil.move(str(target), staging / "target")
-            size = sum(p.stat().st_size for p in (staging / "target").rglob("*") if p.is_file())
+            size = _tree_size(staging / "target")
             info = {**meta, "key": key, "key_manifest": key_manifest, "size": size}
             info["created"] = info.get("created") or time.time()
             _write_json(staging / ENTRY_FILE, info)
@@ -187,15 +197,16 @@ class Store:
         return jsonfile.read_object(self._dir("usage") / f"{key}.json") or {}
 
     def record(self, key: str, hit: bool) -> None:
-        """Count a hit or miss and stamp the last use."""
-        data = self.usage(key)
-        field = "hits" if hit else "misses"
-        data[field] = int(data.get(field, 0)) + 1
-        data["last_used"] = time.time()
-        _write_json(self._dir("usage") / f"{key}.json", data)
+        """Count a hit or miss and stamp the last use (a damaged count starts again at 0)."""
+        usage = self.usage(key)
+        counts = {field: jsonfile.count(usage.get(field)) or 0 for field in ("hits", "misses")}
+        counts["hits" if hit else "misses"] += 1
+        _write_json(self._dir("usage") / f"{key}.json", {**counts, "last_used": time.time()})
 
     def last_used(self, entry: Entry) -> float:
-        return float(self.usage(entry.key).get("last_used", entry.meta.get("created", 0)))
+        """The last recorded use; the entry's creation when none is (or it is damaged)."""
+        recorded = jsonfile.number(self.usage(entry.key).get("last_used"))
+        return recorded if recorded is not None else entry.created
 
     def last_manifest(self, arch: str) -> dict[str, Any] | None:
         return jsonfile.read_object(self._dir("state") / f"last-{arch}.json")
@@ -235,6 +246,11 @@ def _inventory(root: Path) -> dict[str, list[Any]]:
             stat = path.stat()
             found[relative] = [sha256_file(path), stat.st_size, stat.st_mode & 0o777]
     return found
+
+
+def _tree_size(root: Path) -> int:
+    """Bytes of the files under `root`."""
+    return sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -4,12 +4,15 @@
 - every cache entry matches its file manifest and key,
 - each artifact matches its recorded sha256, is an ELF of the arch's class, endianness and
   machine, static/dynamic as the libc implies (a cdylib: a shared library), needs no glibc newer
-  than the floor, and is not one of the cook's dummies; `rootfs.tar` holds only `usr/` payload.
+  than the floor, and is not one of the cook's dummies; `rootfs.tar` holds only `usr/` payload,
+- the dist manifest lists artifacts as {name: sha256}, each `rootfs.tar`, `bin/<file>` or
+  `lib/<file>` (nothing outside the dist dir is read), and every file of the dist is listed.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,12 +56,24 @@ def check_store(store: Store) -> list[str]:
 def check_artifacts(
     arch_dir: Path, arch: Arch, libc: Libc, glibc_floor: str | None, report: Report
 ) -> None:
-    """Add problems and notes for every artifact in `dist/<arch>`."""
+    """Add problems and notes for every artifact in `dist/<arch>`, and for every file there
+    that the manifest does not list."""
     manifest = dist.read_manifest(arch_dir) or {}
-    dummies = set(dict(manifest.get("dummies", {})).values())
-    artifacts = dict(manifest.get("artifacts", {}))
+    problems = _manifest_problems(manifest)
+    if problems:
+        report.problems += [f"{arch.name}: {dist.MANIFEST}: {p}" for p in problems]
+        return
+    artifacts: dict[str, str] = manifest["artifacts"]
+    dummies = set(manifest.get("dummies", {}).values())
+    report.problems += [
+        f"{arch.name}: {name} is not listed in {dist.MANIFEST}"
+        for name in _unlisted(arch_dir, artifacts)
+    ]
     for name, digest in sorted(artifacts.items()):
         path = arch_dir / name
+        if not _inside(arch_dir, name):
+            report.problems.append(f"{arch.name}: {name} is a symlink leading out of {arch_dir}")
+            continue
         if not path.is_file():
             report.problems.append(f"{arch.name}: {name} is missing")
             continue
@@ -73,6 +88,43 @@ def check_artifacts(
             ]
         else:
             _check_elf(path, name, arch, libc, glibc_floor, report)
+
+
+def _manifest_problems(manifest: dict[str, Any]) -> list[str]:
+    """What makes a dist manifest unusable: artifacts and dummies must map names to sha256s,
+    and an artifact's name must be one galley ships (never absolute, never `..`)."""
+    if not manifest.get("artifacts"):
+        return ["lists no artifacts"]
+    for key in ("artifacts", "dummies"):
+        if not _names_to_digests(manifest.get(key, {})):
+            return [f"{key} is not an object of names to sha256 digests"]
+    return [
+        f"artifact {name!r} is not rootfs.tar, bin/<file> or lib/<file> (not checked)"
+        for name in sorted(manifest["artifacts"])
+        if not dist.is_artifact_name(name)
+    ]
+
+
+def _names_to_digests(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+
+
+def _inside(arch_dir: Path, name: str) -> bool:
+    """Whether `arch_dir/name`, symlinks resolved, lies in `arch_dir` (checking it then reads
+    nothing outside)."""
+    return Path(os.path.realpath(arch_dir / name)).is_relative_to(os.path.realpath(arch_dir))
+
+
+def _unlisted(arch_dir: Path, artifacts: dict[str, str]) -> list[str]:
+    """Files (and symlinks) in `arch_dir` that are neither the manifest nor listed in it."""
+    found = []
+    for directory, dirs, files in os.walk(arch_dir):
+        here = Path(directory)
+        for name in [*files, *(d for d in dirs if (here / d).is_symlink())]:
+            relative = (here / name).relative_to(arch_dir).as_posix()
+            if relative != dist.MANIFEST and relative not in artifacts:
+                found.append(relative)
+    return sorted(found)
 
 
 def _check_elf(
@@ -119,7 +171,7 @@ def _rootfs_problems(path: Path, artifacts: dict[str, str]) -> list[str]:
     directories = {"usr", "usr/bin", *(name.rpartition("/")[0] for name in wanted)}
     problems, found = [], set()
     try:
-        with tarfile.open(path) as archive:
+        with tarfile.open(path, "r:") as archive:  # galley writes it uncompressed
             for member in archive.getmembers():
                 name = member.name.rstrip("/")
                 if member.isfile() and name in wanted:
@@ -131,6 +183,6 @@ def _rootfs_problems(path: Path, artifacts: dict[str, str]) -> list[str]:
                     problems.append(f"unexpected entry {member.name}")
                 if member.uid or member.gid:
                     problems.append(f"{member.name} is not owned by root")
-    except (tarfile.TarError, OSError) as exc:
-        return [f"unreadable ({exc})"]
+    except (tarfile.TarError, OSError) as exc:  # one line, whatever the error's text holds
+        return [f"not a readable tar archive ({' '.join(str(exc).split())})"]
     return problems + [f"{name} is missing" for name in sorted(wanted.keys() - found)]

@@ -8,9 +8,11 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tarfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +61,30 @@ def sigint_at_default() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def galley(
+    *args: str, cwd: Path, cache: Path, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed `galley` program (as a user would) with `cache` as its cache dir."""
+    environ = {**os.environ, "GALLEY_CACHE_DIR": str(cache), **(env or {})}
+    result = subprocess.run(
+        [sys.executable, "-m", "galley", *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check:
+        assert result.returncode == 0, result.stderr[-5000:]
+    return result
+
+
+def results(output: str) -> list[dict[str, Any]]:
+    document = json.loads(output)
+    assert list(document) == ["results"]
+    return list(document["results"])
 
 
 def write_tree(root: Path, files: Mapping[str, str]) -> Path:

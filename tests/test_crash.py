@@ -12,11 +12,17 @@ import time
 from pathlib import Path
 
 import pytest
-from test_tasks import galley, results
 
 from galley import shell
 from galley.store import Store
-from helpers import kill_processes_mentioning, processes_mentioning, sigint_at_default, write_tree
+from helpers import (
+    galley,
+    kill_processes_mentioning,
+    processes_mentioning,
+    results,
+    sigint_at_default,
+    write_tree,
+)
 
 KILL_POINTS = 24  # spread over 0.04..0.9 of a cook; each must land before the cook ends
 

@@ -25,6 +25,7 @@ from helpers import (
     EXAMPLE,
     REPO,
     TWO_BINARIES,
+    galley,
     outside_crates_repo,
     patched_workspace,
     plugin_workspace,
@@ -69,18 +70,6 @@ def registry(docker: str) -> str:
         reachable = False
     require(reachable, f"the local registry at {REGISTRY}")
     return REGISTRY
-
-
-def galley(
-    *args: str, cwd: Path, cache: Path, check: bool = True, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GALLEY_CACHE_DIR": str(cache), **(env or {})}
-    result = subprocess.run(
-        [sys.executable, "-m", "galley", *args], cwd=cwd, env=env, capture_output=True, text=True
-    )
-    if check:
-        assert result.returncode == 0, result.stderr[-5000:]
-    return result
 
 
 def assert_one_line_error(failed: subprocess.CompletedProcess[str], message: str) -> None:

@@ -1,9 +1,12 @@
 """Hostile input: generated recipes never make cook write outside its directory; every one ends
-in a clean RecipeError or a valid skeleton. Plus tampered cache entries and a full disk."""
+in a clean RecipeError or a valid skeleton. Plus tampered cache entries, usage files and dist
+manifests (each a one-line FAIL or treated as damaged, never a traceback), and a full disk."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -15,11 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from galley import cachekey
+from galley import cachekey, delta
 from galley.chef import CookOptions, Recipe, cook
+from galley.chef.recipe import Manifest
 from galley.errors import RecipeError
 from galley.store import Store
-from helpers import write_tree
+from helpers import galley, write_tree
 
 SEGMENTS = st.sampled_from(
     ["src", "..", ".", "", "a", "Cargo.toml", "lib.rs", "~", "/", "\\", "link", "x\0y", "é"]
@@ -108,8 +112,14 @@ def _entry(store: Store) -> str:
     return key
 
 
-@pytest.mark.parametrize("damage", ["flip", "truncate", "add", "remove", "chmod", "entry.json"])
+@pytest.mark.parametrize(
+    "damage",
+    ["flip", "truncate", "add", "remove", "chmod", "entry.json", "files.json=5",
+     'files.json=[["a", "b"]]', "no files.json"],
+)  # fmt: skip
 def test_any_change_to_an_entry_is_detected(tmp_path: Path, damage: str) -> None:
+    """Each damage is found in the entry as listed (before: a files.json of the wrong shape
+    was a TypeError, and an entry without one was not listed, so never reported or pruned)."""
     store = Store(tmp_path)
     key = _entry(store)
     entry = store.get(key)
@@ -127,11 +137,64 @@ def test_any_change_to_an_entry_is_detected(tmp_path: Path, damage: str) -> None
         rlib.unlink()
     elif damage == "chmod":
         rlib.chmod(0o777)
+    elif damage.startswith("files.json="):
+        (entry.path / "files.json").write_text(damage.partition("=")[2])
+    elif damage == "no files.json":
+        (entry.path / "files.json").unlink()
     else:
         meta = json.loads((entry.path / "entry.json").read_text())
         meta["arch"] = "arm64"
         (entry.path / "entry.json").write_text(json.dumps(meta))
-    assert store.problems(entry) != []
+    listed = store.entries()
+    assert [e.key for e in listed] == [key] and store.problems(listed[0]) != []
+
+
+@pytest.mark.parametrize(
+    "usage",
+    ['{"hits": "abc"}', '{"hits": 1e400, "misses": -2}', '{"last_used": "yesterday"}',
+     '{"last_used": 1e400}', '{"last_used": NaN}', '{"last_used": true}'],
+)  # fmt: skip
+def test_a_damaged_usage_file_counts_as_none(tmp_path: Path, usage: str) -> None:
+    """Usage is advisory: a damaged count is 0, a damaged last use the entry's creation, and
+    the next record rewrites the file whole (before: ValueError, OverflowError, "-infh ago")."""
+    store = Store(tmp_path)
+    key = _entry(store)
+    entry = store.get(key)
+    assert entry is not None
+    store.record(key, hit=False)  # the cook's miss
+    path = tmp_path / "usage" / f"{key}.json"
+    path.write_text(usage)
+    assert store.last_used(entry) == entry.created > 0
+    store.record(key, hit=True)
+    recorded = json.loads(path.read_text())
+    assert recorded["hits"] == 1 and recorded["misses"] == 0
+    assert math.isfinite(store.last_used(entry)) and store.last_used(entry) >= entry.created
+
+
+LOG_LOCK = 'version = 4\n[[package]]\nname = "log"\nversion = "0.4.20"\nsource = "registry+x"\n'
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("size", "big"), ("size", -1), ("created", "yesterday"), ("created", float("inf")),
+     ("lock_packages", 5), ("lock_packages", [["log 0.4.20"]]), ("key_manifest", "x")],
+)  # fmt: skip
+def test_damaged_entry_records_are_not_trusted(tmp_path: Path, field: str, value: Any) -> None:
+    """entry.json is read before the entry is verified (prune's sizes and ages, the choice of a
+    delta seed): a damaged field counts as absent, the size is measured instead (before:
+    ValueError or TypeError in cache-prune and in a cook's miss)."""
+    store = Store(tmp_path)
+    key = _entry(store)
+    path = store.entry_path(key) / "entry.json"
+    meta = json.loads(path.read_text())
+    path.write_text(json.dumps({**meta, "lock_packages": ["log 0.4.20"], field: value}))
+    entry = store.get(key)
+    assert entry is not None
+    assert entry.size == 301 and math.isfinite(store.last_used(entry))
+    recipe = Recipe(manifests=(Manifest("Cargo.toml", "[workspace]\n"),), lock_file=LOG_LOCK)
+    seed = delta.closest(store, cachekey.key_manifest(recipe="y", target="t"), recipe)
+    trusted = field not in ("lock_packages", "key_manifest")
+    assert (seed.key if seed else None) == (key if trusted else None)
 
 
 def test_a_renamed_entry_is_refused(tmp_path: Path) -> None:
@@ -142,6 +205,105 @@ def test_a_renamed_entry_is_refused(tmp_path: Path) -> None:
     copied = store.get(other)
     assert copied is not None
     assert any("does not hash to the entry's key" in p for p in store.problems(copied))
+
+
+def _fails(stderr: str) -> list[str]:
+    """verify's FAIL lines, once every line of its output is checked to be one of its own (a
+    traceback or a message spanning lines is not)."""
+    lines = stderr.splitlines()
+    assert all(line.startswith(("  FAIL: ", "  note: ", "galley: ")) for line in lines), stderr
+    return [line for line in lines if line.startswith("  FAIL: ")]
+
+
+def test_a_damaged_cache_entry_is_reported_pruned_and_recooked(toy: Path, tmp_path: Path) -> None:
+    """Through the commands, on one entry: damaged usage (rewritten by the next cook), damaged
+    sizes and dates (prune still decides), a files.json of the wrong shape (one FAIL line, then
+    quarantined and re-cooked), then none at all (a FAIL line, and prune removes the entry)."""
+    cache = tmp_path / "cache"
+    galley("cook", cwd=toy, cache=cache)
+    [entry] = (cache / "entries").iterdir()
+    usage = cache / "usage" / f"{entry.name}.json"
+    usage.write_text('{"hits": "abc", "last_used": "yesterday"}')
+    galley("cook", cwd=toy, cache=cache)  # a hit
+    assert json.loads(usage.read_text())["hits"] == 1
+    usage.write_text('{"last_used": 1e400}')
+    kept = galley("cache-prune", "--older-than", "1d", cwd=toy, cache=cache).stderr
+    assert "0.0h ago" in kept and "removed" not in kept
+    meta = json.loads((entry / "entry.json").read_text())
+    (entry / "entry.json").write_text(json.dumps({**meta, "size": "big", "created": "x"}))
+    for limit in (["--keep", "0"], ["--max-size", "1K"]):
+        dry = galley("cache-prune", "--dry-run", *limit, cwd=toy, cache=cache)
+        assert "would remove" in dry.stderr
+    (entry / "files.json").write_text('[["a", "b"]]')
+    failed = galley("verify", cwd=toy, cache=cache, check=False)
+    unreadable = f"cache entry {entry.name[:12]}: files.json is missing, unreadable or not a JSON"
+    assert failed.returncode == 9 and any(unreadable in line for line in _fails(failed.stderr))
+    assert "quarantined" in galley("cook", cwd=toy, cache=cache).stderr
+    recooked = galley("verify", cwd=toy, cache=cache, check=False)  # no dist yet: exit 9
+    assert not any(entry.name[:12] in line for line in _fails(recooked.stderr))
+    (entry / "files.json").unlink()
+    failed = galley("verify", cwd=toy, cache=cache, check=False)
+    assert failed.returncode == 9 and any(unreadable in line for line in _fails(failed.stderr))
+    assert "removed" in galley("cache-prune", "--keep", "0", cwd=toy, cache=cache).stderr
+    assert list((cache / "entries").iterdir()) == []
+
+
+DIST_DAMAGE = {
+    'dummies: "x"': "manifest.json: dummies is not an object of names to sha256 digests",
+    "artifacts: 5": "manifest.json: artifacts is not an object of names to sha256 digests",
+    "artifacts: []": "manifest.json: lists no artifacts",
+    "a name with ..": "manifest.json: artifact '../../../app' is not rootfs.tar, bin/<file> or",
+    "an absolute name": "is not rootfs.tar, bin/<file> or lib/<file> (not checked)",
+    "an unlisted file": "amd64: bin/notelf is not listed in manifest.json",
+    "a symlink out": "amd64: bin/app is a symlink leading out of",
+    "a rootfs.tar that is not a tar": "rootfs.tar: not a readable tar archive (truncated header)",
+}
+
+
+def _damage_dist(arch_dir: Path, damage: str, outside: Path) -> None:
+    """Damage `dist/<arch>` one way; `outside`: a copy of its bin/app elsewhere (a valid ELF)."""
+    path = arch_dir / "manifest.json"
+    manifest = json.loads(path.read_text())
+    digest = hashlib.sha256(outside.read_bytes()).hexdigest()
+    if damage == 'dummies: "x"':
+        manifest["dummies"] = "x"
+    elif damage == "artifacts: 5":
+        manifest["artifacts"] = 5
+    elif damage == "artifacts: []":
+        manifest["artifacts"] = []
+    elif damage == "a name with ..":
+        manifest["artifacts"]["../../../app"] = digest  # dist/amd64/../../../app is `outside`
+    elif damage == "an absolute name":
+        manifest["artifacts"][str(outside)] = digest
+    elif damage == "an unlisted file":
+        (arch_dir / "bin" / "notelf").write_text("#!/bin/sh\n")
+    elif damage == "a symlink out":
+        (arch_dir / "bin" / "app").unlink()
+        (arch_dir / "bin" / "app").symlink_to(outside)
+    else:
+        (arch_dir / "rootfs.tar").write_text("not a tar\n")
+        manifest["artifacts"]["rootfs.tar"] = hashlib.sha256(b"not a tar\n").hexdigest()
+    path.write_text(json.dumps(manifest))
+
+
+def test_a_damaged_dist_fails_verify_in_one_line(toy: Path, tmp_path: Path) -> None:
+    """Each damage of one built dist is exactly one FAIL line, exit 9, and nothing outside the
+    dist dir is read (before: tracebacks for the wrong shapes, OK for no artifacts, for an
+    unlisted file and for artifacts outside the dist that match their sha256, and a 5-line FAIL
+    for a rootfs.tar that is not a tar)."""
+    cache = tmp_path / "cache"
+    galley("build", cwd=toy, cache=cache)
+    galley("verify", cwd=toy, cache=cache)
+    arch_dir = toy / "dist" / "amd64"
+    pristine = shutil.copytree(arch_dir, tmp_path / "pristine")
+    outside = Path(shutil.copy(arch_dir / "bin" / "app", tmp_path / "app"))
+    for damage, expected in DIST_DAMAGE.items():
+        shutil.rmtree(arch_dir)
+        shutil.copytree(pristine, arch_dir)
+        _damage_dist(arch_dir, damage, outside)
+        failed = galley("verify", cwd=toy, cache=cache, check=False)
+        fails = _fails(failed.stderr)
+        assert failed.returncode == 9 and len(fails) == 1 and expected in fails[0], (damage, fails)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")

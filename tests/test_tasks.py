@@ -14,7 +14,6 @@ import tarfile
 import threading
 import tomllib
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,40 +24,18 @@ from helpers import (
     REPO,
     TOY,
     TWO_BINARIES,
+    galley,
     outside_crates_repo,
     patched_workspace,
     plugin_workspace,
     proto_reading_crate,
+    results,
     rootfs_mtimes,
     set_patched_greeting,
     set_plugin_answer,
     vendored_workspace,
     write_tree,
 )
-
-
-def galley(
-    *args: str, cwd: Path, cache: Path, check: bool = True, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the installed `galley` program (as a user would)."""
-    environ = {**os.environ, "GALLEY_CACHE_DIR": str(cache), **(env or {})}
-    result = subprocess.run(
-        [sys.executable, "-m", "galley", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check:
-        assert result.returncode == 0, result.stderr[-4000:]
-    return result
-
-
-def results(output: str) -> list[dict[str, Any]]:
-    document = json.loads(output)
-    assert list(document) == ["results"]
-    return list(document["results"])
 
 
 def test_cook_miss_then_hit_and_build(toy: Path, tmp_path: Path) -> None:
