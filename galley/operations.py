@@ -130,7 +130,7 @@ def _run_groups(
 def cook(
     settings: Settings, arch_names: list[str] | None, explain: bool = False
 ) -> list[ArchResult]:
-    sync.tag_cache_dir(settings.cache_dir)  # the mirror leaves it out if in the workspace
+    _prepare_cache_dir(settings)
     groups = backend_groups(settings, arch_names)
     cook_group = functools.partial(_cook, explain=explain)
     return _run_groups(groups, cook_group, settings.arch_list(arch_names))
@@ -140,9 +140,22 @@ def build(settings: Settings, arch_names: list[str] | None) -> list[ArchResult]:
     settings.dist_dir.mkdir(parents=True, exist_ok=True)  # before any work: a mistaken --dist
     for arch in settings.arch_list(arch_names):
         dist.check_replaceable(settings.dist_dir / arch.name)
-    sync.tag_cache_dir(settings.cache_dir)  # the mirror leaves it out if in the workspace
+    _prepare_cache_dir(settings)
     groups = backend_groups(settings, arch_names)
     return _run_groups(groups, _build, settings.arch_list(arch_names))
+
+
+def _prepare_cache_dir(settings: Settings) -> None:
+    """Tag the cache dir as a cache, which the mirror of the sources leaves out when it lies
+    in the workspace; refused when it holds the workspace (the tag would hide the sources from
+    backups, and the cache would be mirrored into itself)."""
+    cache, workspace = settings.cache_dir.resolve(), settings.workspace.resolve()
+    if workspace.is_relative_to(cache):
+        raise ConfigError(
+            f"the cache dir {settings.cache_dir} holds the workspace {settings.workspace}; "
+            "choose one outside it, or a directory inside it such as .galley-cache"
+        )
+    sync.tag_cache_dir(settings.cache_dir)
 
 
 def _cook(settings: Settings, arch_names: list[str], explain: bool) -> list[ArchResult]:

@@ -709,6 +709,8 @@ def test_chef_selection_composes_the_same_command(toy: Path, tmp_path: Path) -> 
         (["build", "--cache-dir", "/proc/galley"], "No such file or directory: /proc/galley"),
         (["build", "--dist", "/proc/galley"], "No such file or directory: /proc/galley"),
         (["cook", "--cache-dir", "/etc/hostname"], "Not a directory: /etc/hostname/"),
+        (["build", "--cache-dir", "."], "holds the workspace"),
+        (["cook", "--cache-dir", ".."], "holds the workspace"),
         (
             ["build", "--backend", "local", "--registry", "127.0.0.1:5000"],
             "--registry is for the docker backend, not with --backend local",
