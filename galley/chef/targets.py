@@ -45,7 +45,7 @@ def discover(
         auto = package.get(auto_key, True) is not False
         found = _merge(explicit, inferred, auto, directory, kind, name, files, origin)
         targets.extend(found)
-    build = _build_script(package, files)
+    build = _build_script(package, files, origin)
     if build:
         targets.append(Target(build, TargetKind.BUILD_SCRIPT, "build-script-build"))
     return tuple(targets)
@@ -115,7 +115,8 @@ def _library(
     path = _str_key(lib, "path", origin) or "src/lib.rs"
     lib_name = _str_key(lib, "name", origin) or name.replace("-", "_")
     proc_macro = lib.get("proc-macro", lib.get("proc_macro", False)) is True
-    return Target(_clean(path), TargetKind.PROC_MACRO if proc_macro else TargetKind.LIB, lib_name)
+    kind = TargetKind.PROC_MACRO if proc_macro else TargetKind.LIB
+    return Target(_target_path(path, origin), kind, lib_name)
 
 
 def _inferred(directory: str, kind: TargetKind, files: _FileIndex, package: str) -> list[Target]:
@@ -170,7 +171,7 @@ def _explicit_target(
             raise WorkspaceError(f"{origin}: a [[{kind.value.lower()}]] target has no name")
     if path is None:
         path = _default_path(name, inferred, directory, kind, package, files)
-    return Target(_clean(path), kind, name)
+    return Target(_target_path(path, origin), kind, name)
 
 
 def _default_path(
@@ -190,14 +191,14 @@ def _default_path(
     return next((path for path in candidates if files.is_file(path)), candidates[0])
 
 
-def _build_script(package: dict[str, Any], files: _FileIndex) -> str | None:
+def _build_script(package: dict[str, Any], files: _FileIndex, origin: str) -> str | None:
     build = package.get("build")
     if build is False:
         return None
     if isinstance(build, str):
-        return _clean(build)
+        return _target_path(build, origin)
     if isinstance(build, list) and build and all(isinstance(item, str) for item in build):
-        return _clean(build[0])
+        return _target_path(build[0], origin)
     return "build.rs" if files.is_file("build.rs") else None
 
 
@@ -221,6 +222,18 @@ def _stem(path: str) -> str:
     name = parts[-1] if parts else ""
     dot = name.rfind(".")
     return name[:dot] if 0 < dot < len(name) - 1 else name
+
+
+def _target_path(path: str, origin: str) -> str:
+    """A target's path, cleaned; a WorkspaceError when it is absolute or leaves the package
+    dir (valid for cargo, but a recipe holds targets only inside their package)."""
+    cleaned = _clean(path)
+    if path.replace("\\", "/").startswith("/") or ".." in cleaned.split("/") or not cleaned:
+        raise WorkspaceError(
+            f"{origin}: target path {path!r} is empty, absolute or leaves the package dir, which a "
+            "recipe cannot hold; move the file into the package"
+        )
+    return cleaned
 
 
 def _clean(path: str) -> str:
