@@ -563,5 +563,6 @@ def test_prepare_command_line(tree: Tree, tmp_path: Path) -> None:
     twice = (["--bin", "app", "--bin", "lib1"], ["--recipe-path=a", "--recipe-path", "b"])
     for wrong in (["--recipe-path"], ["--bogus"], ["--bin", "--recipe-path", "x"], *twice):
         refused = _chef(root, "prepare", *wrong)
-        assert refused.returncode == 2, wrong  # argparse's usage error
+        assert refused.returncode == 2, wrong  # a usage error, in one line
+        assert refused.stderr.count("\n") == 1 and "(see --help)" in refused.stderr, wrong
     assert "may be given only once" in refused.stderr  # as clap says of cargo-chef's options

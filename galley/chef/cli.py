@@ -7,7 +7,7 @@ under the name `cargo-chef`.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from galley import __version__, interrupts
 from galley.errors import GalleyError, RecipeError, describe_os_error
@@ -152,7 +152,12 @@ def cook_options(options: argparse.Namespace) -> CookOptions:
 def _parser() -> argparse.ArgumentParser:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="galley-chef", description=__doc__.splitlines()[0])
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            """A usage error is one line, as every galley error (`--help` shows the usage)."""
+            self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    parser = Parser(prog="galley-chef", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"galley-chef {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     prep = commands.add_parser("prepare", help="write the recipe of the workspace in the cwd")
