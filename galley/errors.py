@@ -110,3 +110,15 @@ def describe_os_error(exc: OSError) -> str:
     reason = exc.strerror or exc.__class__.__name__
     paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
     return f"{reason}: {' -> '.join(paths)}" if paths else reason
+
+
+def one_line(text: str) -> str:
+    """`text` with what would break or garble its line shown as escapes: control characters
+    (a newline in a file name) and the undecodable bytes of a name that is not UTF-8."""
+    return "".join(c if c.isprintable() else _escaped(c) for c in text)
+
+
+def _escaped(char: str) -> str:
+    if "\udc80" <= char <= "\udcff":  # a byte Python's file-name decoding could not decode
+        return f"\\x{ord(char) - 0xDC00:02x}"
+    return repr(char)[1:-1]

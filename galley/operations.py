@@ -22,7 +22,7 @@ from galley.docker import images, vendor
 from galley.docker import prune as docker_prune
 from galley.docker.backend import DockerPlan
 from galley.docker.client import detect, require_daemon
-from galley.errors import ConfigError, GalleyError, VerifyFailed, WorkspaceError
+from galley.errors import ConfigError, GalleyError, VerifyFailed, WorkspaceError, one_line
 from galley.plan import Plan, make_plan
 from galley.prune import VENDOR_GROUP, Decision, Item, decide
 from galley.results import ArchResult, print_table
@@ -304,9 +304,9 @@ def verify(settings: Settings, arch_names: list[str] | None, reproducible: bool 
         if manifest is not None:
             check_artifacts(arch_dir, arch, settings.libc(arch), settings.glibc_floor, report)
     for note in report.notes:
-        print(f"  note: {note}", file=sys.stderr)
+        print(f"  note: {one_line(note)}", file=sys.stderr)
     for problem in report.problems:
-        print(f"  FAIL: {problem}", file=sys.stderr)
+        print(f"  FAIL: {one_line(problem)}", file=sys.stderr)
     if not report.ok:
         raise VerifyFailed(f"verify found {len(report.problems)} problem(s)")
     print("galley: verify OK", file=sys.stderr)

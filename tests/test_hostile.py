@@ -255,6 +255,7 @@ DIST_DAMAGE = {
     "a name with ..": "manifest.json: artifact '../../../app' is not rootfs.tar, bin/<file> or",
     "an absolute name": "is not rootfs.tar, bin/<file> or lib/<file> (not checked)",
     "an unlisted file": "amd64: bin/notelf is not listed in manifest.json",
+    "a newline in a name": "amd64: bin/evil\\nname\\xff is not listed in manifest.json",
     "a symlink out": "amd64: bin/app is a symlink leading out of",
     "a rootfs.tar that is not a tar": "rootfs.tar: not a readable tar archive (truncated header)",
 }
@@ -277,6 +278,8 @@ def _damage_dist(arch_dir: Path, damage: str, outside: Path) -> None:
         manifest["artifacts"][str(outside)] = digest
     elif damage == "an unlisted file":
         (arch_dir / "bin" / "notelf").write_text("#!/bin/sh\n")
+    elif damage == "a newline in a name":
+        Path(os.fsdecode(os.fsencode(arch_dir / "bin") + b"/evil\nname\xff")).write_text("")
     elif damage == "a symlink out":
         (arch_dir / "bin" / "app").unlink()
         (arch_dir / "bin" / "app").symlink_to(outside)

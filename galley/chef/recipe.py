@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 if TYPE_CHECKING:
     from pathlib import PurePosixPath
 
-from galley.errors import RecipeError
+from galley.errors import RecipeError, one_line
 
 MAX_RECIPE_BYTES = 256 * 1024 * 1024
 MAX_PATH_CHARS = 4096
@@ -131,7 +131,7 @@ class Recipe(NamedTuple):
         except UnicodeEncodeError:
             paths = [m.relative_path for m in self.manifests]
             paths += [t.path for m in self.manifests for t in m.targets]
-            bad = next((_shown(p) for p in paths if not _is_utf8(p)), "a name or text")
+            bad = next((one_line(p) for p in paths if not _is_utf8(p)), "a name or text")
             raise RecipeError(f"{bad}: not valid UTF-8, which a recipe cannot hold") from None
 
     def digest(self) -> str:
@@ -236,12 +236,3 @@ def _is_utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _shown(text: str) -> str:
-    """`text` with its undecodable bytes (or lone surrogates) as backslash escapes."""
-    try:
-        raw = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        raw = text.encode("utf-8", "backslashreplace")
-    return raw.decode("utf-8", "backslashreplace")
