@@ -118,6 +118,8 @@ class Store:
 
     def problems(self, entry: Entry) -> list[str]:
         """What is wrong with an entry (empty when its files and key are intact)."""
+        if entry.path.is_symlink():  # its files could change under another name
+            return ["is a symlink, not a directory galley published"]
         problems = _key_problems(entry)
         expected = jsonfile.read_object(entry.path / FILES_FILE)
         if expected is None:
@@ -188,6 +190,8 @@ class Store:
     def remove(self, entry: Entry) -> None:
         graveyard = self._dir("tmp") / f"{entry.key}.removing.{os.getpid()}"
         os.rename(entry.path, graveyard)  # atomic: the entry vanishes at once
+        if graveyard.is_symlink():
+            graveyard.unlink()  # only the link: what it points at is not the cache's
         shutil.rmtree(graveyard, ignore_errors=True)
         (self._dir("usage") / f"{entry.key}.json").unlink(missing_ok=True)
 

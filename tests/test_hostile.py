@@ -115,7 +115,7 @@ def _entry(store: Store) -> str:
 @pytest.mark.parametrize(
     "damage",
     ["flip", "truncate", "add", "remove", "chmod", "entry.json", "files.json=5",
-     'files.json=[["a", "b"]]', "no files.json"],
+     'files.json=[["a", "b"]]', "no files.json", "symlink"],
 )  # fmt: skip
 def test_any_change_to_an_entry_is_detected(tmp_path: Path, damage: str) -> None:
     """Each damage is found in the entry as listed (before: a files.json of the wrong shape
@@ -141,12 +141,19 @@ def test_any_change_to_an_entry_is_detected(tmp_path: Path, damage: str) -> None
         (entry.path / "files.json").write_text(damage.partition("=")[2])
     elif damage == "no files.json":
         (entry.path / "files.json").unlink()
+    elif damage == "symlink":  # an intact entry, linked in from elsewhere
+        elsewhere = shutil.move(entry.path, tmp_path / "elsewhere")
+        entry.path.symlink_to(elsewhere)
     else:
         meta = json.loads((entry.path / "entry.json").read_text())
         meta["arch"] = "arm64"
         (entry.path / "entry.json").write_text(json.dumps(meta))
     listed = store.entries()
     assert [e.key for e in listed] == [key] and store.problems(listed[0]) != []
+    store.remove(listed[0])  # what prune does
+    assert store.entries() == []
+    if damage == "symlink":
+        assert (tmp_path / "elsewhere" / "files.json").is_file()  # only the link went
 
 
 @pytest.mark.parametrize(
