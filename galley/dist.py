@@ -15,7 +15,7 @@ import shutil
 import tarfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from galley import filelock, jsonfile
 from galley.errors import ConfigError, WorkspaceError
@@ -210,11 +210,14 @@ def artifacts_of(manifest: dict[str, Any] | None) -> dict[str, str]:
     """The manifest's {artifact name: sha256}; empty when it is damaged (a wrong shape, or a
     name that is not one galley ships)."""
     artifacts = (manifest or {}).get("artifacts")
-    if not isinstance(artifacts, dict):
-        return {}
-    if all(isinstance(v, str) and is_artifact_name(k) for k, v in artifacts.items()):
-        return artifacts
+    if names_to_digests(artifacts) and all(is_artifact_name(name) for name in artifacts):
+        return dict(artifacts)
     return {}
+
+
+def names_to_digests(value: Any) -> TypeGuard[dict[str, str]]:
+    """Whether `value` has the shape of a manifest's artifacts or dummies: {name: sha256}."""
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
 
 
 def read_manifest(arch_dir: Path) -> dict[str, Any] | None:

@@ -16,6 +16,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from galley.units import is_whole_number
+
 HOLDERS_SHOWN = 4
 _held: dict[int, Path] = {}  # descriptor -> lock file, for the locks this process holds now
 
@@ -115,5 +117,5 @@ def write_atomically(path: Path, text: str) -> None:
 
 def remove_if_owner_died(path: Path, pid: str) -> None:
     """Remove `path`, a directory named after the process `pid` that made it, if it is gone."""
-    if pid.isascii() and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+    if is_whole_number(pid) and not Path(f"/proc/{pid}").exists():
         shutil.rmtree(path, ignore_errors=True)

@@ -96,17 +96,13 @@ def _manifest_problems(manifest: dict[str, Any]) -> list[str]:
     if not manifest.get("artifacts"):
         return ["lists no artifacts"]
     for key in ("artifacts", "dummies"):
-        if not _names_to_digests(manifest.get(key, {})):
+        if not dist.names_to_digests(manifest.get(key, {})):
             return [f"{key} is not an object of names to sha256 digests"]
     return [
         f"artifact {name!r} is not rootfs.tar, bin/<file> or lib/<file> (not checked)"
         for name in sorted(manifest["artifacts"])
         if not dist.is_artifact_name(name)
     ]
-
-
-def _names_to_digests(value: Any) -> bool:
-    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
 
 
 def _inside(arch_dir: Path, name: str) -> bool:
