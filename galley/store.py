@@ -53,8 +53,18 @@ class Entry:
         return str(self.meta.get("arch", "?"))
 
     @property
+    def is_directory(self) -> bool:
+        """Whether it is a real directory (as published), not a symlink or a file."""
+        return self.path.is_dir() and not self.path.is_symlink()
+
+    @property
     def size(self) -> int:
-        """Bytes of the target dir: as recorded, or measured when the record is damaged."""
+        """Bytes of the target dir: as recorded, or measured when the record is damaged; for a
+        symlink or a file in its place, what removing it frees."""
+        if not self.is_directory:
+            with contextlib.suppress(OSError):
+                return self.path.lstat().st_size
+            return 0
         recorded = jsonfile.count(self.meta.get("size"))
         return recorded if recorded is not None else _tree_size(self.target_dir)
 
@@ -104,9 +114,9 @@ class Store:
 
     def get(self, key: str) -> Entry | None:
         """The published entry for `key` (unverified, maybe damaged), or None. Entries are
-        published whole, by rename, so any directory there is one."""
+        published whole, by rename, so anything there is one (a damaged one if not a directory)."""
         path = self.entry_path(key)
-        if not path.is_dir():
+        if not (path.exists() or path.is_symlink()):
             return None
         return Entry(key, path, jsonfile.read_object(path / ENTRY_FILE) or {})
 
@@ -120,6 +130,8 @@ class Store:
         """What is wrong with an entry (empty when its files and key are intact)."""
         if entry.path.is_symlink():  # its files could change under another name
             return ["is a symlink, not a directory galley published"]
+        if not entry.path.is_dir():
+            return ["is a file, not a directory galley published"]
         problems = _key_problems(entry)
         expected = jsonfile.read_object(entry.path / FILES_FILE)
         if expected is None:
@@ -158,8 +170,7 @@ class Store:
             _write_json(staging / ENTRY_FILE, info)
             _write_json(staging / FILES_FILE, _inventory(staging))
             destination = self.entry_path(key)
-            if destination.exists():
-                shutil.rmtree(destination)
+            _delete(destination)  # a damaged entry the caller could not quarantine
             os.rename(staging, destination)
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
@@ -190,9 +201,7 @@ class Store:
     def remove(self, entry: Entry) -> None:
         graveyard = self._dir("tmp") / f"{entry.key}.removing.{os.getpid()}"
         os.rename(entry.path, graveyard)  # atomic: the entry vanishes at once
-        if graveyard.is_symlink():
-            graveyard.unlink()  # only the link: what it points at is not the cache's
-        shutil.rmtree(graveyard, ignore_errors=True)
+        _delete(graveyard)
         (self._dir("usage") / f"{entry.key}.json").unlink(missing_ok=True)
 
     # -- usage and state ------------------------------------------------------------------------
@@ -250,6 +259,14 @@ def _inventory(root: Path) -> dict[str, list[Any]]:
             stat = path.stat()
             found[relative] = [sha256_file(path), stat.st_size, stat.st_mode & 0o777]
     return found
+
+
+def _delete(path: Path) -> None:
+    """Remove a directory tree, a file, or only a symlink (what it points at is not the cache's)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 def _tree_size(root: Path) -> int:

@@ -23,6 +23,7 @@ from galley.chef import CookOptions, Recipe, cook
 from galley.chef.recipe import Manifest
 from galley.errors import RecipeError
 from galley.store import Store
+from galley.units import format_size
 from helpers import galley, write_tree
 
 SEGMENTS = st.sampled_from(
@@ -115,11 +116,13 @@ def _entry(store: Store) -> str:
 @pytest.mark.parametrize(
     "damage",
     ["flip", "truncate", "add", "remove", "chmod", "entry.json", "files.json=5",
-     'files.json=[["a", "b"]]', "no files.json", "symlink"],
+     'files.json=[["a", "b"]]', "no files.json", "symlink", "a file"],
 )  # fmt: skip
 def test_any_change_to_an_entry_is_detected(tmp_path: Path, damage: str) -> None:
-    """Each damage is found in the entry as listed (before: a files.json of the wrong shape
-    was a TypeError, and an entry without one was not listed, so never reported or pruned)."""
+    """Each damage is found in the entry as listed, and removing it leaves nothing behind
+    (before: a files.json of the wrong shape was a TypeError, an entry without one was not
+    listed, so never reported or pruned; a file in an entry's place was not listed either, and
+    removing one left it in tmp/)."""
     store = Store(tmp_path)
     key = _entry(store)
     entry = store.get(key)
@@ -144,14 +147,19 @@ def test_any_change_to_an_entry_is_detected(tmp_path: Path, damage: str) -> None
     elif damage == "symlink":  # an intact entry, linked in from elsewhere
         elsewhere = shutil.move(entry.path, tmp_path / "elsewhere")
         entry.path.symlink_to(elsewhere)
+    elif damage == "a file":
+        shutil.rmtree(entry.path)
+        entry.path.write_text("not an entry")
     else:
         meta = json.loads((entry.path / "entry.json").read_text())
         meta["arch"] = "arm64"
         (entry.path / "entry.json").write_text(json.dumps(meta))
     listed = store.entries()
     assert [e.key for e in listed] == [key] and store.problems(listed[0]) != []
+    if damage in ("symlink", "a file"):  # what removing it frees: the link, the file
+        assert listed[0].size == entry.path.lstat().st_size < 301
     store.remove(listed[0])  # what prune does
-    assert store.entries() == []
+    assert store.entries() == [] and list((tmp_path / "tmp").iterdir()) == []
     if damage == "symlink":
         assert (tmp_path / "elsewhere" / "files.json").is_file()  # only the link went
 
@@ -253,6 +261,40 @@ def test_a_damaged_cache_entry_is_reported_pruned_and_recooked(toy: Path, tmp_pa
     assert failed.returncode == 9 and any(unreadable in line for line in _fails(failed.stderr))
     assert "removed" in galley("cache-prune", "--keep", "0", cwd=toy, cache=cache).stderr
     assert list((cache / "entries").iterdir()) == []
+
+
+@pytest.mark.parametrize("intruder", ["a file", "a symlink"])
+def test_a_file_or_symlink_in_an_entrys_place_is_reported_recooked_and_pruned(
+    toy: Path, tmp_path: Path, intruder: str
+) -> None:
+    """Not a directory galley published: verify FAILs it, a cook quarantines it and cooks the
+    entry again, prune removes it and reports what that frees (before: a file there was not
+    listed, and the cook failed at publishing; a symlink's recorded size was reported freed)."""
+    cache = tmp_path / "cache"
+    galley("cook", cwd=toy, cache=cache)
+    [entry] = (cache / "entries").iterdir()
+    elsewhere = Path(shutil.move(entry, tmp_path / "elsewhere"))
+
+    def intrude() -> None:
+        if intruder == "a file":
+            entry.write_text("x" * 2048)
+        else:
+            entry.symlink_to(elsewhere)
+
+    intrude()
+    failed = galley("verify", cwd=toy, cache=cache, check=False)
+    what = "is a file" if intruder == "a file" else "is a symlink"
+    assert failed.returncode == 9
+    assert any(f"cache entry {entry.name[:12]}: {what}" in line for line in _fails(failed.stderr))
+    assert "quarantined" in galley("cook", cwd=toy, cache=cache).stderr
+    assert entry.is_dir() and not entry.is_symlink()
+    shutil.rmtree(entry)
+    intrude()
+    size = entry.lstat().st_size  # 2048, or the link's own few bytes
+    pruned = galley("cache-prune", "--keep", "0", cwd=toy, cache=cache).stderr
+    assert "removed" in pruned and list((cache / "entries").iterdir()) == []
+    assert f"freed {format_size(size)}\n" in pruned, pruned
+    assert (elsewhere / "files.json").is_file()  # a symlink's target is not the cache's
 
 
 DIST_DAMAGE = {
