@@ -18,13 +18,35 @@ from typing import Any, TypeVar
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
+from invoke.parser.argument import Argument
+from invoke.tasks import Task, task
 
 from galley import config, interrupts, operations, results
 from galley.errors import ConfigError, GalleyError, describe_os_error
 from galley.units import parse_count, parse_duration, parse_size
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Task(Task[Any]):
+    """invoke's Task, but a repeatable flag needs a value like any other: invoke reads a bare
+    `--arch` as no arch at all, so `--arch $UNSET` built the default arch."""
+
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        arguments = super().get_arguments(ignore_unknown_help)
+        for argument in arguments:
+            if argument.kind is list:
+                argument.raw_value = None  # "no value yet": the parser then demands one
+        return arguments
+
+
+def _task(**options: Any) -> Callable[[Callable[..., Any]], _Task]:
+    """invoke's @task for galley's tasks: long flags only, repeatable flags need a value."""
+    decorator: Callable[[Callable[..., Any]], _Task] = task(
+        klass=_Task, auto_shortflags=False, **options
+    )
+    return decorator
+
 
 COMMON_HELP = {
     "workspace": "Rust workspace directory (default: galley.toml's, else the cwd)",
@@ -119,8 +141,7 @@ def _report(task_name: str, found: list[results.ArchResult], as_json: bool) -> N
         results.print_summary(task_name, found)
 
 
-@task(
-    auto_shortflags=False,
+@_task(
     help={
         "bin": "only the closure of this binary or package",
         "output": "recipe path",
@@ -143,8 +164,7 @@ def prepare(
     print(path)
 
 
-@task(
-    auto_shortflags=False,
+@_task(
     iterable=["arch", "features"],
     help={
         **ARCH_HELP,
@@ -183,7 +203,7 @@ def cook(
     _report("cook", operations.cook(settings, arch, explain=explain), json)
 
 
-@task(auto_shortflags=False, iterable=["arch", "features"], help={**ARCH_HELP, **COMMON_HELP})
+@_task(iterable=["arch", "features"], help={**ARCH_HELP, **COMMON_HELP})
 @_exits
 def build(
     c: Context,
@@ -214,8 +234,7 @@ def build(
     _report("build", operations.build(settings, arch), json)
 
 
-@task(
-    auto_shortflags=False,
+@_task(
     name="cache-prune",
     help={
         "max_size": "remove least recently used entries above this total (e.g. 20G)",
@@ -251,8 +270,7 @@ def cache_prune(
     operations.print_prune_table(rows, settings.cache_dir)
 
 
-@task(
-    auto_shortflags=False,
+@_task(
     iterable=["arch", "features"],
     help={
         "reproducible": "also rebuild from a copy elsewhere with a fresh cache and compare digests"
@@ -295,8 +313,7 @@ def verify(
     operations.verify(settings, arch, reproducible=reproducible)
 
 
-@task(
-    auto_shortflags=False,
+@_task(
     name="builder-image",
     iterable=["arch"],
     help={"arch": ARCH_HELP["arch"], "mode": ARCH_HELP["mode"], "json": ARCH_HELP["json"],

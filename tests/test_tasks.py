@@ -687,6 +687,10 @@ def test_chef_selection_composes_the_same_command(toy: Path, tmp_path: Path) -> 
     ("args", "message"),
     [
         (["cook", "--arch", "sparc"], "unknown arch 'sparc'"),
+        (["build", "--arch"], "Flag <Argument: arch [list]> needed value"),  # was: the default
+        (["cook", "--arch", "--json"], "Flag <Argument: arch [list]> needed value"),
+        (["build", "--features"], "Flag <Argument: features [list]> needed value"),
+        (["build", "--arch="], "unknown arch ''"),
         (["build", "--workspace", "/nonexistent"], "no Cargo.toml"),
         (
             ["cook", "--backend", "local", "--arch", "riscv64"],
