@@ -1,5 +1,7 @@
 # Shims: `make cook ARCH=arm64` forwards to `invoke cook --arch arm64`. No logic lives here.
 ARCH ?= amd64
+# one --arch per word: ARCH="amd64 arm64" builds both, ARCH= the arches of galley.toml
+ARCH_FLAGS = $(foreach arch,$(ARCH),--arch $(arch))
 INV ?= .venv/bin/invoke
 ARGS ?=
 
@@ -15,11 +17,11 @@ prepare:
 
 .PHONY: cook
 cook:
-	$(INV) cook --arch $(ARCH) $(ARGS)
+	$(INV) cook $(ARCH_FLAGS) $(ARGS)
 
 .PHONY: build
 build:
-	$(INV) build --arch $(ARCH) $(ARGS)
+	$(INV) build $(ARCH_FLAGS) $(ARGS)
 
 .PHONY: cache-prune
 cache-prune:
@@ -27,7 +29,7 @@ cache-prune:
 
 .PHONY: verify
 verify:
-	$(INV) verify --arch $(ARCH) $(ARGS)
+	$(INV) verify $(ARCH_FLAGS) $(ARGS)
 
 .PHONY: test
 test:
