@@ -875,6 +875,60 @@ def test_refused_push_keeps_the_local_image(docker: str, tmp_path: Path, cargo: 
         server.wait()
 
 
+def test_an_image_under_a_cook_images_name_is_used_only_if_it_is_that_cook(
+    docker: str, registry: str, tmp_path: Path, cargo: str
+) -> None:
+    """An image under a key's cook image name that is not its cook (a tag made by hand, a push
+    by mistake; here an empty image), first locally, then only in the registry, then under the
+    warm image's name: each time a warning names it, it loses the name, and the cook is made
+    (and pushed) again, so the next machine pulls the right one (before: reported as a hit,
+    then as pulled, and built on)."""
+    unseen = {"Cargo.toml": TOY["Cargo.toml"] + f'[workspace.metadata]\nrun = "{uuid.uuid4()}"\n'}
+    workspace = write_tree(tmp_path / "toy", {**TOY, **unseen})  # a recipe no registry has
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache = tmp_path / "cache"
+    common = ("--backend", "docker", "--arch", "s390x", "--registry", registry, "--json")
+
+    def cook(*extra: str) -> tuple[dict[str, Any], str]:
+        done = galley("cook", *common, *extra, cwd=workspace, cache=cache)
+        return only_result(done.stdout), done.stderr
+
+    def docker_run(*args: str, stdin: bytes | None = None) -> str:
+        done = subprocess.run([docker, *args], input=stdin, capture_output=True, check=True)
+        return done.stdout.decode()
+
+    first, _ = cook()
+    key, local, remote = first["key"], first["cook_image"], first["registry_image"]
+    empty = f"galley-test-intruder:{key[:12]}"
+    docker_run("import", "-", empty, stdin=bytes(10240))  # an empty tar: an image of nothing
+    try:
+        docker_run("image", "rm", local)
+        docker_run("tag", empty, local)
+        again, warned = cook()
+        assert again["cache"] == "miss", warned
+        assert f"galley: {local} is not the cook image of key {key[:12]}" in warned
+        labels = json.loads(docker_run("image", "inspect", "-f", "{{json .Config.Labels}}", local))
+        assert labels["galley.key"] == key
+
+        docker_run("tag", empty, remote)
+        docker_run("push", remote)
+        docker_run("image", "rm", local, remote)  # a new machine: only the registry has it
+        pushed, warned = cook("--push")
+        assert pushed["cache"] == "miss" and pushed["pushed"] == remote, warned
+        assert f"galley: {remote} is not the cook image of key {key[:12]}" in warned
+        docker_run("image", "rm", local, remote)  # another new machine, with a stray warm name
+        docker_run("tag", empty, f"{local}-warm")
+        built = galley("build", *common, cwd=workspace, cache=cache)
+        result = only_result(built.stdout)
+        assert result["cache"] == "pulled" and "warm_image" not in result, built.stderr
+        assert f"galley: {local}-warm is not the warm image of key {key[:12]}" in built.stderr
+        assert "is not the cook image" not in built.stderr
+        binary = workspace / "dist" / "s390x" / "bin" / "app"
+        assert run_foreign(binary, "s390x-linux-gnu") == "app on s390x pid>0=true\n"
+    finally:
+        subprocess.run([docker, "image", "rm", "-f", empty], capture_output=True, check=False)
+
+
 def test_parallel_cook_images_of_different_keys(docker: str, tmp_path: Path, cargo: str) -> None:
     """Two recipes cooked at the same time in docker: each gets its own image, with its own
     dependencies, and the binaries built on top run."""

@@ -39,7 +39,7 @@ from galley.chef.cooker import copy_patch_sources, copy_vendored_dirs
 from galley.chef.recipe import Recipe
 from galley.config import Settings
 from galley.docker import images, scripts, vendor
-from galley.docker.client import Docker, detect, registry_has
+from galley.docker.client import Docker, Image, detect, registry_has
 from galley.docker.scripts import COOKED, DUMMIES, MESSAGES, RUN_ID_NAME, SRC, TARGET
 from galley.errors import CommandFailed, DockerError, ToolNotFound
 from galley.hashing import sha256_file
@@ -127,14 +127,14 @@ def cook(dplan: DockerPlan, push: bool) -> ArchResult:
     started = time.monotonic()
     plan, docker = dplan.plan, dplan.docker
     result = ArchResult(plan.arch.name, plan.triple, plan.key, "hit")
-    size = docker.image_size(dplan.local_tag)
-    if size is None:
+    image = _own_image(dplan, dplan.local_tag, "cook")
+    if image is None:
         with filelock.exclusive(_cook_lock(plan), remove=True):  # one cook per key; the rest hit
-            size = docker.image_size(dplan.local_tag)
-            if size is None:
+            image = _own_image(dplan, dplan.local_tag, "cook")
+            if image is None:
                 with result.phase("pull or cook"):
                     result.cache = _pull_or_cook(dplan, result)
-                size = docker.image_size(dplan.local_tag)
+                image = docker.image(dplan.local_tag)
     if push and dplan.remote_ref:
         _push(docker, dplan.local_tag, dplan.remote_ref)
         result.details["pushed"] = dplan.remote_ref
@@ -144,7 +144,7 @@ def cook(dplan: DockerPlan, push: bool) -> ArchResult:
     if dplan.remote_ref:
         result.details["registry_image"] = dplan.remote_ref
     result.details["docker_client"] = docker.describe()
-    result.size = size or 0
+    result.size = image.size if image else 0
     result.seconds = time.monotonic() - started
     return result
 
@@ -248,13 +248,39 @@ def _build_base(dplan: DockerPlan, pulled_cook: bool) -> str:
     docker, local, remote = dplan.docker, dplan.local_warm_tag, dplan.remote_warm_ref
     if not dplan.uses_cache_mount or not pulled_cook:
         return dplan.local_tag
-    if docker.image_id(local) is not None:
+    if _own_image(dplan, local, "warm"):
         return local
     if remote and registry_has(remote):
         docker.pull(remote)
         docker.tag(remote, local)
-        return local
+        if _own_image(dplan, local, "warm", pulled=remote):
+            return local
     return dplan.local_tag
+
+
+def _own_image(
+    dplan: DockerPlan, reference: str, kind: str, pulled: str | None = None
+) -> Image | None:
+    """The local image `reference` when it is this key's cook (or warm) image. One that is not
+    (tagged by hand, pushed to the registry by mistake, another key whose digest begins with the
+    same 12 hex digits) loses the name, and the name `pulled` from, with a warning: nothing is
+    built on it, and a cook makes the right one."""
+    docker, key = dplan.docker, dplan.plan.key
+    image = docker.image(reference)
+    if image is None:
+        return None
+    theirs = image.labels.get("galley.key", "none"), image.labels.get("galley.kind", "cook")
+    if theirs == (key, kind):
+        return image
+    print(
+        f"galley: {pulled or reference} is not the {kind} image of key {key[:12]} (its "
+        f"galley.key is {theirs[0][:12]}, its kind {theirs[1]}); not used",
+        file=sys.stderr,
+    )
+    for name in (reference, pulled):
+        if name:
+            docker.discard_image(name)  # the name only: the image stays under its other names
+    return None
 
 
 def _push_warm_image(dplan: DockerPlan, context: Path) -> None:
@@ -371,7 +397,8 @@ def _pull_or_cook(dplan: DockerPlan, result: ArchResult) -> str:
     if remote and registry_has(remote):
         docker.pull(remote)
         docker.tag(remote, dplan.local_tag)
-        return "pulled"
+        if _own_image(dplan, dplan.local_tag, "cook", pulled=remote):
+            return "pulled"
     _cook_image(dplan, result)
     return "miss"
 

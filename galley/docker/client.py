@@ -44,6 +44,14 @@ MANIFEST_TYPES = ", ".join(
 
 
 @dataclass(frozen=True)
+class Image:
+    """A local image: its size in bytes and its labels."""
+
+    size: int
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Docker:
     """A docker client program and its build mode (`buildx`, `buildkit` or `legacy`)."""
 
@@ -63,10 +71,14 @@ class Docker:
         """The local image ID of `reference`, or None."""
         return self._inspect(reference, "{{.Id}}")
 
-    def image_size(self, reference: str) -> int | None:
-        """The size in bytes of the local image `reference`, or None when it is not here."""
-        size = self._inspect(reference, "{{.Size}}")
-        return int(size) if size is not None else None
+    def image(self, reference: str) -> Image | None:
+        """The local image `reference` (one query), or None when it is not here."""
+        out = self._inspect(reference, '{"size": {{.Size}}, "labels": {{json .Config.Labels}}}')
+        if out is None:
+            return None
+        data = json.loads(out)
+        labels = data.get("labels") or {}
+        return Image(int(data["size"]), {str(k): str(v) for k, v in labels.items()})
 
     def _inspect(self, reference: str, template: str) -> str | None:
         """`template` of a local image; None when it is missing (DockerError if the daemon
