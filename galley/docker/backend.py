@@ -130,7 +130,7 @@ def cook(dplan: DockerPlan, push: bool) -> ArchResult:
     image = _own_image(dplan, dplan.local_tag, "cook")
     if image is None:
         with filelock.exclusive(_cook_lock(plan), remove=True):  # one cook per key; the rest hit
-            image = _own_image(dplan, dplan.local_tag, "cook")
+            image = _own_image(dplan, dplan.local_tag, "cook", warn=False)  # said above
             if image is None:
                 with result.phase("pull or cook"):
                     result.cache = _pull_or_cook(dplan, result)
@@ -259,27 +259,27 @@ def _build_base(dplan: DockerPlan, pulled_cook: bool) -> str:
 
 
 def _own_image(
-    dplan: DockerPlan, reference: str, kind: str, pulled: str | None = None
+    dplan: DockerPlan, reference: str, kind: str, pulled: str | None = None, warn: bool = True
 ) -> Image | None:
     """The local image `reference` when it is this key's cook (or warm) image. One that is not
     (tagged by hand, pushed to the registry by mistake, another key whose digest begins with the
-    same 12 hex digits) loses the name, and the name `pulled` from, with a warning: nothing is
-    built on it, and a cook makes the right one."""
-    docker, key = dplan.docker, dplan.plan.key
-    image = docker.image(reference)
+    same 12 hex digits) is named in a warning (by the registry name it was `pulled` from, if
+    so) and never built on; the cook then made takes the name. It is not untagged here: by
+    then the name may be a concurrent cook's right image."""
+    key = dplan.plan.key
+    image = dplan.docker.image(reference)
     if image is None:
         return None
     theirs = image.labels.get("galley.key", "none"), image.labels.get("galley.kind", "cook")
     if theirs == (key, kind):
         return image
+    if not warn:
+        return None
     print(
         f"galley: {pulled or reference} is not the {kind} image of key {key[:12]} (its "
         f"galley.key is {theirs[0][:12]}, its kind {theirs[1]}); not used",
         file=sys.stderr,
     )
-    for name in (reference, pulled):
-        if name:
-            docker.discard_image(name)  # the name only: the image stays under its other names
     return None
 
 
