@@ -53,15 +53,10 @@ class Entry:
         return str(self.meta.get("arch", "?"))
 
     @property
-    def is_directory(self) -> bool:
-        """Whether it is a real directory (as published), not a symlink or a file."""
-        return self.path.is_dir() and not self.path.is_symlink()
-
-    @property
     def size(self) -> int:
         """Bytes of the target dir: as recorded, or measured when the record is damaged; for a
         symlink or a file in its place, what removing it frees."""
-        if not self.is_directory:
+        if not _is_real_dir(self.path):
             with contextlib.suppress(OSError):
                 return self.path.lstat().st_size
             return 0
@@ -261,9 +256,14 @@ def _inventory(root: Path) -> dict[str, list[Any]]:
     return found
 
 
+def _is_real_dir(path: Path) -> bool:
+    """Whether `path` is a directory itself (as galley publishes entries), not a link to one."""
+    return path.is_dir() and not path.is_symlink()
+
+
 def _delete(path: Path) -> None:
     """Remove a directory tree, a file, or only a symlink (what it points at is not the cache's)."""
-    if path.is_dir() and not path.is_symlink():
+    if _is_real_dir(path):
         shutil.rmtree(path, ignore_errors=True)
     elif path.exists() or path.is_symlink():
         path.unlink()

@@ -133,8 +133,7 @@ def cook(dplan: DockerPlan, push: bool) -> ArchResult:
             image = _own_image(dplan, dplan.local_tag, "cook", warn=False)  # said above
             if image is None:
                 with result.phase("pull or cook"):
-                    result.cache = _pull_or_cook(dplan, result)
-                image = docker.image(dplan.local_tag)
+                    result.cache, image = _pull_or_cook(dplan, result)
     if push and dplan.remote_ref:
         _push(docker, dplan.local_tag, dplan.remote_ref)
         result.details["pushed"] = dplan.remote_ref
@@ -392,15 +391,17 @@ def cook_locks(cache_dir: Path) -> list[Path]:
     return sorted(root.glob("cook-*.lock")) if root.is_dir() else []
 
 
-def _pull_or_cook(dplan: DockerPlan, result: ArchResult) -> str:
+def _pull_or_cook(dplan: DockerPlan, result: ArchResult) -> tuple[str, Image | None]:
+    """("pulled" or "miss", the cook image now under the local name)."""
     docker, remote = dplan.docker, dplan.remote_ref
     if remote and registry_has(remote):
         docker.pull(remote)
         docker.tag(remote, dplan.local_tag)
-        if _own_image(dplan, dplan.local_tag, "cook", pulled=remote):
-            return "pulled"
+        image = _own_image(dplan, dplan.local_tag, "cook", pulled=remote)
+        if image:
+            return "pulled", image
     _cook_image(dplan, result)
-    return "miss"
+    return "miss", docker.image(dplan.local_tag)
 
 
 def _push(docker: Docker, local: str, remote: str) -> None:
