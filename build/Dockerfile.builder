@@ -16,7 +16,8 @@ ARG CROSS_DEBIAN_ARCHES=""
 # rustc-web version: empty = apt candidate (1.96 from bookworm-security today); a prefix such
 # as "1.85" selects the first matching version of `apt-cache madison rustc-web`. The same exact
 # version is forced for every libstd-rust-web-dev:<arch> (std must match the compiler).
-# NOTE: bookworm-security has no s390x, so s390x cross needs RUST_WEB_VERSION=1.85.
+# NOTE: bookworm-security has no s390x, so s390x cross needs RUST_WEB_VERSION=1.85 (the
+# version bookworm itself has for every arch).
 ARG RUST_WEB_VERSION=""
 # Extra Debian packages wanted in the image (docker.packages, and docker.target_packages both
 # as named and as <name>:<arch> for each cross arch).
@@ -43,6 +44,9 @@ ENV DEBIAN_FRONTEND=noninteractive \
 
 # apt-get update errors are tolerated: a partial mirror may miss foreign-arch indexes (seen here:
 # bookworm-security ppc64el Packages.xz with a wrong size); the exact version pins catch any mismatch.
+# A suite without a cross arch's index (bookworm-security has no s390x) would move Multi-Arch: same
+# libraries past what that arch can match: multiarch-pins.sh holds those versions back.
+COPY multiarch-pins.sh /usr/local/share/galley/multiarch-pins.sh
 RUN set -eux; \
     native="$(dpkg --print-architecture)"; \
     cross=""; \
@@ -62,6 +66,8 @@ RUN set -eux; \
         cross="$cross $a:$triple"; \
     done; \
     apt-get update || echo "WARNING: apt-get update reported errors; continuing (versions are pinned)" >&2; \
+    sh /usr/local/share/galley/multiarch-pins.sh "$native" ${CROSS_DEBIAN_ARCHES} \
+        > /etc/apt/preferences.d/galley-multiarch; \
     if [ -n "${RUST_WEB_VERSION}" ]; then \
         v="$(apt-cache madison rustc-web | awk -v p="${RUST_WEB_VERSION}" '$3 == p || index($3, p) == 1 { print $3; exit }')"; \
     else \

@@ -92,9 +92,8 @@ def builder_image(docker: Docker, settings: Settings, arch: Arch, mode: str) -> 
     if extra:  # only then: the default images keep their tags
         args["EXTRA_PACKAGES"] = " ".join(extra)
     dockerfile = build_file("Dockerfile.builder")
-    digest = hashlib.sha256(
-        json.dumps([dockerfile.read_text(), base_id, args]).encode()
-    ).hexdigest()
+    texts = [dockerfile.read_text(), build_file("multiarch-pins.sh").read_text()]
+    digest = hashlib.sha256(json.dumps([*texts, base_id, args]).encode()).hexdigest()
     tag = f"galley-builder:{mode}-{base_arch.name}-{digest[:12]}"
     image_id = docker.image_id(tag)
     if image_id is None:
