@@ -175,13 +175,17 @@ def retime_script() -> str:
     came with (cargo-chef #212: an edited file older than the artifacts was not rebuilt).
     Against the last build's record: every file is first stamped newer than every artifact,
     then the unchanged ones (same sha256) get back the mtime they were compiled with, in whole
-    seconds (image layers keep whole seconds: a warm artifact's 12.4 s became 12.0 s)."""
+    seconds (image layers keep whole seconds: a warm artifact's 12.4 s became 12.0 s). A stamp
+    ahead of the clock (the last build ended this second) is waited for, up to 2 s, or cargo's
+    new artifacts would be older than their sources and the next build would compile again."""
     return f"""if [ -f {TARGET}/{SOURCES} ]; then
     newest=$(find {TARGET} -type f -printf '%T@\\n' | sort -n | tail -n 1)
     newest=${{newest%.*}}
     now=$(date +%s)
     stamp=$(( ${{newest:-0}} + 1 > now ? ${{newest:-0}} + 1 : now ))
     find {SRC} -type f -exec touch -c -d "@$stamp" {{}} +
+    ahead=$(( stamp - now ))
+    if [ "$ahead" -gt 0 ] && [ "$ahead" -le 2 ]; then sleep "$ahead"; fi
     find {SRC} -type f -print0 | xargs -0 -r sha256sum \\
         | awk 'NR == FNR {{ sum = $1; mtime = $2; sub(/^[^ ]+ [^ ]+ /, "")
                           was[$0] = sum " " mtime; next }}
