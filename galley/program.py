@@ -2,12 +2,57 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+from collections.abc import Iterator
+
+from invoke.exceptions import ParseError
 from invoke.program import Program
 
 from galley import __version__
 from galley.tasks import ns
 
-program = Program(namespace=ns, version=__version__, name="galley", binary="galley")
+#: invoke's words for a flag given without its value: "Flag <Argument: cache_dir> needed value…"
+NO_VALUE = re.compile(r"^Flag <Argument: (\w+)\b.*needed value")
+#: … and for a token that is no task and no flag of the task: "No idea what '--bogus' is!"
+UNKNOWN = re.compile(r"^No idea what (.+) is!$")
+
+
+class GalleyProgram(Program):
+    """invoke's Program whose command-line errors name the flag as the user typed it."""
+
+    def parse_core(self, argv: list[str] | None) -> None:
+        with _plain_parse_errors():
+            super().parse_core(argv)
+
+    def parse_tasks(self) -> None:
+        with _plain_parse_errors():
+            super().parse_tasks()
+
+
+@contextlib.contextmanager
+def _plain_parse_errors() -> Iterator[None]:
+    try:
+        yield
+    except ParseError as exc:
+        raise ParseError(plain_message(exc), exc.context) from None
+
+
+def plain_message(error: ParseError) -> str:
+    """invoke's message, reworded where it names a flag by its internal representation."""
+    message = str(error)
+    task = getattr(error.context, "name", None)
+    where = f"galley {task}" if task else "galley"
+    if match := NO_VALUE.match(message):
+        name = match.group(1)
+        flag = f"-{name}" if len(name) == 1 else "--" + name.replace("_", "-")
+        return f"{where}: {flag} needs a value"
+    if match := UNKNOWN.match(message):
+        return f"{where}: no such flag or task: {match.group(1)} (see `{where} --help`)"
+    return message
+
+
+program = GalleyProgram(namespace=ns, version=__version__, name="galley", binary="galley")
 
 
 def run() -> None:
