@@ -42,13 +42,13 @@ def plain_message(error: ParseError) -> str:
     """invoke's message, reworded where it names a flag by its internal representation."""
     message = str(error)
     task = getattr(error.context, "name", None)
-    where = f"galley {task}" if task else "galley"
     if match := NO_VALUE.match(message):
         name = match.group(1)
         flag = f"-{name}" if len(name) == 1 else "--" + name.replace("_", "-")
-        return f"{where}: {flag} needs a value"
+        return f"galley: error: {task or 'galley'} {flag} needs a value"
     if match := UNKNOWN.match(message):
-        return f"{where}: no such flag or task: {match.group(1)} (see `{where} --help`)"
+        help_ = f"galley {task} --help" if task else "galley --help"
+        return f"galley: error: no such flag or task: {match.group(1)} (see `{help_}`)"
     return message
 
 
