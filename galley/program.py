@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 
 from invoke.exceptions import ParseError
+from invoke.parser.context import to_flag
 from invoke.program import Program
 
 from galley import __version__
@@ -43,9 +44,7 @@ def plain_message(error: ParseError) -> str:
     message = str(error)
     task = getattr(error.context, "name", None)
     if match := NO_VALUE.match(message):
-        name = match.group(1)
-        flag = f"-{name}" if len(name) == 1 else "--" + name.replace("_", "-")
-        return f"galley: error: {task or 'galley'} {flag} needs a value"
+        return f"galley: error: {task or 'galley'} {to_flag(match.group(1))} needs a value"
     if match := UNKNOWN.match(message):
         help_ = f"galley {task} --help" if task else "galley --help"
         return f"galley: error: no such flag or task: {match.group(1)} (see `{help_}`)"
