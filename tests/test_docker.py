@@ -1426,6 +1426,36 @@ printf '%s 1000000000.5 /galley/src/changed.rs\\n' "$(echo old | sha256sum | cut
     assert mtimes["/galley/src/changed.rs"] > ahead
 
 
+def test_a_build_right_after_the_last_one_does_not_wait(docker: str, tmp_path: Path) -> None:
+    """The retime step of build.sh, with an artifact written this very moment (the last build
+    just ended): the changed source is stamped newer than it and not ahead of the clock, so
+    nothing is waited for (with a stamp in whole seconds it waited up to 1 s)."""
+    from galley.docker import scripts
+
+    builder = json.loads(galley("builder-image", "--arch", "amd64", "--json", cwd=REPO,
+                                cache=tmp_path / "cache").stdout)["image"]  # fmt: skip
+    setup = f"""set -eu
+mkdir -p /galley/target/release /galley/src
+echo new > /galley/src/changed.rs
+printf '%s 1000000000.5 /galley/src/changed.rs\\n' "$(echo old | sha256sum | cut -d' ' -f1)" \\
+    > /galley/target/{scripts.SOURCES}
+touch /galley/target/release/libgreet.rlib
+start=$(date +%s.%N)
+"""
+    check = (
+        'echo elapsed $(awk -v s="$start" -v e="$(date +%s.%N)" \'BEGIN { print e - s }\')\n'
+        "echo end $(date +%s.%N)\n"
+        "stat -c '%n %.9Y' /galley/src/changed.rs /galley/target/release/libgreet.rlib\n"
+    )
+    script = setup + scripts.retime_script() + check
+    out = subprocess.run([docker, "run", "--rm", "--network=none", builder, "sh", "-c", script],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    values = {line.split()[0]: float(line.split()[1]) for line in out.splitlines()}
+    assert values["elapsed"] < 0.5, out
+    artifact = values["/galley/target/release/libgreet.rlib"]
+    assert artifact < values["/galley/src/changed.rs"] <= values["end"], out
+
+
 def test_prune_keeps_or_removes_every_reference_of_a_key(
     docker: str, registry: str, tmp_path: Path, cargo: str
 ) -> None:

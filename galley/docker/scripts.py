@@ -175,17 +175,20 @@ def retime_script() -> str:
     came with (cargo-chef #212: an edited file older than the artifacts was not rebuilt).
     Against the last build's record: every file is first stamped newer than every artifact,
     then the unchanged ones (same sha256) get back the mtime they were compiled with, in whole
-    seconds (image layers keep whole seconds: a warm artifact's 12.4 s became 12.0 s). A stamp
-    ahead of the clock (the last build ended this second) is waited for, up to 2 s, or cargo's
-    new artifacts would be older than their sources and the next build would compile again."""
+    seconds (image layers keep whole seconds: a warm artifact's 12.4 s became 12.0 s). The
+    stamp is the clock, to the nanosecond, so a build that starts right after the last one ends
+    need not wait. Only when an artifact is newer than the clock (a machine whose clock is
+    ahead) is the stamp ahead of it; that is waited for, up to 2 s, or cargo's new artifacts
+    would be older than their sources and the next build would compile again."""
     return f"""if [ -f {TARGET}/{SOURCES} ]; then
     newest=$(find {TARGET} -type f -printf '%T@\\n' | sort -n | tail -n 1)
-    newest=${{newest%.*}}
-    now=$(date +%s)
-    stamp=$(( ${{newest:-0}} + 1 > now ? ${{newest:-0}} + 1 : now ))
+    now=$(date +%s.%N)
+    stamp=$(awk -v n="${{newest:-0}}" -v t="$now" \\
+        'BEGIN {{ if (t + 0 > n + 0) print t; else printf "%.6f\\n", n + 0.001 }}')
     find {SRC} -type f -exec touch -c -d "@$stamp" {{}} +
-    ahead=$(( stamp - now ))
-    if [ "$ahead" -gt 0 ] && [ "$ahead" -le 2 ]; then sleep "$ahead"; fi
+    ahead=$(awk -v s="$stamp" -v t="$now" \\
+        'BEGIN {{ d = s - t; if (d > 0 && d <= 2) printf "%.6f\\n", d }}')
+    if [ -n "$ahead" ]; then sleep "$ahead"; fi
     find {SRC} -type f -print0 | xargs -0 -r sha256sum \\
         | awk 'NR == FNR {{ sum = $1; mtime = $2; sub(/^[^ ]+ [^ ]+ /, "")
                           was[$0] = sum " " mtime; next }}
