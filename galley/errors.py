@@ -105,6 +105,11 @@ class VerifyFailed(GalleyError):
     exit_code = 9
 
 
+def error_line(text: str) -> str:
+    """How every user error reads on stderr, from the tasks and from the command-line parser."""
+    return f"galley: error: {text}"
+
+
 def describe_os_error(exc: OSError) -> str:
     """`<reason>: <path>` for a file system error (one line, no traceback)."""
     reason = exc.strerror or exc.__class__.__name__

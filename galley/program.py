@@ -11,6 +11,7 @@ from invoke.parser.context import to_flag
 from invoke.program import Program
 
 from galley import __version__
+from galley.errors import error_line
 from galley.tasks import ns
 
 #: invoke's words for a flag given without its value: "Flag <Argument: cache_dir> needed value…"
@@ -44,10 +45,10 @@ def plain_message(error: ParseError) -> str:
     message = str(error)
     task = getattr(error.context, "name", None)
     if match := NO_VALUE.match(message):
-        return f"galley: error: {task or 'galley'} {to_flag(match.group(1))} needs a value"
+        return error_line(f"{task or 'galley'} {to_flag(match.group(1))} needs a value")
     if match := UNKNOWN.match(message):
         help_ = f"galley {task} --help" if task else "galley --help"
-        return f"galley: error: no such flag or task: {match.group(1)} (see `{help_}`)"
+        return error_line(f"no such flag or task: {match.group(1)} (see `{help_}`)")
     return message
 
 

@@ -22,7 +22,7 @@ from invoke.parser.argument import Argument
 from invoke.tasks import Task, task
 
 from galley import config, interrupts, operations, results
-from galley.errors import ConfigError, GalleyError, describe_os_error
+from galley.errors import ConfigError, GalleyError, describe_os_error, error_line
 from galley.units import parse_count, parse_duration, parse_size
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -81,9 +81,9 @@ def _exits(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except GalleyError as exc:
-            raise Exit(f"galley: error: {exc}", code=exc.exit_code) from None
+            raise Exit(error_line(str(exc)), code=exc.exit_code) from None
         except OSError as exc:  # a path the user gave that cannot be used
-            raise Exit(f"galley: error: {describe_os_error(exc)}", code=1) from None
+            raise Exit(error_line(describe_os_error(exc)), code=1) from None
         except KeyboardInterrupt:
             raise Exit("galley: interrupted", code=130) from None
         except interrupts.Terminated:
