@@ -687,15 +687,15 @@ def test_chef_selection_composes_the_same_command(toy: Path, tmp_path: Path) -> 
     ("args", "message"),
     [
         (["cook", "--arch", "sparc"], "unknown arch 'sparc'"),
-        (["build", "--arch"], "error: build --arch needs a value"),  # was: the default
-        (["cook", "--arch", "--json"], "error: cook --arch needs a value"),
-        (["build", "--features"], "error: build --features needs a value"),
-        (["cache-prune", "--max-size"], "error: cache-prune --max-size needs a value"),
+        (["build", "--arch"], "galley: error: build --arch needs a value"),  # was: the default
+        (["cook", "--arch", "--json"], "galley: error: cook --arch needs a value"),
+        (["build", "--features"], "galley: error: build --features needs a value"),
+        (["cache-prune", "--max-size"], "galley: error: cache-prune --max-size needs a value"),
         (
             ["build", "--max-size", "1G"],
-            "error: no such flag or task: '--max-size' (see `galley build --help`)",
+            "galley: error: no such flag or task: '--max-size' (see `galley build --help`)",
         ),
-        (["bild"], "error: no such flag or task: 'bild' (see `galley --help`)"),
+        (["bild"], "galley: error: no such flag or task: 'bild' (see `galley --help`)"),
         (["build", "--arch="], "unknown arch ''"),
         (["build", "--workspace", "/nonexistent"], "no Cargo.toml"),
         (
