@@ -81,6 +81,13 @@ def _in_child(parent: int, prctl: Callable[..., int], descriptors: Sequence[int]
         os.set_inheritable(descriptor, True)
 
 
+def _stdin(data: str | bytes | None) -> str | bytes:
+    """What a command reads: `data`, or nothing (end of file at once). Left to sh, stdin is a
+    queue whose writer thread polls every 0.1 s, and the command's end waits for that thread:
+    0.1 s more for every command whose output streams."""
+    return b"" if data is None else data
+
+
 def _process_options() -> dict[str, Any]:
     """sh options every command runs with (see the module's docstring)."""
     parent, prctl, locks = os.getpid(), _prctl(), filelock.held_descriptors()
@@ -141,7 +148,7 @@ def run(
                 _env=_environment(env),
                 **outputs,
                 _tty_out=False,
-                _in=stdin,
+                _in=_stdin(stdin),
                 _decode_errors="replace",
                 _bg=True,
                 _bg_exc=False,
@@ -173,7 +180,7 @@ def capture(
                 _env=_environment(env),
                 _tty_out=False,
                 _ok_code=list(ok_codes),
-                _in=stdin,
+                _in=_stdin(stdin),
                 _decode_errors="replace",
                 _bg=True,
                 _bg_exc=False,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -69,3 +71,20 @@ def test_a_second_ctrl_c_skips_the_grace_a_repeated_sigterm_does_not(
     took = time.monotonic() - started
     assert kill_processes_mentioning(seconds) == []
     assert (took < 3.5) == skips_grace, took  # SIGKILL at the second signal, or after 1 + 3 s
+
+
+def test_a_command_that_reads_stdin_gets_end_of_file() -> None:
+    """galley gives its commands no input: one that reads stdin (a build script, `cat`) ends,
+    streamed or captured. Left to sh, stdin was a queue that a streamed command waited on for
+    ever (and every streamed command's end waited 0.1 s for the queue's thread). A child
+    Python, so that a hang fails the test instead of hanging it."""
+    script = (
+        "import io\n"
+        "from galley import shell\n"
+        "out = io.StringIO()\n"
+        "shell.run(['sh', '-c', 'cat; echo streamed'], stream=out, echo=False)\n"
+        "print(out.getvalue() + shell.capture(['sh', '-c', 'cat; echo captured']), end='')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=30)  # fmt: skip
+    assert (done.returncode, done.stdout) == (0, "streamed\ncaptured\n"), done.stderr
