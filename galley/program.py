@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import sys
 from collections.abc import Iterator
 
 from invoke.exceptions import ParseError
@@ -11,7 +13,7 @@ from invoke.parser.context import to_flag
 from invoke.program import Program
 
 from galley import __version__
-from galley.errors import error_line
+from galley.errors import describe_os_error, error_line
 from galley.tasks import ns
 
 #: invoke's words for a flag given without its value: "Flag <Argument: cache_dir> needed value…"
@@ -55,5 +57,47 @@ def plain_message(error: ParseError) -> str:
 program = GalleyProgram(namespace=ns, version=__version__, name="galley", binary="galley")
 
 
+#: The exit status of a program killed by SIGPIPE, as a shell reports it.
+BROKEN_PIPE = 128 + 13
+
+
 def run() -> None:
-    program.run()
+    """Console-script entry point. When the command has ended, leave without tearing the
+    interpreter's objects down one by one (0.03 s, as galley-chef does): by then every file is
+    written and closed, every lock let go and every command waited for. A reader that went
+    away (`galley --list | head -1`) ends it quietly, as SIGPIPE ends a C program."""
+    try:
+        program.run()
+    except SystemExit as exc:
+        code = _status(exc.code)
+    except BrokenPipeError:
+        code = BROKEN_PIPE
+    except OSError as exc:  # invoke's own output (help, list); galley's tasks report theirs
+        print(error_line(describe_os_error(exc)), file=sys.stderr)
+        code = 1
+    else:
+        code = 0
+    code = _flushed(code)
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _flushed(code: int) -> int:
+    """`code` once stdout is flushed; the broken pipe's status, or an error line and 1, when
+    that fails."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return BROKEN_PIPE
+    except OSError as exc:
+        print(error_line(describe_os_error(exc)), file=sys.stderr)
+        return code or 1
+    return code
+
+
+def _status(code: object) -> int:
+    """The exit status for `sys.exit(code)`, as the interpreter makes it."""
+    if code is None or isinstance(code, int):
+        return code or 0
+    print(code, file=sys.stderr)
+    return 1

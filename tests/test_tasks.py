@@ -812,6 +812,25 @@ def test_bad_config_is_one_clear_error(toy: Path, tmp_path: Path, text: str, mes
     assert len(failed.stderr.strip().splitlines()) == 1
 
 
+def test_a_reader_gone_or_a_full_disk_under_stdout_ends_galley_without_a_traceback() -> None:
+    """`galley --list | head -1`: the reader is gone before galley writes; galley ends as
+    SIGPIPE ends a C program (status 141), silently. stdout on a full disk: one line, 1."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        gone = subprocess.run([sys.executable, "-m", "galley", "--list"], stdout=writer,
+                              stderr=subprocess.PIPE, text=True, timeout=60)  # fmt: skip
+    finally:
+        os.close(writer)
+    assert (gone.returncode, gone.stderr) == (141, "")
+    with open("/dev/full", "w") as full:
+        for args in (["--list"], ["--version"]):
+            failed = subprocess.run([sys.executable, "-m", "galley", *args], stdout=full,
+                                    stderr=subprocess.PIPE, text=True, timeout=60)  # fmt: skip
+            assert failed.returncode == 1
+            assert failed.stderr == "galley: error: No space left on device\n"
+
+
 def test_task_listings() -> None:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     for program in (["invoke", "--list"], [sys.executable, "-m", "galley", "--list"]):
