@@ -11,7 +11,10 @@ import compileall
 from pathlib import Path
 
 
-def compile_galley() -> None:
-    import galley
+def compile_galley(package: Path | None = None) -> None:
+    """The bytecode of `package` (a galley package directory; default: the one imported)."""
+    if package is None:
+        import galley
 
-    compileall.compile_dir(Path(galley.__file__).parent, quiet=1)
+        package = Path(galley.__file__).parent
+    compileall.compile_dir(package, quiet=1)

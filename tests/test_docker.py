@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
+import http.server
 import json
 import os
 import re
 import shutil
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -715,6 +720,135 @@ def test_the_client_mode_is_remembered_until_the_client_changes(
     assert client.detect(docker, tmp_path).mode == asked
 
 
+@contextlib.contextmanager
+def another_daemon(socket_path: Path, daemon_id: str) -> Iterator[None]:
+    """A fake: an HTTP server on `socket_path` that answers `GET /info` as a docker daemon with
+    another ID would. A second real dockerd on this machine would need its own data root,
+    containerd and network set-up, only to be a socket whose daemon is not the client's."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"ID": daemon_id}).encode()
+            self.send_response(200 if self.path.endswith("/info") else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+        daemon_threads = True
+
+    with Server(str(socket_path), Handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            server.shutdown()
+            socket_path.unlink(missing_ok=True)
+
+
+def wrapper_client(tmp_path: Path) -> Path:
+    """A client program that talks to the real daemon whatever DOCKER_HOST says."""
+    wrapper = tmp_path / "docker-wrapper"
+    wrapper.write_text(
+        '#!/bin/sh\nDOCKER_HOST=unix:///var/run/docker.sock exec /usr/bin/docker "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def test_queries_go_to_the_socket_only_when_it_is_the_clients_daemon(
+    docker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Image queries and copy-outs go to the daemon's socket when the client's own rules name
+    it and the daemon there is the client's (same ID); through the client otherwise: under a
+    docker context (galley does not read its endpoint), or with a client whose daemon is not
+    the one at the socket DOCKER_HOST names."""
+    from galley.docker import client
+
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "config"))
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    image = f"galley-test-empty:{uuid.uuid4().hex[:12]}"
+    subprocess.run([docker, "import", "-", image], input=b"\0" * 10240, check=True,
+                   capture_output=True)  # fmt: skip
+    try:
+        found = client.detect(docker, tmp_path / "a")
+        assert found.engine is not None and found.engine.socket_path == "/var/run/docker.sock"
+        assert "queries via /var/run/docker.sock" in found.describe()
+        by_client = subprocess.run([docker, "image", "inspect", "-f", "{{.Id}}", image],
+                                   capture_output=True, text=True, check=True).stdout  # fmt: skip
+        assert found.image_id(image) == by_client.strip()
+        assert found.image(f"{image}-absent") is None
+        without = client.Docker(found.program, found.mode)  # the same queries by the client
+        assert without.image_id(image) == found.image_id(image)
+        assert without.image(image) == found.image(image)
+    finally:
+        subprocess.run([docker, "image", "rm", image], capture_output=True, check=False)
+    subprocess.run(
+        [docker, "context", "create", "galley-test", "--docker", "host=unix:///var/run/docker.sock"],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    monkeypatch.setenv("DOCKER_CONTEXT", "galley-test")
+    assert client.detect(docker, tmp_path / "a").engine is None
+    monkeypatch.delenv("DOCKER_CONTEXT")
+    other = tmp_path / "other.sock"
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{other}")
+    wrapper = str(wrapper_client(tmp_path))
+    assert client.detect(wrapper, tmp_path / "b").engine is None  # nothing answers: undecided
+    remembered = tmp_path / "b" / "docker" / "client-modes.json"
+    assert "socket" not in json.loads(remembered.read_text())[wrapper]
+    with another_daemon(other, "NOT:THE:CLIENTS:DAEMON"):
+        assert client.detect(wrapper, tmp_path / "b").engine is None
+    assert json.loads(remembered.read_text())[wrapper]["socket"] == ""  # decided: the client
+
+
+def test_a_build_through_the_client_alone_ships_the_same(
+    docker: str, tmp_path: Path, cargo: str
+) -> None:
+    """A build whose copy-out goes through the client (`docker create`/`cp`/`rm`) ships what
+    one through the daemon's socket ships."""
+    workspace = write_tree(tmp_path / "toy", TOY)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache, main = tmp_path / "cache", workspace / "app" / "src" / "main.rs"
+    manifest = workspace / "dist" / "amd64" / "manifest.json"
+    args = ("build", "--backend", "docker", "--arch", "amd64", "--json")
+    by_socket = only_result(galley(*args, cwd=workspace, cache=cache).stdout)
+    assert "queries via /var/run/docker.sock" in by_socket["docker_client"]
+    shipped = json.loads(manifest.read_text())["artifacts"]
+    wrapper = wrapper_client(tmp_path)
+    config = tmp_path / "galley.toml"
+    config.write_text(
+        f'workspace = "{workspace}"\ndist_dir = "{workspace / "dist"}"\n'
+        f'[docker]\nclient = "{wrapper}"\n'
+    )
+    other = tmp_path / "other.sock"
+
+    def build_by_client(source: str) -> dict[str, Any]:
+        main.write_text(source)
+        with another_daemon(other, "NOT:THE:CLIENTS:DAEMON"):
+            done = galley(*args, "--config", str(config), cwd=workspace, cache=cache,
+                          env={"DOCKER_HOST": f"unix://{other}"})  # fmt: skip
+        result = only_result(done.stdout)
+        assert result["docker_client"] == f"{wrapper} (buildkit)"
+        return result
+
+    edited = f"edited {uuid.uuid4().hex[:12]} on"  # new to BuildKit's cache
+    by_client = build_by_client(TOY["app/src/main.rs"].replace("app on", edited))
+    assert by_client["compiled"] == ["app"]
+    binary = workspace / "dist" / "amd64" / "bin" / "app"
+    assert edited in subprocess.run([binary], capture_output=True, text=True).stdout
+    # the sources as they were: BuildKit reuses the first build's step, copied out all the same
+    assert build_by_client(TOY["app/src/main.rs"]).get("cached_step") is True
+    ran = subprocess.run([binary], capture_output=True, text=True, check=True)
+    assert ran.stdout == "app on x86_64 pid>0=true\n"
+    assert json.loads(manifest.read_text())["artifacts"] == shipped
+
+
 def test_docker_errors_are_one_line(docker: str, tmp_path: Path, cargo: str) -> None:
     workspace = write_tree(tmp_path / "toy", TOY)
     subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
@@ -1115,12 +1249,16 @@ def test_verify_reproducible_rebuilds_from_scratch(docker: str, tmp_path: Path, 
     assert "s390x: rootfs.tar differs from a fresh rebuild" in failed.stderr
 
 
-def start_dockerd() -> None:
-    """Start the shared daemon again the way CI does, once the stopped one has exited."""
+def wait_for_dockerd_to_exit() -> None:
     for _ in range(120):
         if subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode != 0:
             break
         time.sleep(0.5)
+
+
+def start_dockerd() -> None:
+    """Start the shared daemon again the way CI does, once the stopped one has exited."""
+    wait_for_dockerd_to_exit()
     subprocess.run(["bash", str(REPO / "ci" / "docker" / "provision.sh")], check=True,
                    capture_output=True, timeout=300)  # fmt: skip
 
@@ -1153,6 +1291,12 @@ def test_daemon_stopped_mid_cook(docker: str, tmp_path: Path) -> None:
         assert sum(" Compiling " in s for s in seen) >= 3, "".join(seen)[-3000:]
         subprocess.run(["pkill", "-TERM", "-x", "dockerd"], check=True)
         _, rest = process.communicate(timeout=180)
+        wait_for_dockerd_to_exit()
+        # the cache dir remembers the daemon's socket: queries there fail as clearly
+        assert "queries via /var/run/docker.sock" in "".join(seen)
+        down = galley(*argv[3:], cwd=workspace, cache=cache, check=False, env=env)
+        assert down.returncode == 8
+        assert_one_line_error(down, "daemon is not running")
     finally:
         if process.poll() is None:
             process.kill()

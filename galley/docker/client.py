@@ -3,8 +3,11 @@
 Two clients may exist: a newer one first on PATH without the buildx plugin, and Debian's 20.10
 at /usr/bin/docker that speaks BuildKit with DOCKER_BUILDKIT=1. We detect rather than assume:
 buildx plugin > BuildKit (DOCKER_BUILDKIT=1) > legacy builder (no --output: docker create/cp).
-The answer is kept in the cache dir for as long as the client program, its plugin directories
-and its config file are unchanged: asking takes two client runs (0.1 s) per galley command.
+The answer is kept in the cache dir for as long as the client program, its plugin directories,
+its config file and its DOCKER_HOST/DOCKER_CONTEXT are unchanged: asking takes two client runs
+(0.1 s) per galley command. So is whether the client's daemon listens on the unix socket the
+client's own rules name (the same daemon ID on both): then image queries and the copy-out of
+a build's outputs go to that socket directly (see engine.py).
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from galley import filelock, jsonfile, shell
+from galley.docker.engine import Engine, client_socket
 from galley.errors import CommandFailed, DockerError, ToolNotFound
 
 DEBIAN_CLIENT = "/usr/bin/docker"
@@ -53,49 +58,53 @@ class Image:
 
 @dataclass(frozen=True)
 class Docker:
-    """A docker client program and its build mode (`buildx`, `buildkit` or `legacy`)."""
+    """A docker client program, its build mode (`buildx`, `buildkit` or `legacy`), and the
+    Engine API of its daemon when that is a local socket (for the short calls)."""
 
     program: str
     mode: str
+    engine: Engine | None = None
 
     @property
     def env(self) -> dict[str, str | None]:
         return {"DOCKER_BUILDKIT": "0" if self.mode == "legacy" else "1"}
 
     def describe(self) -> str:
-        return f"{self.program} ({self.mode})"
+        via = f"; queries via {self.engine.socket_path}" if self.engine else ""
+        return f"{self.program} ({self.mode}{via})"
 
     # -- queries --------------------------------------------------------------------------------
 
     def image_id(self, reference: str) -> str | None:
         """The local image ID of `reference`, or None."""
-        return self._inspect(reference, "{{.Id}}")
+        data = self._inspect(reference)
+        return str(data["Id"]) if data else None
 
     def image(self, reference: str) -> Image | None:
         """The local image `reference` (one query), or None when it is not here."""
-        out = self._inspect(reference, '{"size": {{.Size}}, "labels": {{json .Config.Labels}}}')
-        if out is None:
+        data = self._inspect(reference)
+        if data is None:
             return None
-        data = json.loads(out)
-        labels = data.get("labels") or {}
-        return Image(int(data["size"]), {str(k): str(v) for k, v in labels.items()})
+        return Image(int(data.get("Size") or 0), _labels(data))
 
-    def _inspect(self, reference: str, template: str) -> str | None:
-        """`template` of a local image; None when it is missing (DockerError if the daemon
-        does not answer: a missing image and a stopped daemon fail alike)."""
+    def labels(self, reference: str) -> dict[str, str]:
+        """The labels of the local image `reference` (none when it is gone)."""
+        data = self._inspect(reference)
+        return _labels(data) if data else {}
+
+    def _inspect(self, reference: str) -> dict[str, Any] | None:
+        """`docker image inspect` of a local image; None when it is missing (DockerError if
+        the daemon does not answer: a missing image and a stopped daemon fail alike)."""
+        if self.engine:
+            return self.engine.image(reference)
         try:
-            out = shell.capture([self.program, "image", "inspect", "-f", template, reference])
+            argv = [self.program, "image", "inspect", "--format", "{{json .}}", reference]
+            out = shell.capture(argv)
         except CommandFailed:
             require_daemon(self)
             return None
-        return out.strip() or None
-
-    def labels(self, reference: str) -> dict[str, str]:
-        out = shell.capture(
-            [self.program, "image", "inspect", "-f", "{{json .Config.Labels}}", reference]
-        )
-        data = json.loads(out or "null") or {}
-        return {str(k): str(v) for k, v in data.items()}
+        data = json.loads(out)
+        return data if isinstance(data, dict) else None
 
     def images_with_label(self, label: str) -> list[str]:
         return self._tagged("--filter", f"label={label}")
@@ -179,7 +188,10 @@ class Docker:
     def discard_image(self, image: str) -> None:
         """Remove a throw-away image; one still in use (a concurrent build made the same
         image) stays, and its layers are shared with the cook image anyway."""
-        shell.succeeds([self.program, "image", "rm", image])
+        if self.engine:
+            self.engine.discard_image(image)
+        else:
+            shell.succeeds([self.program, "image", "rm", image])
 
     def push(self, reference: str) -> None:
         shell.run([self.program, "push", reference])
@@ -188,48 +200,86 @@ class Docker:
         shell.run([self.program, "pull", reference])
 
     def copy_out(self, image: str, source: str, destination: Path) -> None:
-        """The legacy path for outputs: create a container (never started) and `docker cp`."""
+        """The directory `source` of `image` becomes `destination` (which must not exist),
+        through a container that is created, never started, and removed."""
+        if self.engine:
+            self.engine.copy_out(image, source, destination)
+            return
         container = shell.capture([self.program, "create", image, "/nonexistent"]).strip()
         try:
-            shell.run([self.program, "cp", f"{container}:{source}", str(destination)], echo=False)
+            destination.mkdir(parents=True)
+            shell.run(
+                [self.program, "cp", f"{container}:{source.rstrip('/')}/.", str(destination)],
+                echo=False,
+            )
         finally:
             shell.capture([self.program, "rm", container])
 
 
+def _labels(data: dict[str, Any]) -> dict[str, str]:
+    labels = (data.get("Config") or {}).get("Labels") or {}
+    return {str(k): str(v) for k, v in labels.items()}
+
+
 def detect(program: str | None, cache_dir: Path) -> Docker:
     """The configured client, else /usr/bin/docker, else `docker`; with its best build mode
-    (remembered in `cache_dir`)."""
+    and its daemon's socket, if local (both remembered in `cache_dir`)."""
     candidates = [program] if program else [DEBIAN_CLIENT, "docker"]
     for candidate in candidates:
         path = candidate if "/" in candidate else shutil.which(candidate)
         if path and Path(path).exists():
-            return Docker(path, _remembered_mode(path, cache_dir))
+            mode, socket = _remembered(path, cache_dir)
+            return Docker(path, mode, Engine(socket) if socket else None)
     raise ToolNotFound(f"docker client not found ({', '.join(candidates)}); run ci/provision")
 
 
-def _remembered_mode(program: str, cache_dir: Path) -> str:
-    """`_mode(program)`, asked again only when what it depends on changed."""
+def _remembered(program: str, cache_dir: Path) -> tuple[str, str]:
+    """(`_mode(program)`, `_shared_socket(program)` or ""), asked again only when what they
+    depend on changed; the socket also while it was undecided (the daemon did not answer)."""
     path = cache_dir / "docker" / MODES_FILE
     fingerprint = _client_fingerprint(program)
     remembered = jsonfile.read_object(path) or {}
     entry = remembered.get(program)
-    if not isinstance(entry, dict):
-        entry = {}
-    if entry.get("fingerprint") == fingerprint and entry.get("mode") in MODES:
-        return str(entry["mode"])
-    mode = _mode(program)
-    remembered[program] = {"fingerprint": fingerprint, "mode": mode}
+    if not isinstance(entry, dict) or entry.get("fingerprint") != fingerprint:
+        entry = {"fingerprint": fingerprint}
+    known = dict(entry)
+    if entry.get("mode") not in MODES:
+        entry["mode"] = _mode(program)
+    if not isinstance(entry.get("socket"), str):
+        socket = _shared_socket(program)
+        if socket is not None:
+            entry["socket"] = socket
+    if entry != known:
+        remembered[program] = entry
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            filelock.write_atomically(path, json.dumps(remembered, indent=1, sort_keys=True))
+        except OSError:
+            pass  # a read-only cache dir: ask every time
+    return str(entry["mode"]), str(entry.get("socket") or "")
+
+
+def _shared_socket(program: str) -> str | None:
+    """The unix socket the client's rules name, if the daemon there is the client's own (same
+    ID); "" if it is not, or the client's daemon is not on such a socket; None while either
+    daemon does not answer."""
+    candidate = client_socket()
+    if candidate is None:
+        return ""
+    ours = Engine(candidate).daemon_id()
+    if ours is None:
+        return None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        filelock.write_atomically(path, json.dumps(remembered, indent=1, sort_keys=True))
-    except OSError:
-        pass  # a read-only cache dir: ask every time
-    return mode
+        theirs = shell.capture([program, "info", "--format", "{{.ID}}"]).strip()
+    except CommandFailed:
+        return None
+    return candidate if theirs == ours else ""
 
 
 def _client_fingerprint(program: str) -> str:
-    """A digest of what decides the client's build mode: the program, its config file, and each
-    plugin directory and buildx plugin in it (a plugin added, replaced or removed changes it)."""
+    """A digest of what decides the client's build mode and daemon: the program, its config
+    file, each plugin directory and buildx plugin in it (a plugin added, replaced or removed
+    changes it), and DOCKER_HOST and DOCKER_CONTEXT."""
     config_dir = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
     config = config_dir / "config.json"
     plugin_dirs = [config_dir / "cli-plugins", *map(Path, SYSTEM_PLUGIN_DIRS)]
@@ -240,6 +290,8 @@ def _client_fingerprint(program: str) -> str:
     digest = hashlib.sha256()
     for path in paths:
         digest.update(f"{path}\0{_stat_text(path)}\n".encode())
+    for name in ("DOCKER_HOST", "DOCKER_CONTEXT"):
+        digest.update(f"{name}={os.environ.get(name, '')}\n".encode())
     return digest.hexdigest()
 
 

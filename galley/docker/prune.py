@@ -27,6 +27,8 @@ def cook_images(docker: Docker) -> list[CookImage]:
     found = []
     for reference in docker.images_with_label("galley.key"):
         labels = docker.labels(reference)
+        if "galley.key" not in labels:  # removed since it was listed
+            continue
         found.append(
             CookImage(
                 reference, labels.get("galley.arch", "?"), float(labels.get("galley.created", 0)),
