@@ -24,6 +24,8 @@ from galley.errors import DockerError
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 TIMEOUT_SECONDS = 300  # a busy daemon can be slow to answer; never wait forever
+MISSING, CONFLICT = 404, 409  # the HTTP statuses a call may allow (then it returns None)
+Statuses = tuple[int, ...]
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -71,7 +73,7 @@ class Engine:
 
     def image(self, reference: str) -> dict[str, Any] | None:
         """`docker image inspect` of `reference` as a dict, or None when it is not here."""
-        data = self._json("GET", f"/images/{_quote(reference)}/json", missing_ok=True)
+        data = self._json("GET", f"/images/{_quote(reference)}/json", allowed=(MISSING,))
         return data if isinstance(data, dict) else None
 
     def copy_out(self, image: str, source: str, destination: Path) -> None:
@@ -82,11 +84,11 @@ class Engine:
         try:
             self._extract(container, source, destination)
         finally:
-            self._call("DELETE", f"/containers/{container}?force=1", missing_ok=True)
+            self._call("DELETE", f"/containers/{container}?force=1", allowed=(MISSING,))
 
     def discard_image(self, image: str) -> None:
         """Remove an image; one in use (409) or already gone stays as it is."""
-        self._call("DELETE", f"/images/{_quote(image)}", missing_ok=True, conflict_ok=True)
+        self._call("DELETE", f"/images/{_quote(image)}", allowed=(MISSING, CONFLICT))
 
     def _extract(self, container: str, source: str, destination: Path) -> None:
         """The archive of `source` unpacked beside `destination` (tarfile's `data` filter: no
@@ -109,42 +111,28 @@ class Engine:
         top.rename(destination)
         shutil.rmtree(staging)
 
-    def _json(self, method: str, path: str, body: Any = None, missing_ok: bool = False) -> Any:
-        text = self._call(method, path, body, missing_ok=missing_ok)
+    def _json(self, method: str, path: str, body: Any = None, allowed: Statuses = ()) -> Any:
+        text = self._call(method, path, body, allowed)
         return None if text is None else json.loads(text)
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        missing_ok: bool = False,
-        conflict_ok: bool = False,
-    ) -> str | None:
-        """The response body of a call; None for 404 with `missing_ok` (or 409 with
-        `conflict_ok`); DockerError for any other failure."""
-        connection, response = self._open(method, path, body, missing_ok, conflict_ok)
+    def _call(self, method: str, path: str, body: Any = None, allowed: Statuses = ()) -> str | None:
+        """The response body of a call; None when its status is one of `allowed`."""
+        connection, response = self._open(method, path, body, allowed)
         try:
             data = response.read()
         except OSError as exc:
             raise DockerError(f"docker daemon at {self.socket_path}: {exc}") from None
         finally:
             connection.close()
-        if response.status in (404, 409):
+        if response.status in allowed:
             return None
         return data.decode("utf-8", errors="replace")
 
     def _open(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        missing_ok: bool = False,
-        conflict_ok: bool = False,
+        self, method: str, path: str, body: Any = None, allowed: Statuses = ()
     ) -> tuple[_UnixConnection, http.client.HTTPResponse]:
         """A request sent and its response begun; DockerError when the daemon does not answer
-        or answers with an error (but 404/409 when allowed)."""
+        or answers with an error status that is not one of `allowed`."""
         connection = _UnixConnection(self.socket_path)
         headers = {"Content-Type": "application/json"} if body is not None else {}
         payload = json.dumps(body) if body is not None else None
@@ -157,7 +145,6 @@ class Engine:
                 f"the docker daemon is not running or not reachable ({self.socket_path}: "
                 f"{exc.strerror or exc}); start dockerd (ci/provision does)"
             ) from None
-        allowed = (404,) * missing_ok + (409,) * conflict_ok
         if response.status >= 400 and response.status not in allowed:
             message = _message(response.read())
             connection.close()
