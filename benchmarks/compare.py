@@ -17,8 +17,10 @@ Scenarios, run in this order by every system (one sequence per system per run):
            (a new machine), then the same kind of edit
   bump     a dependency bump: `humantime = "2"` added to crates/rustjail (one new crate)
 
-Every figure is the median of --runs runs (min and max kept); ratios use the medians of this
-invocation. Writes benchmarks/results/compare.{json,md,png} (see report.py), and after each run
+Every figure is the median of --runs runs (min and max kept); every ratio is computed within
+each run, from figures measured in the same minutes, and reported as the median of the runs
+(min and max kept). Writes benchmarks/results/compare.{json,md,png} (see report.py; not in git:
+a run worth keeping is copied to benchmarks/results/<commit>/), and after each run
 compare.partial.json: the runs finished so far (`report.py compare.partial.json` reads it).
 
     .venv/bin/python benchmarks/compare.py [--runs 3] [--arch amd64 --arch arm64]
