@@ -167,9 +167,10 @@ def met(value: float, target: str) -> str:
 
 def spread(values: list[float]) -> str:
     """The median of per-run values, with their range where they differ."""
-    text = ratio_text(statistics.median(values))
-    if min(values) != max(values):
-        text += f" ({ratio_text(min(values))}-{ratio_text(max(values))})"
+    s = stats(values)
+    text = ratio_text(s["median"])
+    if s["min"] != s["max"]:
+        text += f" ({ratio_text(s['min'])}-{ratio_text(s['max'])})"
     return text
 
 
