@@ -12,6 +12,7 @@ shared `proto/` of a build script) are placed the same way.
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -48,6 +49,7 @@ def of(recipe: Recipe, workspace: Path, extra: Collection[Path] = ()) -> SourceL
     outside it that its build reads too (galley.toml's `extra_sources`)."""
     absolute = Path(os.path.abspath(workspace))  # cargo resolves `..` lexically, as here
     relative = [m.directory for m in recipe.manifests if _climbs(m.directory)]
+    relative += [directory for directory in _target_dirs(recipe) if _climbs(directory)]
     relative += [PurePosixPath(os.path.relpath(_existing_dir(path), absolute)) for path in extra]
     climbs = max((_climbs(path) for path in relative), default=0)
     if climbs == 0:
@@ -65,6 +67,16 @@ def of(recipe: Recipe, workspace: Path, extra: Collection[Path] = ()) -> SourceL
             )
     top = sorted(d for d in dirs if not any(d.startswith(o + "/") for o in dirs))
     return SourceLayout(root, nest, tuple(top))
+
+
+def _target_dirs(recipe: Recipe) -> set[PurePosixPath]:
+    """The workspace-relative dirs of the recipe's target files (a target's path may lead out of
+    its package dir, and out of the workspace dir)."""
+    return {
+        PurePosixPath(posixpath.normpath(posixpath.join(m.directory.as_posix(), t.path))).parent
+        for m in recipe.manifests
+        for t in m.targets
+    }
 
 
 def _existing_dir(path: Path) -> Path:

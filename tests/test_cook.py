@@ -116,19 +116,19 @@ def test_dummy_files() -> None:
         "Cargo.lock": "version = 4\n",
         "p/Cargo.toml": contents,
         "p/src/lib.rs": "",
-        "p/src/main.rs": "fn main() {}\n",
+        "p/src/main.rs": "fn main() {}",
         "p/tests/t.rs": "",
-        "p/tests/nh.rs": "fn main() {}\n",
+        "p/tests/nh.rs": "fn main() {}",
         "p/benches/b.rs": "",
-        "p/examples/e.rs": "fn main() {}\n",
-        "p/build.rs": "fn main() {}\n",
+        "p/examples/e.rs": "fn main() {}",
+        "p/build.rs": "fn main() {}",
     }
     no_std = {f.path: f.contents for f in plan(recipe, no_std=True)}
-    assert no_std["p/src/lib.rs"] == "#![no_std]\n"
+    assert no_std["p/src/lib.rs"] == "#![no_std]"
     assert no_std["p/src/main.rs"] == NO_STD_MAIN
     assert no_std["p/tests/t.rs"] == NO_STD_TEST
     assert no_std["p/tests/nh.rs"] == NO_STD_MAIN
-    assert no_std["p/build.rs"] == "fn main() {}\n"
+    assert no_std["p/build.rs"] == "fn main() {}"
 
 
 def test_config_is_always_written_as_config_toml(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from galley.chef.forking import run_split
 from galley.chef.masking import mask_lockfile, mask_manifest
 from galley.chef.recipe import Manifest, Recipe, Target, TargetKind
 from galley.chef.targets import discover
-from galley.chef.workspace import Member
+from galley.chef.workspace import LocalPackage, Workspace, root_config
 from galley.errors import WorkspaceError
 
 Table = dict[str, Any]
@@ -38,8 +38,10 @@ def prepare(
     run_jobs: Jobs = run_split if parallel else _run_serially
     root_manifest = workspace_reader.read_root_manifest(root)
     listed = [d for d in workspace_reader.listed_members(root, root_manifest) if d]
+    edition = workspace_reader.inherited_edition(root_config(root_manifest).table)
     sizes = _toml_sizes(root, listed)
-    jobs = [partial(_read_lockfile, root)] + [partial(_read_member, root, d) for d in listed]
+    jobs: list[Callable[[], Any]] = [partial(_read_lockfile, root)]
+    jobs += [partial(_read_member, root, d, edition) for d in listed]
     costs = [sizes["Cargo.lock"]] + [sizes[d] + DISCOVERY_COST for d in listed]
     lock, *members_read = run_jobs(jobs, costs)
     read = dict(zip(listed, members_read, strict=True))
@@ -52,19 +54,20 @@ def prepare(
 
         workspace = select_binary(workspace, bin_name)
         lock = None if lock is None else trim_lockfile(lock, workspace.local_names())
-    members = workspace.members
+    packages = workspace.packages
+    manifests = [
+        Manifest(package.relative_path, "", _package_targets(workspace, package, targets))
+        for package in packages
+    ]  # targets first: the writes below mask the manifests in place
     writes: list[Callable[[], str | None]] = [partial(_masked_lockfile, lock, local_names)]
     writes += [
-        partial(_masked_manifest, m.manifest, local_names, m.relative_dir in workspace.patched)
-        for m in members
+        partial(_masked_manifest, p.manifest, local_names, p.relative_dir in workspace.patched)
+        for p in packages
     ]
     lock_text, *texts = run_jobs(
-        writes, [sizes["Cargo.lock"]] + [sizes.get(m.relative_dir, 0) for m in members]
+        writes, [sizes["Cargo.lock"]] + [sizes.get(p.relative_dir, 0) for p in packages]
     )
-    manifests = [
-        Manifest(member.relative_path, text, _member_targets(root, member, targets))
-        for member, text in zip(members, texts, strict=True)
-    ]
+    manifests = [m._replace(contents=text) for m, text in zip(manifests, texts, strict=True)]
     return Recipe(
         manifests=tuple(manifests),
         config_file=_config_file(root),
@@ -90,11 +93,14 @@ def _toml_sizes(root: str, listed: list[str]) -> dict[str, float]:
     return sizes
 
 
-def _read_member(root: str, relative_dir: str) -> tuple[Table, list[PlainTarget]]:
-    """A member's manifest and targets: the part of `prepare` that needs no other member."""
+def _read_member(
+    root: str, relative_dir: str, edition: str | None
+) -> tuple[Table, list[PlainTarget]]:
+    """A member's manifest and targets: the part of `prepare` that needs no other member
+    (`edition`: the one `edition.workspace = true` inherits from the root)."""
     manifest = workspace_reader.read_manifest(root, relative_dir)
     origin = f"{relative_dir}/Cargo.toml"
-    targets = discover(manifest, os.path.join(root, relative_dir), origin)
+    targets = discover(manifest, os.path.join(root, relative_dir), origin, edition)
     return manifest, [(t.path, t.kind.value, t.name) for t in targets]
 
 
@@ -102,15 +108,16 @@ def _targets(plain: list[PlainTarget]) -> tuple[Target, ...]:
     return tuple(Target(path, TargetKind(kind), name) for path, kind, name in plain)
 
 
-def _member_targets(
-    root: str, member: Member, found: dict[str, tuple[Target, ...]]
+def _package_targets(
+    workspace: Workspace, package: LocalPackage, found: dict[str, tuple[Target, ...]]
 ) -> tuple[Target, ...]:
-    """Targets read in the first phase, else (the root package, or a member found through a
-    path dependency) discovered now."""
-    if member.relative_dir in found:
-        return found[member.relative_dir]
-    package_dir = os.path.join(root, member.relative_dir)
-    return discover(member.manifest, package_dir, member.relative_path)
+    """Targets read in the first phase, else (the root package, or one found through a path
+    dependency or a patch) discovered now."""
+    if package.relative_dir in found:
+        return found[package.relative_dir]
+    package_dir = os.path.join(workspace.root, package.relative_dir)
+    edition = workspace.edition_of(package.relative_dir)
+    return discover(package.manifest, package_dir, package.relative_path, edition)
 
 
 def _read_lockfile(root: str) -> Table | None:

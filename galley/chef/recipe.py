@@ -223,7 +223,8 @@ def _manifest(item: Any, index: int) -> Manifest:
 
 
 def _target(item: Any, where: str) -> Target:
-    path = check_relative_path(_field(item, "path", str, where), where)
+    # `../` ahead: a target file outside its package dir (skeleton.write places it, or refuses)
+    path = check_relative_path(_field(item, "path", str, where), where, climbs=True)
     name = _field(item, "name", str, where)
     if not isinstance(item, dict) or "kind" not in item:
         raise RecipeError(f"{where}.kind: missing")

@@ -12,13 +12,7 @@ import os
 from typing import Any
 
 from galley.chef.targets import discover
-from galley.chef.workspace import (
-    Member,
-    Workspace,
-    dependency_dir,
-    is_outside,
-    path_dependencies,
-)
+from galley.chef.workspace import LocalPackage, Workspace, path_dependencies
 from galley.errors import WorkspaceError
 
 
@@ -27,14 +21,14 @@ def select_binary(workspace: Workspace, name: str) -> Workspace:
     start = _find_package(workspace, name)
     closure = _local_closure(workspace, start)
     kept = [
-        m
-        for m in workspace.members[1:]
-        if m.package_name in closure or m.relative_dir in workspace.patched
+        p
+        for p in workspace.packages[1:]
+        if p.relative_dir in closure or p.relative_dir in workspace.patched
     ]
-    root = workspace.members[0]
-    root_manifest = _rewrite_root(root.manifest, [m for m in kept if m.relative_dir not in
-                                                   workspace.patched])  # fmt: skip
-    return workspace._replace(members=(root._replace(manifest=root_manifest), *kept))
+    members = sorted(p.relative_dir for p in kept if p.relative_dir in workspace.members)
+    root = workspace.packages[0]
+    root_manifest = _rewrite_root(root.manifest, members, kept)
+    return workspace._replace(packages=(root._replace(manifest=root_manifest), *kept))
 
 
 def trim_lockfile(lock: dict[str, Any], keep_names: set[str]) -> dict[str, Any]:
@@ -68,66 +62,53 @@ def _resolve(index: dict[str, list[dict[str, Any]]], reference: str) -> list[dic
     return candidates
 
 
-def _find_package(workspace: Workspace, name: str) -> str:
-    packages = workspace.by_name()
-    if name in packages:
-        return name
-    for package, member in sorted(packages.items()):
-        package_dir = os.path.join(workspace.root, member.relative_dir)
-        targets = discover(member.manifest, package_dir, package)
+def _find_package(workspace: Workspace, name: str) -> LocalPackage:
+    """The local package named `name`, else the one with a binary target of that name."""
+    packages = [p for p in workspace.packages if p.relative_dir not in workspace.patched]
+    for package in packages:
+        if package.package_name == name:
+            return package
+    for package in sorted(packages, key=lambda p: p.package_name or ""):
+        package_dir = os.path.join(workspace.root, package.relative_dir)
+        edition = workspace.edition_of(package.relative_dir)
+        targets = discover(package.manifest, package_dir, package.relative_path, edition)
         if any(t.kind.value == "Bin" and t.name == name for t in targets):
             return package
     raise WorkspaceError(f"--bin {name}: no such package or binary in the workspace")
 
 
-def _local_closure(workspace: Workspace, start: str) -> set[str]:
-    packages = workspace.by_name()
-    shared = workspace.root_manifest.get("workspace", {}).get("dependencies", {})
-    dir_to_name = {m.relative_dir: n for n, m in packages.items()}
+def _local_closure(workspace: Workspace, start: LocalPackage) -> set[str]:
+    """The relative dirs of `start` and of the path packages it needs, transitively."""
+    by_dir = {p.relative_dir: p for p in workspace.packages}
     closure: set[str] = set()
-    pending = [start]
+    pending = [start.relative_dir]
     while pending:
-        name = pending.pop()
-        if name in closure:
+        relative = pending.pop()
+        if relative in closure or relative not in by_dir:
             continue
-        closure.add(name)
-        pending += _local_dependencies(workspace.root, packages[name], shared, dir_to_name)
+        closure.add(relative)
+        pending += workspace.path_dependency_dirs(by_dir[relative])
     return closure
 
 
-def _local_dependencies(
-    root: str, member: Member, shared: dict[str, Any], dir_to_name: dict[str, str]
-) -> list[str]:
-    found: list[str] = []
-    for where, spec in path_dependencies(member.manifest):
-        key = where.rsplit(".", 1)[-1]
-        if spec.get("workspace") is True and isinstance(shared.get(key), dict):
-            spec, base = shared[key], ""
-        else:
-            base = member.relative_dir
-        path = spec.get("path")
-        relative = dependency_dir(root, base, path) if isinstance(path, str) else None
-        name = dir_to_name.get(relative) if relative is not None else None
-        if name:
-            found.append(name)
-    return found
-
-
-def _rewrite_root(manifest: dict[str, Any], kept: list[Member]) -> dict[str, Any]:
+def _rewrite_root(
+    manifest: dict[str, Any], members: list[str], kept: list[LocalPackage]
+) -> dict[str, Any]:
+    """The root manifest with `members` listed explicitly (the members of the closure: a path
+    package that was no member, being excluded or outside the directory, stays none), no
+    `default-members`, and only the `[workspace.dependencies]` the kept packages inherit."""
     root = copy.deepcopy(manifest)
     workspace = root.get("workspace")
     if not isinstance(workspace, dict):
         return root
-    # crates outside the directory are path dependencies, never members (cargo would want a
-    # `package.workspace` pointing back from them)
-    workspace["members"] = sorted(m.relative_dir for m in kept if not is_outside(m.relative_dir))
+    workspace["members"] = [relative for relative in members if relative]
     workspace.pop("default-members", None)
     shared = workspace.get("dependencies")
     if isinstance(shared, dict):
         used = {
             where.rsplit(".", 1)[-1]
-            for member in kept
-            for where, spec in path_dependencies(member.manifest)
+            for package in kept
+            for where, spec in path_dependencies(package.manifest)
             if spec.get("workspace") is True
         }
         workspace["dependencies"] = {k: v for k, v in shared.items() if k in used}

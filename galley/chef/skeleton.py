@@ -8,6 +8,7 @@ RecipeError is raised and nothing has been written.
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 import tomllib
 from dataclasses import dataclass
@@ -19,8 +20,8 @@ from galley.errors import RecipeError
 
 MAX_FILES = 100_000
 
-MAIN = "fn main() {}\n"
-NO_STD_LIB = "#![no_std]\n"
+MAIN = "fn main() {}"  # cargo-chef's bytes, no newline
+NO_STD_LIB = "#![no_std]"
 NO_STD_MAIN = """#![no_std]
 #![no_main]
 
@@ -66,13 +67,15 @@ def plan(recipe: Recipe, no_std: bool = False) -> list[SkeletonFile]:
         _add(files, ".cargo/config.toml", recipe.config_file)
     for manifest in recipe.manifests:
         _add(files, manifest.relative_path, manifest.contents)
+    dummies: dict[str, str] = {}
     for manifest in recipe.manifests:
         harness_free = without_harness(_parse_manifest(manifest))
         for target in manifest.targets:
-            path = (manifest.directory / target.path).as_posix()
-            _add(
-                files, path, dummy_source(target, target_harness_free(target, harness_free), no_std)
-            )
+            path = posixpath.normpath(posixpath.join(manifest.directory.as_posix(), target.path))
+            dummy = dummy_source(target, target_harness_free(target, harness_free), no_std)
+            dummies[path] = _one_for_both(dummies.get(path, dummy), dummy)
+    for path, dummy in dummies.items():
+        _add(files, path, dummy)
     if len(files) > MAX_FILES:
         raise RecipeError(f"recipe has more than {MAX_FILES} files")
     _check_no_file_is_a_directory(files)
@@ -122,6 +125,17 @@ def dummy_source(target: Target, harness_free: bool, no_std: bool) -> str:
     if kind in (TargetKind.BIN, TargetKind.EXAMPLE) or harness_free:
         return NO_STD_MAIN if no_std else MAIN
     return NO_STD_TEST if no_std else ""
+
+
+#: Dummies by how much they define: a file shared by several targets (a `[lib]` and an example
+#: on one source, which cargo warns about and builds) gets the one that serves them all.
+_DUMMY_ORDER = ("", NO_STD_LIB, MAIN, NO_STD_TEST, NO_STD_MAIN)
+
+
+def _one_for_both(first: str, second: str) -> str:
+    """The dummy that compiles as both targets' source: a `fn main` serves a library and a test
+    too (as dead code), an empty file serves neither a binary nor a build script."""
+    return max(first, second, key=_DUMMY_ORDER.index)
 
 
 def _add(files: dict[str, str], path: str, contents: str) -> None:
