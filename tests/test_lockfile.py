@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import tarfile
 import tomllib
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from galley import toml_io
-from galley.chef import lockfile
+from galley.chef import lockfile, prepare
 from galley.chef.masking import mask_lockfile
+from galley.errors import WorkspaceError
+from helpers import write_tree
+
+Tree = Callable[[Mapping[str, str]], Path]
 
 CORPUS = Path(__file__).parent / "corpus"
 REGISTRY = "registry+https://github.com/rust-lang/crates.io-index"
@@ -236,3 +242,58 @@ def test_whatever_is_recognised_masks_as_tomllib_does(lines: list[str], final: b
     if lockfile.recognised(text):
         assert_equivalent(text, {"a", "b"})
         assert_equivalent(text, {"a"})
+
+
+def _workspace(lock: str) -> dict[str, str]:
+    return {
+        "Cargo.toml": '[workspace]\nmembers = ["app", "lib1", "either"]\nresolver = "2"\n',
+        "app/Cargo.toml": '[package]\nname = "app"\nversion = "1.2.3"\n[dependencies]\n'
+        'lib1 = { path = "../lib1" }\n',
+        "app/src/main.rs": "fn main() {}",
+        "lib1/Cargo.toml": '[package]\nname = "lib1"\nversion = "1.2.3"\n',
+        "lib1/src/lib.rs": "",
+        "either/Cargo.toml": '[package]\nname = "either"\nversion = "1.2.3"\n',
+        "either/src/lib.rs": "",
+        "Cargo.lock": lock,
+    }
+
+
+def test_prepare_keeps_cargo_layout_masked(tree: Tree) -> None:
+    root = tree(_workspace(LOCK))
+    recipe = prepare(root)
+    assert recipe.lock_file == MASKED
+    assert prepare(root, parallel=False).to_json() == recipe.to_json()
+
+
+def test_prepare_reads_other_layouts_with_tomllib(tree: Tree) -> None:
+    text = NOT_RECOGNISED["keys in another order"]
+    recipe = prepare(tree(_workspace(text)))
+    assert recipe.lock_file == slow(text, {"app", "either", "lib1"})
+    assert tomllib.loads(recipe.lock_file) == tomllib.loads(MASKED)
+
+
+def test_prepare_bin_trims_a_lockfile_read_as_text(tree: Tree, tmp_path: Path) -> None:
+    recipe = prepare(tree(_workspace(LOCK)), bin_name="lib1")
+    lock: dict[str, Any] = tomllib.loads(recipe.lock_file or "")
+    kept = [(p["name"], p["version"]) for p in lock["package"]]
+    assert kept == [("either", "1.8.1"), ("lib1", "0.0.1")]
+    other = NOT_RECOGNISED["keys in another order"]
+    parsed = prepare(write_tree(tmp_path / "other", _workspace(other)), bin_name="lib1")
+    assert recipe.lock_file == parsed.lock_file
+
+
+def test_a_local_version_bump_keeps_the_recipe_and_an_external_one_changes_it(
+    tmp_path: Path,
+) -> None:
+    def digest(name: str, lock: str) -> str:
+        return prepare(write_tree(tmp_path / name, _workspace(lock))).digest()
+
+    base = digest("base", LOCK)
+    bumped = LOCK.replace('"lib1"\nversion = "1.2.3"', '"lib1"\nversion = "1.3.0"')
+    assert digest("local", bumped) == base
+    assert digest("external", LOCK.replace("1.8.1", "1.8.2")) != base
+
+
+def test_an_invalid_lockfile_is_one_error(tree: Tree) -> None:
+    with pytest.raises(WorkspaceError, match=r"Cargo\.lock: not valid TOML"):
+        prepare(tree(_workspace(LOCK + "[broken\n")))

@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any
 
 from galley import toml_io
+from galley.chef import lockfile
 from galley.chef import workspace as workspace_reader
 from galley.chef.forking import run_split
 from galley.chef.masking import mask_lockfile, mask_manifest
@@ -27,6 +28,9 @@ Jobs = Callable[[Sequence[Callable[[], Any]], Sequence[float]], list[Any]]
 
 #: Target discovery of a member costs about as much as parsing this many bytes of TOML.
 DISCOVERY_COST = 400
+#: Reading and masking a Cargo.lock as text (`lockfile`) costs about as much as parsing this
+#: share of its bytes as TOML.
+LOCK_TEXT_COST = 0.05
 
 
 def prepare(
@@ -40,7 +44,8 @@ def prepare(
     listed = [d for d in workspace_reader.listed_members(root, root_manifest) if d]
     sizes = _toml_sizes(root, listed)
     jobs = [partial(_read_lockfile, root)] + [partial(_read_member, root, d) for d in listed]
-    costs = [sizes["Cargo.lock"]] + [sizes[d] + DISCOVERY_COST for d in listed]
+    lock_cost = sizes["Cargo.lock"] * LOCK_TEXT_COST
+    costs = [lock_cost] + [sizes[d] + DISCOVERY_COST for d in listed]
     lock, *members_read = run_jobs(jobs, costs)
     read = dict(zip(listed, members_read, strict=True))
     parsed = {"": root_manifest} | {d: manifest for d, (manifest, _) in read.items()}
@@ -51,7 +56,8 @@ def prepare(
         from galley.chef.select import select_binary, trim_lockfile  # only for --bin
 
         workspace = select_binary(workspace, bin_name)
-        lock = None if lock is None else trim_lockfile(lock, workspace.local_names())
+        if lock is not None:
+            lock = trim_lockfile(_parsed_lockfile(lock), workspace.local_names())
     members = workspace.members
     writes: list[Callable[[], str | None]] = [partial(_masked_lockfile, lock, local_names)]
     writes += [
@@ -59,7 +65,7 @@ def prepare(
         for m in members
     ]
     lock_text, *texts = run_jobs(
-        writes, [sizes["Cargo.lock"]] + [sizes.get(m.relative_dir, 0) for m in members]
+        writes, [lock_cost] + [sizes.get(m.relative_dir, 0) for m in members]
     )
     manifests = [
         Manifest(member.relative_path, text, _member_targets(root, member, targets))
@@ -113,19 +119,34 @@ def _member_targets(
     return discover(member.manifest, package_dir, member.relative_path)
 
 
-def _read_lockfile(root: str) -> Table | None:
+def _read_lockfile(root: str) -> str | Table | None:
+    """Cargo.lock: its text when it is in cargo's own layout (`lockfile.recognised`), to be
+    masked as text; else parsed. None when there is none."""
     path = os.path.join(root, "Cargo.lock")
     if not os.path.isfile(path):
         return None
-    lock = toml_io.load(path, "Cargo.lock")
-    packages = lock.get("package", [])
+    text = toml_io.read_text(path, "Cargo.lock")
+    return text if lockfile.recognised(text) else _parsed_lockfile(text)
+
+
+def _parsed_lockfile(lock: str | Table) -> Table:
+    """The lockfile as a table (`lock` parsed if it is text), checked for `[[package]]`."""
+    if not isinstance(lock, str):
+        return lock
+    parsed = toml_io.loads(lock, "Cargo.lock")
+    packages = parsed.get("package", [])
     if not isinstance(packages, list) or not all(isinstance(p, dict) for p in packages):
         raise WorkspaceError("Cargo.lock: `package` is not an array of tables ([[package]])")
-    return lock
+    return parsed
 
 
-def _masked_lockfile(lock: Table | None, local_names: set[str]) -> str | None:
-    return None if lock is None else toml_io.dumps(mask_lockfile(lock, local_names, in_place=True))
+def _masked_lockfile(lock: str | Table | None, local_names: set[str]) -> str | None:
+    """The masked lockfile: as text (`lockfile.mask`) when read as text, else re-serialised."""
+    if lock is None:
+        return None
+    if isinstance(lock, str):
+        return lockfile.mask(lock, local_names)
+    return toml_io.dumps(mask_lockfile(lock, local_names, in_place=True))
 
 
 def _masked_manifest(manifest: Table, local_names: set[str], patched: bool = False) -> str:
