@@ -4,10 +4,11 @@ prepare runs the latter first, then does its own work).
     .venv/bin/python benchmarks/prepare.py [--members 300] [--runs 5]   # a synthetic workspace
     .venv/bin/python benchmarks/prepare.py --corpus [--runs 7]          # tests/corpus/*.tar.gz
 
-The corpus mode unpacks each snapshot to a temporary directory and times both commands there,
-interleaved (their order alternates from run to run), with RUSTUP_TOOLCHAIN=stable unless it is
-set (some snapshots pin toolchains that may not be installed). It prints the medians per
-workspace and the ratio of their sums.
+The two commands run interleaved (their order alternates from run to run), with
+RUSTUP_TOOLCHAIN=stable unless it is set (some snapshots pin toolchains that may not be
+installed). The corpus mode unpacks each snapshot to a temporary directory, times both commands
+there and prints the medians per workspace and the ratio of their sums. The load average before
+and after is printed too: on a busy machine both commands slow down, Python's start-up more.
 """
 
 from __future__ import annotations
@@ -64,10 +65,6 @@ def run_once(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> f
     return seconds
 
 
-def timed(argv: list[str], cwd: Path, runs: int) -> list[float]:
-    return [run_once(argv, cwd) for _ in range(runs)]
-
-
 def interleaved(
     first: list[str], second: list[str], cwd: Path, runs: int, env: dict[str, str]
 ) -> tuple[list[float], list[float]]:
@@ -81,14 +78,14 @@ def interleaved(
     return times
 
 
-def synthetic(members: int, runs: int, chef: str, cargo: str) -> None:
+def synthetic(members: int, runs: int, chef: str, cargo: str, env: dict[str, str]) -> None:
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
         make_workspace(root, members)
-        metadata = timed([cargo, *METADATA], root, runs)
-        prepare = timed([chef, "prepare", "--recipe-path", "recipe.json"], root, runs)
+        prepare_argv = [chef, "prepare", "--recipe-path", "recipe.json"]
+        prepare, metadata = interleaved(prepare_argv, [cargo, *METADATA], root, runs, env)
     m, p = statistics.median(metadata), statistics.median(prepare)
-    print(f"workspace: {members} members, median of {runs} runs")
+    print(f"workspace: {members} members, median of {runs} interleaved runs")
     print(
         f"cargo metadata --no-deps : {m:.3f} s (min {min(metadata):.3f}, max {max(metadata):.3f})"
     )
@@ -103,13 +100,10 @@ def unpack(archive: Path, into: Path) -> Path:
     return into / archive.name.removesuffix(".tar.gz")
 
 
-def corpus(directory: Path, runs: int, chef: str, cargo: str) -> None:
+def corpus(directory: Path, runs: int, chef: str, cargo: str, env: dict[str, str]) -> None:
     archives = sorted(directory.glob("*.tar.gz"))
     if not archives:
         sys.exit(f"prepare.py: no *.tar.gz in {directory}")
-    env = {"RUSTUP_TOOLCHAIN": "stable", **os.environ}
-    version = subprocess.run([cargo, "-V"], env=env, capture_output=True, text=True, check=True)
-    print(f"cargo: {cargo} ({version.stdout.strip()}), RUSTUP_TOOLCHAIN={env['RUSTUP_TOOLCHAIN']}")
     print(f"whole process, median of {runs} interleaved runs per workspace, bytecode compiled\n")
     print(f"{'workspace':<36} {'Cargo.lock':>10} {'prepare':>8} {'cargo':>8} {'ratio':>6}")
     sums = [0.0, 0.0]
@@ -140,11 +134,20 @@ def main() -> None:
     options = parser.parse_args()
     chef = str(Path(sys.executable).with_name("galley-chef"))
     cargo = shutil.which("cargo") or "cargo"
+    env = {"RUSTUP_TOOLCHAIN": "stable", **os.environ}
     compile_galley()
+    version = subprocess.run([cargo, "-V"], env=env, capture_output=True, text=True, check=True)
+    print(f"cargo: {cargo} ({version.stdout.strip()}), RUSTUP_TOOLCHAIN={env['RUSTUP_TOOLCHAIN']}")
+    print(f"load average before: {_load()}")
     if options.corpus is not None:
-        corpus(options.corpus, options.runs or 7, chef, cargo)
+        corpus(options.corpus, options.runs or 7, chef, cargo, env)
     else:
-        synthetic(options.members, options.runs or 5, chef, cargo)
+        synthetic(options.members, options.runs or 5, chef, cargo, env)
+    print(f"load average after: {_load()}")
+
+
+def _load() -> str:
+    return " ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
 if __name__ == "__main__":
