@@ -23,12 +23,16 @@ def loads(text: str, origin: str) -> Table:
 
 def load(path: str | os.PathLike[str], origin: str | None = None) -> Table:
     """Parse a TOML file."""
+    return loads(read_text(path, origin), origin or os.fspath(path))
+
+
+def read_text(path: str | os.PathLike[str], origin: str | None = None) -> str:
+    """The text of a file (UTF-8); `origin` names it in the error."""
     try:
         with open(path, encoding="utf-8") as file:
-            text = file.read()
+            return file.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise WorkspaceError(f"{origin or path}: cannot read ({exc})") from None
-    return loads(text, origin or os.fspath(path))
 
 
 def dumps(table: Table) -> str:

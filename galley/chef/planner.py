@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any
 
 from galley import toml_io
+from galley.chef import lockfile
 from galley.chef import workspace as workspace_reader
 from galley.chef.forking import run_split
 from galley.chef.masking import mask_lockfile, mask_manifest
@@ -27,6 +28,9 @@ Jobs = Callable[[Sequence[Callable[[], Any]], Sequence[float]], list[Any]]
 
 #: Target discovery of a member costs about as much as parsing this many bytes of TOML.
 DISCOVERY_COST = 400
+#: Reading and masking a Cargo.lock as text (`lockfile`) costs about as much as parsing this
+#: share of its bytes as TOML.
+LOCK_TEXT_COST = 0.05
 
 
 def prepare(
@@ -42,7 +46,8 @@ def prepare(
     sizes = _toml_sizes(root, listed)
     jobs: list[Callable[[], Any]] = [partial(_read_lockfile, root)]
     jobs += [partial(_read_member, root, d, edition) for d in listed]
-    costs = [sizes["Cargo.lock"]] + [sizes[d] + DISCOVERY_COST for d in listed]
+    lock_cost = sizes["Cargo.lock"] * LOCK_TEXT_COST
+    costs = [lock_cost] + [sizes[d] + DISCOVERY_COST for d in listed]
     lock, *members_read = run_jobs(jobs, costs)
     read = dict(zip(listed, members_read, strict=True))
     parsed = {"": root_manifest} | {d: manifest for d, (manifest, _) in read.items()}
@@ -53,7 +58,8 @@ def prepare(
         from galley.chef.select import select_binary, trim_lockfile  # only for --bin
 
         workspace = select_binary(workspace, bin_name)
-        lock = None if lock is None else trim_lockfile(lock, workspace.local_names())
+        if lock is not None:
+            lock = trim_lockfile(_parsed_lockfile(lock), workspace.local_names())
     packages = workspace.packages
     manifests = [
         Manifest(package.relative_path, "", _package_targets(workspace, package, targets))
@@ -65,7 +71,7 @@ def prepare(
         for p in packages
     ]
     lock_text, *texts = run_jobs(
-        writes, [sizes["Cargo.lock"]] + [sizes.get(p.relative_dir, 0) for p in packages]
+        writes, [lock_cost] + [sizes.get(p.relative_dir, 0) for p in packages]
     )
     manifests = [m._replace(contents=text) for m, text in zip(manifests, texts, strict=True)]
     return Recipe(
@@ -120,19 +126,34 @@ def _package_targets(
     return discover(package.manifest, package_dir, package.relative_path, edition)
 
 
-def _read_lockfile(root: str) -> Table | None:
+def _read_lockfile(root: str) -> str | Table | None:
+    """Cargo.lock: its text when it is in cargo's own layout (`lockfile.recognised`), to be
+    masked as text; else parsed. None when there is none."""
     path = os.path.join(root, "Cargo.lock")
     if not os.path.isfile(path):
         return None
-    lock = toml_io.load(path, "Cargo.lock")
-    packages = lock.get("package", [])
+    text = toml_io.read_text(path, "Cargo.lock")
+    return text if lockfile.recognised(text) else _parsed_lockfile(text)
+
+
+def _parsed_lockfile(lock: str | Table) -> Table:
+    """The lockfile as a table (`lock` parsed if it is text), checked for `[[package]]`."""
+    if not isinstance(lock, str):
+        return lock
+    parsed = toml_io.loads(lock, "Cargo.lock")
+    packages = parsed.get("package", [])
     if not isinstance(packages, list) or not all(isinstance(p, dict) for p in packages):
         raise WorkspaceError("Cargo.lock: `package` is not an array of tables ([[package]])")
-    return lock
+    return parsed
 
 
-def _masked_lockfile(lock: Table | None, local_names: set[str]) -> str | None:
-    return None if lock is None else toml_io.dumps(mask_lockfile(lock, local_names, in_place=True))
+def _masked_lockfile(lock: str | Table | None, local_names: set[str]) -> str | None:
+    """The masked lockfile: as text (`lockfile.mask`) when read as text, else re-serialised."""
+    if lock is None:
+        return None
+    if isinstance(lock, str):
+        return lockfile.mask(lock, local_names)
+    return toml_io.dumps(mask_lockfile(lock, local_names, in_place=True))
 
 
 def _masked_manifest(manifest: Table, local_names: set[str], patched: bool = False) -> str:
