@@ -127,3 +127,24 @@ def _escaped(char: str) -> str:
     if "\udc80" <= char <= "\udcff":  # a byte Python's file-name decoding could not decode
         return f"\\x{ord(char) - 0xDC00:02x}"
     return repr(char)[1:-1]
+
+
+#: The exit status of an error in galley itself (BSD's EX_SOFTWARE).
+INTERNAL_ERROR = 70
+TRACEBACK_VARIABLE = "GALLEY_TRACEBACK"
+
+
+def internal_error(exc: BaseException) -> tuple[str, int]:
+    """The one line (and exit status) for an error in galley itself, not the user's; with
+    GALLEY_TRACEBACK=1 (or `galley --traceback`) the traceback goes to stderr first."""
+    import os
+
+    if os.environ.get(TRACEBACK_VARIABLE, "") not in ("", "0"):
+        import traceback
+
+        traceback.print_exception(exc)
+        hint = ""
+    else:
+        hint = f" ({TRACEBACK_VARIABLE}=1 or --traceback shows where)"
+    text = one_line(f"{type(exc).__name__}: {exc}")
+    return error_line(f"internal error: {text}{hint}"), INTERNAL_ERROR

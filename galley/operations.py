@@ -8,7 +8,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from galley import cachekey, dist, filelock, layout, local, sync
@@ -16,13 +15,13 @@ from galley.arch import Arch
 from galley.chef import prepare
 from galley.chef.recipe import Recipe
 from galley.chef.workspace import is_outside
-from galley.config import Settings
 from galley.docker import backend as docker_backend
 from galley.docker import images, vendor
 from galley.docker import prune as docker_prune
 from galley.docker.backend import DockerPlan
 from galley.docker.client import detect, require_daemon
 from galley.errors import ConfigError, GalleyError, VerifyFailed, WorkspaceError, one_line
+from galley.options import Rebuild, Settings
 from galley.plan import Plan, make_plan
 from galley.prune import VENDOR_GROUP, Decision, Item, decide
 from galley.results import ArchResult, print_table
@@ -68,9 +67,7 @@ def locked_recipe(settings: Settings) -> Recipe:
 
 def docker_plans(settings: Settings, arch_names: list[str] | None) -> list[DockerPlan]:
     recipe = locked_recipe(settings)
-    return docker_backend.plans(
-        settings, recipe, settings.arch_list(arch_names), settings.docker.mode
-    )
+    return docker_backend.plans(settings, recipe, settings.arch_list(arch_names), settings.mode)
 
 
 def plans(settings: Settings, arch_names: list[str] | None) -> list[Plan]:
@@ -107,9 +104,9 @@ def backend_groups(settings: Settings, arch_names: list[str] | None) -> Groups:
         print(f"galley: {name}: {reason}; the docker backend builds it", file=sys.stderr)
     groups: Groups = []
     if local_names:
-        groups.append((replace(settings, backend="local"), local_names))
+        groups.append((settings.replace(backend="local"), local_names))
     if docker_names:
-        groups.append((replace(settings, backend="docker"), docker_names))
+        groups.append((settings.replace(backend="docker"), docker_names))
     return groups
 
 
@@ -128,7 +125,7 @@ def _run_groups(
 
 
 def cook(
-    settings: Settings, arch_names: list[str] | None, explain: bool = False
+    settings: Settings, arch_names: list[str] | None = None, explain: bool = False
 ) -> list[ArchResult]:
     _prepare_cache_dir(settings)
     groups = backend_groups(settings, arch_names)
@@ -136,7 +133,7 @@ def cook(
     return _run_groups(groups, cook_group, settings.arch_list(arch_names))
 
 
-def build(settings: Settings, arch_names: list[str] | None) -> list[ArchResult]:
+def build(settings: Settings, arch_names: list[str] | None = None) -> list[ArchResult]:
     settings.dist_dir.mkdir(parents=True, exist_ok=True)  # before any work: a mistaken --dist
     for arch in settings.arch_list(arch_names):
         dist.check_replaceable(settings.dist_dir / arch.name)
@@ -164,7 +161,7 @@ def _cook(settings: Settings, arch_names: list[str], explain: bool) -> list[Arch
         found = docker_plans(settings, arch_names)
         for dplan in found if explain else []:
             _explain(store, dplan.plan)
-        docker_results = [docker_backend.cook(dplan, settings.docker.push) for dplan in found]
+        docker_results = [docker_backend.cook(dplan, settings.push) for dplan in found]
         _remember(store, found)
         return docker_results
     results = []
@@ -185,7 +182,7 @@ def _build(settings: Settings, arch_names: list[str]) -> list[ArchResult]:
         dplans = docker_plans(settings, arch_names)
         planned = time.monotonic() - started
         results = [
-            docker_backend.build(dplan, settings.docker.push, context_root, settings.dist_dir)
+            docker_backend.build(dplan, settings.push, context_root, settings.dist_dir)
             for dplan in dplans
         ]
         _remember(store, dplans)
@@ -213,7 +210,7 @@ def prune(
     if max_size is None and older_than is None and keep is None:
         raise ConfigError("cache-prune needs --max-size, --older-than or --keep")
     if settings.backend == "docker":
-        docker = detect(settings.docker.client, settings.cache_dir)
+        docker = detect(settings.client, settings.cache_dir)
         require_daemon(docker)
         docker_prune.prune(docker, older_than, keep, dry_run)
     store = Store(settings.cache_dir)
@@ -278,7 +275,9 @@ def print_prune_table(rows: list[tuple[Decision, str]], cache_dir: Path) -> None
     )
 
 
-def verify(settings: Settings, arch_names: list[str] | None, reproducible: bool = False) -> Report:
+def verify(
+    settings: Settings, arch_names: list[str] | None = None, reproducible: bool = False
+) -> Report:
     """Run every check for the requested arches; raises VerifyFailed after printing problems."""
     report = Report()
     recipe = workspace_recipe(settings)
@@ -322,14 +321,12 @@ def verify_reproducible(settings: Settings, arch_names: list[str] | None) -> lis
         sources = layout.of(workspace_recipe(settings), settings.workspace, settings.extra_sources)
         tree = root / "elsewhere" / sources.root.name
         sources.mirror(tree, exclude=[settings.dist_dir])  # as builds see it
-        fresh = settings.with_flags(
-            workspace=tree / sources.nest, cache_dir=root / "cache", dist_dir=root / "dist"
-        )
         # docker builds cook from scratch too, under a throw-away name
-        fresh = replace(fresh, docker=replace(
-            fresh.docker, registry=None, push=False, no_cache=True,
-            cook_repository=f"galley-verify-{os.getpid()}",
-        ))  # fmt: skip
+        fresh = settings.replace(
+            workspace=tree / sources.nest, cache_dir=root / "cache", dist_dir=root / "dist",
+            registry=None, push=False,
+            rebuild=Rebuild(cook_repository=f"galley-verify-{os.getpid()}", no_cache=True),
+        )  # fmt: skip
         groups = backend_groups(fresh, arch_names)
         try:
             for group, names in groups:
@@ -360,12 +357,12 @@ def _explain(store: Store, plan: Plan) -> None:
         print(f"  {line}", file=sys.stderr)
 
 
-def builder_image(settings: Settings, arch_names: list[str] | None) -> list[dict[str, str]]:
+def builder_image(settings: Settings, arch_names: list[str] | None = None) -> list[dict[str, str]]:
     """Build (or find) the builder image of each arch for the configured mode."""
-    docker = detect(settings.docker.client, settings.cache_dir)
+    docker = detect(settings.client, settings.cache_dir)
     require_daemon(docker)
     found = []
     for arch in settings.arch_list(arch_names):
-        builder = images.builder_image(docker, settings, arch, settings.docker.mode)
+        builder = images.builder_image(docker, settings, arch, settings.mode)
         found.append({"arch": arch.name, "image": builder.tag, "id": builder.image_id})
     return found

@@ -17,10 +17,10 @@ from galley.chef import cleanup
 from galley.chef.cooker import CookOptions, split_features
 from galley.chef.recipe import Recipe, TargetKind
 from galley.chef.workspace import is_outside
-from galley.config import Settings
 from galley.errors import ConfigError, ToolNotFound
 from galley.hashing import sha256_file
 from galley.layout import SourceLayout
+from galley.options import Settings
 
 #: What rustc says of the target's cfg under the given rustflags.
 CfgQuery = Callable[[tuple[str, ...]], cargo_cfg.Cfgs]
@@ -184,7 +184,7 @@ def _linker(
     names one for the target (`[target.<triple>]` or a `[target.'cfg(..)']` matching
     `target_cfg()`, asked only then: cargo reads it there, and the recipe, part of the key,
     carries it); else the arch table's cross gcc (none for the host)."""
-    override = settings.overrides.get(arch.name)
+    override = settings.arch_overrides.get(arch.name)
     if override and override.linker:
         return override.linker
     config = _config(recipe)

@@ -9,11 +9,12 @@ import sys
 from collections.abc import Iterator
 
 from invoke.exceptions import ParseError
+from invoke.parser.argument import Argument
 from invoke.parser.context import to_flag
 from invoke.program import Program
 
 from galley import __version__
-from galley.errors import describe_os_error, error_line
+from galley.errors import TRACEBACK_VARIABLE, describe_os_error, error_line
 from galley.tasks import ns
 
 #: invoke's words for a flag given without its value: "Flag <Argument: cache_dir> needed value…"
@@ -22,8 +23,32 @@ NO_VALUE = re.compile(r"^Flag <Argument: (\w+)\b.*needed value")
 UNKNOWN = re.compile(r"^No idea what (.+) is!$")
 
 
+#: invoke's own core flags that galley offers: help, listing, version, shell completion.
+OFFERED = ("complete", "help", "list", "print-completion-script", "version")
+
+
 class GalleyProgram(Program):
-    """invoke's Program whose command-line errors name the flag as the user typed it."""
+    """invoke's Program with galley's own core flags (invoke's sudo, pty, echo, warn-only,
+    dry-run, runtime-config and such are not offered) and command-line errors that name the
+    flag as the user typed it."""
+
+    def core_args(self) -> list[Argument]:
+        offered = [a for a in super().core_args() if a.name in OFFERED]
+        traceback = Argument(
+            names=("traceback",), kind=bool, default=False,
+            help=f"After an internal error's line, print its traceback ({TRACEBACK_VARIABLE}=1).",
+        )  # fmt: skip
+        return [*offered, traceback]
+
+    def parse_core_args(self) -> None:
+        """Parse galley's core flags; the ones invoke's own code reads but galley does not
+        offer keep their defaults."""
+        super().parse_core_args()
+        for argument in super().core_args():
+            if argument.name not in self.args:
+                self.args[argument.name] = argument
+        if self.args.traceback.value:
+            os.environ[TRACEBACK_VARIABLE] = "1"
 
     def parse_core(self, argv: list[str] | None) -> None:
         with _plain_parse_errors():

@@ -793,7 +793,7 @@ def test_workspace_errors_are_one_line(toy: Path, tmp_path: Path) -> None:
         ('profile = ""\n', "profile '' is not a cargo profile name"),
         ('[arch.arm64]\nlibc = "uclibc"\n', "libc must be one of gnu, musl"),
         ('[docker]\nmode = "magic"\n', "docker.mode must be one of"),
-        ('[docker]\nregistry = "https://registry.example"\n', "[docker]: registry must be"),
+        ('[docker]\nregistry = "https://registry.example"\n', "docker.registry must be HOST"),
         ("arches = []\n", "arches must name at least one arch"),
         ('glibc_floor = "banana"\n', "glibc_floor must look like"),
         ("source_date_epoch = -1\n", "source_date_epoch must be between"),

@@ -20,7 +20,6 @@ machine (cook image pulled, nothing built in its mount yet) starts from them.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -37,12 +36,12 @@ from galley.arch import Arch
 from galley.chef import cleanup, skeleton
 from galley.chef.cooker import copy_patch_sources, copy_vendored_dirs
 from galley.chef.recipe import Recipe
-from galley.config import Settings
 from galley.docker import images, scripts, vendor
 from galley.docker.client import Docker, Image, detect, registry_has
 from galley.docker.scripts import COOKED, DUMMIES, MESSAGES, RUN_ID_NAME, SRC, TARGET
 from galley.errors import CommandFailed, DockerError, ToolNotFound
 from galley.hashing import sha256_file
+from galley.options import Settings
 from galley.plan import Plan, make_plan
 from galley.results import ArchResult
 
@@ -63,15 +62,15 @@ class DockerPlan:
 
     @property
     def local_tag(self) -> str:
-        repository = self.plan.settings.docker.cook_repository
+        repository = self.plan.settings.rebuild.cook_repository
         return f"{repository}:{self.plan.arch.name}-{self.plan.key[:12]}"
 
     @property
     def remote_ref(self) -> str | None:
-        registry = self.plan.settings.docker.registry
+        registry = self.plan.settings.registry
         if not registry:
             return None
-        repository = self.plan.settings.docker.repository
+        repository = self.plan.settings.repository
         return f"{registry}/{repository}:cook-{self.plan.arch.name}-{self.plan.key[:12]}"
 
     @property
@@ -85,12 +84,12 @@ class DockerPlan:
 
     @property
     def uses_cache_mount(self) -> bool:
-        return self.docker.mode != "legacy" and not self.plan.settings.docker.no_cache
+        return self.docker.mode != "legacy" and not self.plan.settings.rebuild.no_cache
 
 
 def plans(settings: Settings, recipe: Recipe, arches: list[Arch], mode: str) -> list[DockerPlan]:
     # the daemon is checked by the first image query
-    docker = detect(settings.docker.client, settings.cache_dir)
+    docker = detect(settings.client, settings.cache_dir)
     print(f"galley: docker client {docker.describe()}", file=sys.stderr)
     found = []
     for arch in arches:
@@ -108,7 +107,7 @@ def plans(settings: Settings, recipe: Recipe, arches: list[Arch], mode: str) -> 
             print(warning, file=sys.stderr)
         chef = _chef(settings.chef, facts, builder)
         plan = make_plan(
-            dataclasses.replace(settings, chef=chef), arch, recipe, toolchain,
+            settings.replace(chef=chef), arch, recipe, toolchain,
             builder_image=builder.image_id, backend="docker", mode=mode,
         )  # fmt: skip
         found.append(DockerPlan(plan, docker, builder, mode))
@@ -117,8 +116,8 @@ def plans(settings: Settings, recipe: Recipe, arches: list[Arch], mode: str) -> 
 
 def forget_cook_images(settings: Settings) -> None:
     """Remove every local image named `<cook_repository>:*` (throw-away verify cooks)."""
-    docker = detect(settings.docker.client, settings.cache_dir)
-    for reference in docker.references(settings.docker.cook_repository):
+    docker = detect(settings.client, settings.cache_dir)
+    for reference in docker.references(settings.rebuild.cook_repository):
         docker.remove_image(reference)
 
 
@@ -175,7 +174,7 @@ def _build_in(
         result.details["warm_image"] = base
     arch_dir = dist_dir / plan.arch.name
     inputs = _context_digest(context, _build_args(dplan, base))
-    reusable = result.cache == "hit" and not push and not plan.settings.docker.no_cache
+    reusable = result.cache == "hit" and not push and not plan.settings.rebuild.no_cache
     manifest = dist.read_manifest(arch_dir) if reusable else None
     if manifest and manifest.get("build_inputs") == inputs and dist.unaltered(arch_dir, manifest):
         result.details.update(up_to_date=True, compiled=[])
@@ -327,7 +326,7 @@ def _docker_build(dplan: DockerPlan, context: Path, out: Path, base: str) -> boo
         build_args=_build_args(dplan, base), target="out" if buildx else "build",
         output=out if buildx else None, iidfile=iidfile,
         secrets=None if legacy else {RUN_ID_SECRET: run_id},
-        network_none=True, no_cache=dplan.plan.settings.docker.no_cache,
+        network_none=True, no_cache=dplan.plan.settings.rebuild.no_cache,
     )  # fmt: skip
     if iidfile:
         image = iidfile.read_text(encoding="utf-8").strip()
@@ -440,7 +439,7 @@ def _cook_image(dplan: DockerPlan, result: ArchResult) -> None:
     dplan.docker.build(
         context, dockerfile, tag=dplan.local_tag, platform=dplan.builder.platform,
         build_args=args, labels=labels, network_none=True,
-        no_cache=plan.settings.docker.no_cache,
+        no_cache=plan.settings.rebuild.no_cache,
     )  # fmt: skip
     result.details["cook_seconds"] = round(time.monotonic() - started, 3)
     shutil.rmtree(context, ignore_errors=True)
@@ -454,7 +453,7 @@ def _inputs_digest(plan: Plan) -> str:
 
 def _closest_cook_image(dplan: DockerPlan) -> str | None:
     """The local cook image with the same inputs and most lockfile packages in common."""
-    if dplan.plan.settings.docker.no_cache:
+    if dplan.plan.settings.rebuild.no_cache:
         return None
     docker, mine = dplan.docker, set(delta.lock_packages(dplan.plan.recipe))
     best, best_score = None, (0, 0.0)

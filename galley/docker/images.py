@@ -14,9 +14,9 @@ from pathlib import Path
 from galley import arch as arches
 from galley import shell
 from galley.arch import Arch
-from galley.config import Settings
 from galley.docker.client import Docker
 from galley.errors import CommandFailed, ConfigError, DockerError
+from galley.options import Settings
 
 BUILD_DIR = Path(__file__).resolve().parent.parent.parent / "build"
 #: The arches Debian bookworm has a port for (riscv64 is official only from trixie on).
@@ -60,8 +60,8 @@ def base_image(docker: Docker, arch: Arch, mirror: str | None) -> tuple[str, str
 
 def builder_image(docker: Docker, settings: Settings, arch: Arch, mode: str) -> Builder:
     """The configured builder image, or one built here for `arch` in `mode`."""
-    configured = settings.docker.builder_image
-    if configured and (settings.docker.packages or settings.docker.target_packages):
+    configured = settings.builder_image
+    if configured and (settings.packages or settings.target_packages):
         raise ConfigError(
             f"docker.packages and docker.target_packages go into the builder images galley "
             f"builds; install them in {configured} instead"
@@ -81,12 +81,12 @@ def builder_image(docker: Docker, settings: Settings, arch: Arch, mode: str) -> 
         platform = arch.docker_platform if mode == "emulate" else arches.host().docker_platform
         return Builder(configured, image_id, platform, mode)
     base_arch = _base_arch(arch, mode)
-    base, base_id = base_image(docker, base_arch, settings.docker.mirror)
+    base, base_id = base_image(docker, base_arch, settings.mirror)
     cross = [arches.get(a) for a in CROSS_ARCHES if a != base_arch.name] if mode == "cross" else []
     args = {
         "BASE": base,
         "CROSS_DEBIAN_ARCHES": " ".join(a.debian_arch for a in cross),
-        "RUST_WEB_VERSION": settings.docker.rust_version,
+        "RUST_WEB_VERSION": settings.rust_version,
     }
     extra = _extra_packages(settings, cross)
     if extra:  # only then: the default images keep their tags
@@ -106,9 +106,9 @@ def builder_image(docker: Docker, settings: Settings, arch: Arch, mode: str) -> 
 
 def _extra_packages(settings: Settings, cross: list[Arch]) -> list[str]:
     """`packages` as named, `target_packages` for the image's own arch and each cross arch."""
-    targets = settings.docker.target_packages
+    targets = settings.target_packages
     qualified = [f"{name}:{a.debian_arch}" for a in cross for name in targets]
-    return [*settings.docker.packages, *targets, *qualified]
+    return [*settings.packages, *targets, *qualified]
 
 
 def _built_id(docker: Docker, tag: str) -> str:

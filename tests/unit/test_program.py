@@ -1,0 +1,83 @@
+"""The `galley` program's own command line: its help, its flags, its errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from invoke.exceptions import Exit
+
+from galley.errors import INTERNAL_ERROR, TRACEBACK_VARIABLE
+from galley.tasks import _one_line_errors
+
+
+def galley(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "galley", *args], capture_output=True, text=True, timeout=60,
+        env={**os.environ, **(env or {})}, cwd=Path(__file__).parent,
+    )  # fmt: skip
+
+
+def test_help_offers_galleys_flags_and_tasks_only() -> None:
+    shown = galley("--help")
+    assert shown.returncode == 0
+    for offered in ("--list", "--version", "--help", "--traceback", "--print-completion-script"):
+        assert offered in shown.stdout
+    for task in ("prepare", "cook", "build", "cache-prune", "verify", "builder-image"):
+        assert task in shown.stdout
+    for invokes in ("sudo", "pty", "echo", "warn-only", "--dry", "--hide", "command-timeout"):
+        assert invokes not in shown.stdout
+    assert "-f STRING" not in shown.stdout and "--config" not in shown.stdout
+
+
+@pytest.mark.parametrize("flag", ["--pty", "--echo", "--warn-only", "--prompt-for-sudo-password"])
+def test_invokes_run_flags_are_not_accepted(flag: str) -> None:
+    refused = galley(flag, "--list")
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"galley: error: no such flag or task: '{flag}' (see `galley --help`)"
+    )
+
+
+def test_a_tasks_help_lists_the_flags_of_the_option_table() -> None:
+    shown = galley("build", "--help")
+    assert shown.returncode == 0
+    for flag in ("--arch", "--registry", "--push", "--dist", "--cache-dir", "--config"):
+        assert flag in shown.stdout
+    assert "--reproducible" not in shown.stdout  # verify's
+
+
+def test_version() -> None:
+    from galley import __version__
+
+    assert galley("--version").stdout.strip() == f"galley {__version__}"
+
+
+def _fail_inside() -> None:
+    """A fault in galley itself: nothing a user does causes one, so the test raises it."""
+    with _one_line_errors():
+        raise RuntimeError("an unexpected state")
+
+
+def test_an_internal_error_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(TRACEBACK_VARIABLE, raising=False)
+    with pytest.raises(Exit) as caught:
+        _fail_inside()
+    assert caught.value.code == INTERNAL_ERROR
+    assert str(caught.value.message) == (
+        "galley: error: internal error: RuntimeError: an unexpected state "
+        f"({TRACEBACK_VARIABLE}=1 or --traceback shows where)"
+    )
+
+
+def test_the_traceback_switch_prints_where(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(TRACEBACK_VARIABLE, "1")
+    with pytest.raises(Exit) as caught:
+        _fail_inside()
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+    assert str(caught.value.message).endswith("RuntimeError: an unexpected state")
