@@ -1,7 +1,9 @@
-"""drop_unused keeps what the lockfile and the workspace still name, and only that."""
+"""drop_unused keeps what the lockfile and the workspace still name, and only that; verify
+reports an entry whose fingerprints and artifacts do not match."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ import pytest
 
 from galley.chef.recipe import Manifest, Recipe
 from galley.delta import drop_unused, lock_packages
+from galley.store import Store
 from helpers import RENAMED_LIBS, RENAMED_LIBS_OUTPUT, galley, results, write_tree
 
 LOCK = """version = 4
@@ -120,3 +123,41 @@ def test_a_cold_build_compiles_only_the_workspace(
     binary = workspace / "dist" / "amd64" / "bin" / "app"
     assert subprocess.run([binary], capture_output=True, text=True).stdout == RENAMED_LIBS_OUTPUT
     galley("verify", cwd=workspace, cache=cache)
+
+
+@pytest.mark.cargo
+def test_verify_reports_fingerprints_and_artifacts_that_do_not_match(
+    renamed_build: tuple[Path, Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """A fingerprint with no artifacts (cargo compiles that package again), and artifacts no
+    fingerprint owns, FAIL verify. The damage is made by hand, as no cook can make it: in a copy
+    of the entry, dlv-list's deps files and hashbrown's fingerprint are deleted, and the copy is
+    published again through the store, so its files.json matches what it holds (as it did for
+    entries whose drop deleted the artifacts of dependencies named unlike their libraries)."""
+    workspace, cache, _ = renamed_build
+    shutil.copytree(cache / "entries", tmp_path / "cache" / "entries", symlinks=True)
+    store = Store(tmp_path / "cache")
+    [entry] = store.entries()
+    target = tmp_path / "target"
+    shutil.copytree(entry.target_dir, target, symlinks=True)
+    [profile] = [p.parent for p in target.glob("*/release/.fingerprint")]
+    where = f"  FAIL: cache entry {entry.key[:12]}: {profile.relative_to(target).as_posix()}"
+    [dlv_list] = profile.glob(".fingerprint/dlv-list-*")
+    removed = sorted(profile.glob(f"deps/*dlv_list{dlv_list.name.removeprefix('dlv-list')}*"))
+    [hashbrown] = profile.glob(".fingerprint/hashbrown-*")
+    unowned = sorted(profile.glob(f"deps/*{hashbrown.name.removeprefix('hashbrown')}*"))
+    assert removed and unowned, sorted(p.name for p in (profile / "deps").iterdir())
+    expected = [
+        f"{where}/.fingerprint/{dlv_list.name}: no file of deps/ or build/ has its hash",
+        *(f"{where}/deps/{path.name}: no fingerprint has its hash" for path in unowned),
+    ]
+    for path in removed:
+        path.unlink()
+    shutil.rmtree(hashbrown)
+    with store.lock(entry.key):
+        store.publish(entry.key, entry.meta["key_manifest"], target, entry.meta)
+
+    failed = galley("verify", cwd=workspace, cache=tmp_path / "cache", check=False)
+    assert failed.returncode == 9, failed.stderr
+    fails = [line for line in failed.stderr.splitlines() if line.startswith("  FAIL: ")]
+    assert sorted(fails) == sorted(expected), failed.stderr
