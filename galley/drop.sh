@@ -7,12 +7,13 @@
 # awk (mawk too: no regex intervals).
 #
 # What belongs to a package is what cargo records, not a guess from names. Cargo (checked on
-# 1.85, 1.95 and 1.96; compilation_files.rs, `pkg_dir` and `outputs`) names a unit's fingerprint
-# dir `.fingerprint/<package>-<hash>` and its build-script dir `build/<package>-<hash>`, and gives
-# its deps/ files the same `-<hash>` (the unit's metadata hash, `-C extra-filename`) after the
-# name of its *target*, which may differ from the package's (md-5: `deps/libmd5-<hash>.rlib`).
-# So a package's units are its fingerprint dirs, and their files those with the same hash.
-# Entries without a hash (a workspace crate's cdylib) are left alone.
+# 1.85, 1.95 and 1.96; compilation_files.rs, `pkg_dir` and `calc_outputs_rustc`) names a unit's
+# fingerprint dir `.fingerprint/<package>-<hash>` and its build-script dir
+# `build/<package>-<hash>`, and gives its deps/ files the same `-<hash>` (the unit's metadata
+# hash, `-C extra-filename`) after the name of its *target*, which may differ from the
+# package's (md-5: `deps/libmd5-<hash>.rlib`). So a package's units are its fingerprint dirs,
+# and their files those with the same hash. Entries without a hash (a workspace crate's cdylib)
+# are left alone.
 set -eu
 target=$1
 shift
