@@ -1,36 +1,38 @@
 """Delta cooking: a new cook starts from the closest entry of the same arch, toolchain, target,
 profile and flags (most shared lockfile packages), so cargo compiles only what changed; then the
-artifacts of packages the new lockfile no longer has are dropped, so entries do not grow."""
+artifacts of packages the new lockfile no longer has are dropped, so entries do not grow. The
+drop is galley/drop.sh, which the docker backend runs in builder images too."""
 
 from __future__ import annotations
 
-import re
-import shutil
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from galley import cachekey
+from galley import cachekey, shell
 from galley.chef import cleanup
 from galley.chef.recipe import Recipe
 from galley.store import Entry, Store
 
-_HASHED = re.compile(r"^(?P<name>.+?)-[0-9a-f]{16}(?:\..*)?$")
+DROP_SCRIPT = Path(__file__).with_name("drop.sh")
 
 
 def lock_packages(recipe: Recipe) -> list[str]:
     """`name version` of every external (sourced) lockfile package."""
+    return sorted(
+        f"{p.get('name')} {p.get('version')}" for p in _lock_entries(recipe) if "source" in p
+    )
+
+
+def _lock_entries(recipe: Recipe) -> list[dict[str, Any]]:
+    """The lockfile's `[[package]]` tables (none when it is missing or unreadable)."""
     if not recipe.lock_file:
         return []
     try:
         packages = tomllib.loads(recipe.lock_file).get("package", [])
     except tomllib.TOMLDecodeError:
         return []
-    return sorted(
-        f"{p.get('name')} {p.get('version')}"
-        for p in packages
-        if isinstance(p, dict) and "source" in p
-    )
+    return [p for p in packages if isinstance(p, dict)] if isinstance(packages, list) else []
 
 
 def closest(store: Store, key_manifest: dict[str, Any], recipe: Recipe) -> Entry | None:
@@ -57,23 +59,21 @@ def _entry_packages(entry: Entry) -> set[str]:
 
 
 def keep_names(recipe: Recipe) -> set[str]:
-    """Package and crate names whose artifacts a target dir for `recipe` still needs (local
-    crates and path patches, which the lockfile lists without a source, included)."""
+    """Names of the packages whose artifacts a target dir for `recipe` still needs: the
+    lockfile's, and the local packages and path patches (for a recipe without a lockfile)."""
     local, _ = cleanup.local_names(recipe, with_patched=True)
-    names = {line.split(" ")[0] for line in lock_packages(recipe)} | local
-    return names | {name.replace("-", "_") for name in names} | {"build_script_build"}
+    names = {p["name"] for p in _lock_entries(recipe) if isinstance(p.get("name"), str)}
+    return names | local
+
+
+def drop_script() -> str:
+    """The text of galley/drop.sh."""
+    return DROP_SCRIPT.read_text(encoding="utf-8")
 
 
 def drop_unused(target_dir: Path, recipe: Recipe) -> int:
-    """Remove artifacts of packages that are neither local nor in the lockfile; returns count."""
-    keep = keep_names(recipe)
-    removed = 0
-    for profile in cleanup.profile_dirs(target_dir):
-        for directory in (profile / ".fingerprint", profile / "build", profile / "deps"):
-            for path in directory.iterdir() if directory.is_dir() else []:
-                match = _HASHED.match(path.name)
-                name = match.group("name") if match else ""
-                if match and name not in keep and name.removeprefix("lib") not in keep:
-                    shutil.rmtree(path) if path.is_dir() else path.unlink()
-                    removed += 1
-    return removed
+    """Remove the artifacts of packages that are neither local nor in the lockfile, and those
+    no fingerprint owns (galley/drop.sh, on the host); returns how many files and dirs."""
+    names = sorted(keep_names(recipe))
+    removed = shell.capture(["sh", DROP_SCRIPT, target_dir, *names])
+    return len(removed.splitlines())

@@ -1,7 +1,9 @@
 """`verify`: prove what was built. Each check returns problems; an empty report means OK.
 
 - the recipe of the workspace equals the one the dist was built from,
-- every cache entry matches its file manifest and key,
+- every cache entry matches its file manifest and key, and each of its fingerprints owns
+  artifacts and each artifact is owned by a fingerprint (cargo compiles a unit without artifacts
+  again: the entry would not hold what it claims),
 - each artifact matches its recorded sha256, is an ELF of the arch's class, endianness and
   machine, static/dynamic as the libc implies (a cdylib: a shared library), needs no glibc newer
   than the floor, and is not one of the cook's dummies; `rootfs.tar` holds only `usr/` payload,
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +23,7 @@ from typing import Any
 
 from galley import dist, elf
 from galley.arch import Arch, Libc
+from galley.chef import cleanup
 from galley.chef.recipe import Recipe
 from galley.errors import GalleyError
 from galley.hashing import sha256_file, sha256_stream
@@ -46,11 +50,58 @@ def check_recipe(recipe: Recipe, manifest: dict[str, Any] | None, arch: str) -> 
     return []
 
 
+#: A cargo file's or dir's name up to its first dot (crate and package names have none), ending
+#: with its unit's hash.
+UNIT_STEM = re.compile(r".+-([0-9a-f]{16})")
+
+
 def check_store(store: Store) -> list[str]:
+    """Problems of every cache entry: its files against its manifest, then, when they match, its
+    fingerprints against its artifacts."""
     problems = []
     for entry in store.entries():
-        problems += [f"cache entry {entry.key[:12]}: {p}" for p in store.problems(entry)[:5]]
+        found = store.problems(entry) or check_units(entry.target_dir)
+        problems += [f"cache entry {entry.key[:12]}: {p}" for p in found[:5]]
     return problems
+
+
+def check_units(target: Path) -> list[str]:
+    """In each profile dir of a cargo target dir: fingerprints whose hash no file of deps/ or
+    build/ has, and files there whose hash no fingerprint has. Cargo gives a unit's fingerprint
+    dir, build-script dir and deps/ files the same hash (see galley/drop.sh)."""
+    problems = []
+    for profile in cleanup.profile_dirs(target):
+        where = profile.relative_to(target).as_posix()
+        fingerprints = _hashed(profile / ".fingerprint")
+        artifacts = {
+            f"{kind}/{name}": unit
+            for kind in ("build", "deps")
+            for unit, names in _hashed(profile / kind).items()
+            for name in names
+        }
+        owned = set(artifacts.values())
+        problems += [
+            f"{where}/.fingerprint/{name}: no file of deps/ or build/ has its hash"
+            for unit, names in sorted(fingerprints.items())
+            for name in names
+            if unit not in owned
+        ]
+        problems += [
+            f"{where}/{path}: no fingerprint has its hash"
+            for path, unit in sorted(artifacts.items())
+            if unit not in fingerprints
+        ]
+    return problems
+
+
+def _hashed(directory: Path) -> dict[str, list[str]]:
+    """{unit hash: names} of the entries of `directory` whose names end with one."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(directory.iterdir()) if directory.is_dir() else []:
+        match = UNIT_STEM.fullmatch(path.name.split(".")[0])
+        if match:
+            found.setdefault(match.group(1), []).append(path.name)
+    return found
 
 
 def check_artifacts(

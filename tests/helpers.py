@@ -232,6 +232,32 @@ def proto_reading_crate(repo: Path, cargo: str, word: str) -> Path:
     return repo / "app"
 
 
+#: A crate whose dependencies' library names differ from their package names (issue #41):
+#: md-5 (a `[lib] name` override, `md5`), rust-ini (`ini`), xml-rs (`xml`), Inflector (upper
+#: case, `inflector`) and utf-8 (hyphenated, `utf8`); cargo names their `deps/` files after the
+#: library. Inflector without its default features, which only add regex.
+RENAMED_LIBS = {
+    "Cargo.toml": '[workspace]\nmembers = ["app"]\nresolver = "2"\n',
+    "app/Cargo.toml": (
+        '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n'
+        '[dependencies]\nmd-5 = "0.10"\nrust-ini = "0.18"\nxml-rs = "0.8"\n'
+        'Inflector = { version = "0.11", default-features = false }\nutf-8 = "0.7"\n'
+    ),
+    "app/src/main.rs": (
+        "use md5::Digest;\n"
+        "fn main() {\n"
+        '    let ini = ini::Ini::load_from_str("[a]\\nb = c\\n").unwrap();\n'
+        '    let xml = xml::reader::EventReader::from_str("<a/>").into_iter().count();\n'
+        '    let snake = inflector::cases::snakecase::to_snake_case("HelloWorld");\n'
+        '    let text = utf8::decode(b"ok").unwrap();\n'
+        '    println!("{:x} {} {xml} {snake} {text}", md5::Md5::digest(b"x"), ini.len());\n'
+        "}\n"
+    ),
+}
+#: What the RENAMED_LIBS binary prints.
+RENAMED_LIBS_OUTPUT = "9dd4e461268c8034f5c8564e155c67a6 1 4 hello_world ok\n"
+
+
 #: Two unrelated binaries: `app` (needs libc) and `tool` (needs log).
 # the small workspace of the task tests (fixture `toy`): an app, a path library, two crates
 TOY = {

@@ -28,6 +28,8 @@ from galley.chef import prepare
 from helpers import (
     EPOCH_CRATE,
     EXAMPLE,
+    RENAMED_LIBS,
+    RENAMED_LIBS_OUTPUT,
     REPO,
     TWO_BINARIES,
     galley,
@@ -1419,6 +1421,41 @@ def test_a_dependency_bump_keeps_the_workspace_crates(
     back = only_result(galley("build", *common, cwd=workspace, cache=cache).stdout)
     assert back["key"] == first["key"] and back["compiled"] == ["app"]
     assert run_foreign(binary, "s390x-linux-gnu") == "hello back true\n"
+
+
+def test_dependencies_named_unlike_their_libraries_stay_cooked(
+    docker: str, tmp_path: Path, cargo: str
+) -> None:
+    """Dependencies whose library names differ from their package names (md-5's is `md5`) keep
+    their artifacts through drop.sh: the build that fills the cache mount from the cook compiles
+    only the workspace's crate, and after a dependency is added, the delta cook seeded from that
+    cook compiles only the new one and the build only the workspace's crate again."""
+    workspace = write_tree(tmp_path / "renamed", RENAMED_LIBS)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    common = ("--backend", "docker", "--arch", "s390x", "--json")
+    unique = {"RUSTFLAGS": f"--cfg galley_test_{uuid.uuid4().hex}"}  # a new cook and mount
+
+    def build() -> subprocess.CompletedProcess[str]:
+        return galley("build", *common, cwd=workspace, cache=tmp_path / "cache", env=unique)
+
+    first = only_result(build().stdout)
+    assert first["cache"] == "miss" and first["compiled"] == ["app"]
+    binary = workspace / "dist" / "s390x" / "bin" / "app"
+    assert run_foreign(binary, "s390x-linux-gnu") == RENAMED_LIBS_OUTPUT
+
+    manifest = workspace / "app" / "Cargo.toml"
+    manifest.write_text(manifest.read_text() + 'itoa = "1"\n')
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    bumped = build()
+    result = only_result(bumped.stdout)
+    assert result["seeded_from"] == first["cook_image"] and result["compiled"] == ["app"]
+    compiling = {
+        line.split("Compiling ")[1].split()[0]
+        for line in bumped.stderr.splitlines()
+        if " Compiling " in line
+    }
+    assert compiling == {"itoa", "app"}, compiling  # app: the cook's dummy, then the real one
+    assert run_foreign(binary, "s390x-linux-gnu") == RENAMED_LIBS_OUTPUT
 
 
 def test_a_bump_cooked_elsewhere_keeps_the_workspace_crates(

@@ -26,6 +26,7 @@ FILLING = ".galley-filling"  # in a cache mount: a fill from a cook began and di
 SOURCES = ".galley-sources.txt"  # in a cache mount: `sha256 mtime path` of the last build's sources
 MESSAGES = "cargo-messages.jsonl"
 RUN_ID_NAME = "run-id"  # the build's nonce, mounted at /galley/<name> and copied to /out
+DROP_END = "GALLEY_DROP_SH"  # the end of drop.sh's here-document
 
 
 def cook_script(plan: Plan, mode: str) -> str:
@@ -89,21 +90,14 @@ def env_lines(plan: Plan, mode: str) -> str:
 
 
 def drop_script(recipe: Recipe, target: str = TARGET) -> str:
-    """delta.drop_unused as sh (builder images have no Python): one awk pass over the names."""
-    keep = sorted(delta.keep_names(recipe))
-    hashed = "-" + "[0-9a-f]" * 16
+    """delta.drop_unused in a builder image (which has no Python): galley/drop.sh itself, written
+    out by a here-document, run on `target` with the names of the packages to keep."""
+    names = shlex.join(sorted(delta.keep_names(recipe)))
     return (
-        f"printf '%s\\n' {' '.join(shlex.quote(n) for n in keep)} > /tmp/galley-keep\n"
-        f"find {target} -mindepth 2 -maxdepth 3 -type d -name .fingerprint | while read -r fp; do\n"
-        '    p=$(dirname "$fp")\n'
-        '    find "$p/.fingerprint" "$p/build" "$p/deps" -mindepth 1 -maxdepth 1 2>/dev/null\n'
-        'done | awk \'BEGIN { while ((getline line < "/tmp/galley-keep") > 0) keep[line] = 1 }\n'
-        '{ base = $0; sub(/.*\\//, "", base); name = base\n'
-        f'  if (!sub(/{hashed}(\\..*)?$/, "", name)) next\n'
-        '  bare = name; sub(/^lib/, "", bare)\n'
-        "  if (!(name in keep) && !(bare in keep)) print }' | while read -r path; do\n"
-        '    rm -rf "$path"\n'
-        "done\n"
+        "drop_sh=$(mktemp)\n"
+        f"cat > \"$drop_sh\" <<'{DROP_END}'\n{delta.drop_script()}{DROP_END}\n"
+        f'sh "$drop_sh" {shlex.quote(target)} {names} > /dev/null\n'
+        'rm -f "$drop_sh"\n'
     )
 
 
