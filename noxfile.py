@@ -1,4 +1,5 @@
-"""nox sessions: `tests` and `lint` for development, `cook`/`build`/`verify` per arch for CI.
+"""nox sessions: `lint`, `unit` (fast: no cargo, no docker), `integration` and `tests` (both
+tiers) for development; `cook`/`build`/`verify` per arch for CI.
 
 `nox -t cook -l --json` lists one cook session per arch: the CI matrix (see ci/github-actions.yml).
 The arch list comes from galley's arch table, the single source.
@@ -21,8 +22,20 @@ nox.options.reuse_existing_virtualenvs = True
 
 @nox.session(python=False)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (real cargo, real dockerd) with the project's venv."""
-    session.run(sys.executable, "-m", "pytest", *session.posargs)
+    """Both tiers: tests/unit, then tests/integration (real cargo, dockerd, registry, qemu)."""
+    session.run(sys.executable, "-m", "pytest", "tests/unit", "tests/integration", *session.posargs)
+
+
+@nox.session(python=False)
+def unit(session: nox.Session) -> None:
+    """The fast tier: no cargo, no docker, no network (under a minute)."""
+    session.run(sys.executable, "-m", "pytest", "tests/unit", *session.posargs)
+
+
+@nox.session(python=False)
+def integration(session: nox.Session) -> None:
+    """The integration tier: real cargo, real dockerd, a real registry, real qemu."""
+    session.run(sys.executable, "-m", "pytest", "tests/integration", *session.posargs)
 
 
 @nox.session(python=False)

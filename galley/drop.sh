@@ -3,7 +3,7 @@
 # the files of deps/ and build/ that no unit owns; print each removed path.
 #
 # The one implementation: the local backend runs it on the host (galley.delta), the docker
-# backend in builder images, which have no Python (galley.docker.scripts). POSIX sh, find and
+# backend in builder images, which have no Python (galley.backends.docker.scripts). POSIX sh, find and
 # awk (mawk too: no regex intervals).
 #
 # What belongs to a package is what cargo records, not a guess from names. Cargo (checked on

@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from galley import cachekey, dist, filelock, layout, local, sync
-from galley.arch import Arch
+from galley import backends, cachekey, dist, filelock, layout, sync
+from galley.backends import Backend
+from galley.backends.docker import vendor
+from galley.backends.docker.backend import cook_locks as docker_cook_locks
 from galley.chef import prepare
 from galley.chef.recipe import Recipe
 from galley.chef.workspace import is_outside
-from galley.docker import backend as docker_backend
-from galley.docker import images, vendor
-from galley.docker import prune as docker_prune
-from galley.docker.backend import DockerPlan
-from galley.docker.client import detect, require_daemon
-from galley.errors import ConfigError, GalleyError, VerifyFailed, WorkspaceError, one_line
+from galley.errors import ConfigError, VerifyFailed, WorkspaceError, one_line
 from galley.options import Rebuild, Settings
-from galley.plan import Plan, make_plan
+from galley.plan import Plan
 from galley.prune import VENDOR_GROUP, Decision, Item, decide
 from galley.results import ArchResult, print_table
 from galley.store import Entry, Store
@@ -65,81 +62,51 @@ def locked_recipe(settings: Settings) -> Recipe:
     return recipe
 
 
-def docker_plans(settings: Settings, arch_names: list[str] | None) -> list[DockerPlan]:
-    recipe = locked_recipe(settings)
-    return docker_backend.plans(settings, recipe, settings.arch_list(arch_names), settings.mode)
-
-
-def plans(settings: Settings, arch_names: list[str] | None) -> list[Plan]:
-    """One local plan per requested arch (checks the workspace and the toolchain first)."""
-    recipe = locked_recipe(settings)
-    toolchain = host_toolchain(settings.cargo, settings.workspace)
-    return [make_plan(settings, arch, recipe, toolchain) for arch in settings.arch_list(arch_names)]
-
-
-@functools.cache
-def host_toolchain(cargo: str, workspace: Path) -> cachekey.Toolchain:
-    """The host toolchain cargo uses in the workspace, asked once per process."""
-    return cachekey.probe_toolchain(cargo, workspace)
-
-
-Groups = list[tuple[Settings, list[str]]]
-
-
-def backend_groups(settings: Settings, arch_names: list[str] | None) -> Groups:
-    """The arches per backend. `auto`: local for those the host toolchain has a std for, docker
-    for the others (said on stderr); otherwise the configured one for all."""
-    asked = settings.arch_list(arch_names)
-    if settings.backend != "auto":
-        return [(settings, [arch.name for arch in asked])]
-    check_workspace(settings)  # the probe runs in it
-    reason = "no std for it on the host"
-    try:
-        host = host_toolchain(settings.cargo, settings.workspace)
-    except GalleyError as exc:  # no usable Rust on the host: docker builds every arch
-        host, reason = None, str(exc)
-    local_names = [a.name for a in asked if host and host.has_std(settings.triple(a))]
-    docker_names = [a.name for a in asked if a.name not in local_names]
-    for name in docker_names:
-        print(f"galley: {name}: {reason}; the docker backend builds it", file=sys.stderr)
-    groups: Groups = []
-    if local_names:
-        groups.append((settings.replace(backend="local"), local_names))
-    if docker_names:
-        groups.append((settings.replace(backend="docker"), docker_names))
-    return groups
-
-
-def _run_groups(
-    groups: Groups, run: Callable[[Settings, list[str]], list[ArchResult]], asked: list[Arch]
+def _run(
+    settings: Settings,
+    arch_names: list[str] | None,
+    step: Callable[[Backend[Any], Any, Store], ArchResult],
+    explain: bool = False,
 ) -> list[ArchResult]:
-    """Each backend's arches through `run`; every result names the backend that made it, and
-    they come in the order the arches were asked for."""
-    results = []
-    for group, names in groups:
-        for result in run(group, names):
-            result.details["backend"] = group.backend
-            results.append(result)
+    """`step` for each asked arch, with the backend `backends.assign` gives it; each result
+    names its backend, in the order the arches were asked for, and the key manifests are
+    remembered for the next `cook --explain`."""
+    check_workspace(settings)  # the toolchain probe runs in it
+    asked = settings.arch_list(arch_names)
+    store = Store(settings.cache_dir)
+    found: list[ArchResult] = []
+    for backend, chosen, arches in backends.assign(settings, asked):
+        started = time.monotonic()
+        planned = backend.plans(chosen, locked_recipe(chosen), arches)
+        planning = time.monotonic() - started
+        for item in planned:
+            if explain:
+                _explain(store, item.plan)
+            result = step(backend, item, store)
+            store.remember_manifest(item.plan.arch.name, item.plan.key_manifest)
+            result.details["backend"] = backend.name
+            result.details.setdefault("phases", {})["plan"] = round(planning, 3)
+            found.append(result)
     order = [arch.name for arch in asked]
-    return sorted(results, key=lambda result: order.index(result.arch))
+    return sorted(found, key=lambda result: order.index(result.arch))
 
 
 def cook(
     settings: Settings, arch_names: list[str] | None = None, explain: bool = False
 ) -> list[ArchResult]:
+    """Each arch's dependencies: a cache hit, or cooked and published."""
     _prepare_cache_dir(settings)
-    groups = backend_groups(settings, arch_names)
-    cook_group = functools.partial(_cook, explain=explain)
-    return _run_groups(groups, cook_group, settings.arch_list(arch_names))
+    return _run(settings, arch_names, lambda b, item, store: b.cook(item, store), explain)
 
 
 def build(settings: Settings, arch_names: list[str] | None = None) -> list[ArchResult]:
+    """Each arch cooked if needed and built; outputs in `<dist>/<arch>/`."""
     settings.dist_dir.mkdir(parents=True, exist_ok=True)  # before any work: a mistaken --dist
     for arch in settings.arch_list(arch_names):
         dist.check_replaceable(settings.dist_dir / arch.name)
     _prepare_cache_dir(settings)
-    groups = backend_groups(settings, arch_names)
-    return _run_groups(groups, _build, settings.arch_list(arch_names))
+    dist_dir = settings.dist_dir
+    return _run(settings, arch_names, lambda b, item, store: b.build(item, store, dist_dir))
 
 
 def _prepare_cache_dir(settings: Settings) -> None:
@@ -155,49 +122,6 @@ def _prepare_cache_dir(settings: Settings) -> None:
     sync.tag_cache_dir(settings.cache_dir)
 
 
-def _cook(settings: Settings, arch_names: list[str], explain: bool) -> list[ArchResult]:
-    store = Store(settings.cache_dir)
-    if settings.backend == "docker":
-        found = docker_plans(settings, arch_names)
-        for dplan in found if explain else []:
-            _explain(store, dplan.plan)
-        docker_results = [docker_backend.cook(dplan, settings.push) for dplan in found]
-        _remember(store, found)
-        return docker_results
-    results = []
-    for plan in plans(settings, arch_names):
-        if explain:
-            _explain(store, plan)
-        with local.work_dir(store, plan.arch.name, plan.layout.nest) as work:
-            _, result = local.cook(plan, store, work)
-        results.append(result)
-    return results
-
-
-def _build(settings: Settings, arch_names: list[str]) -> list[ArchResult]:
-    store = Store(settings.cache_dir)
-    started = time.monotonic()
-    if settings.backend == "docker":
-        context_root = settings.cache_dir / "docker"
-        dplans = docker_plans(settings, arch_names)
-        planned = time.monotonic() - started
-        results = [
-            docker_backend.build(dplan, settings.push, context_root, settings.dist_dir)
-            for dplan in dplans
-        ]
-        _remember(store, dplans)
-    else:
-        results = []
-        local_plans = plans(settings, arch_names)
-        planned = time.monotonic() - started
-        for plan in local_plans:
-            with local.work_dir(store, plan.arch.name, plan.layout.nest) as work:
-                results.append(local.build(plan, store, work, settings.dist_dir))
-    for result in results:  # recipe, toolchain probe and cache key: shared by the arches
-        result.details.setdefault("phases", {})["plan"] = round(planned, 3)
-    return results
-
-
 def prune(
     settings: Settings,
     max_size: int | None,
@@ -209,10 +133,7 @@ def prune(
     is in use (an entry being restored or cooked, a vendor dir being copied) is never removed."""
     if max_size is None and older_than is None and keep is None:
         raise ConfigError("cache-prune needs --max-size, --older-than or --keep")
-    if settings.backend == "docker":
-        docker = detect(settings.client, settings.cache_dir)
-        require_daemon(docker)
-        docker_prune.prune(docker, older_than, keep, dry_run)
+    backends.named(settings.backend).prune(settings, older_than, keep, dry_run)
     store = Store(settings.cache_dir)
     entries = {e.key: e for e in store.entries()}
     vendor_dirs = {d.name: d for d in vendor.listing(settings.cache_dir)}
@@ -239,7 +160,7 @@ def _remove_orphan_locks(store: Store, keys: set[str], cache_dir: Path) -> None:
     for path in [
         *store.orphan_locks(keys),
         *vendor.orphan_locks(cache_dir),
-        *docker_backend.cook_locks(cache_dir),
+        *docker_cook_locks(cache_dir),
     ]:
         filelock.discard(path)
 
@@ -327,13 +248,12 @@ def verify_reproducible(settings: Settings, arch_names: list[str] | None) -> lis
             registry=None, push=False,
             rebuild=Rebuild(cook_repository=f"galley-verify-{os.getpid()}", no_cache=True),
         )  # fmt: skip
-        groups = backend_groups(fresh, arch_names)
+        assigned = backends.assign(fresh, fresh.arch_list(arch_names))
         try:
-            for group, names in groups:
-                build(group, names)
+            build(fresh, arch_names)
         finally:
-            if any(group.backend == "docker" for group, _ in groups):
-                docker_backend.forget_cook_images(fresh)
+            for backend, _, _ in assigned:
+                backend.discard_rebuild(fresh)
         for arch in settings.arch_list(arch_names):
             ours = dist.artifacts_of(dist.read_manifest(settings.dist_dir / arch.name))
             theirs = dist.artifacts_of(dist.read_manifest(fresh.dist_dir / arch.name))
@@ -341,13 +261,6 @@ def verify_reproducible(settings: Settings, arch_names: list[str] | None) -> lis
                 if ours.get(name) != theirs.get(name):
                     differences.append(f"{arch.name}: {name} differs from a fresh rebuild")
     return differences
-
-
-def _remember(store: Store, dplans: list[DockerPlan]) -> None:
-    """The key manifests of docker cooks and builds, for the next `cook --explain` (the local
-    backend's cook records its own)."""
-    for dplan in dplans:
-        store.remember_manifest(dplan.plan.arch.name, dplan.plan.key_manifest)
 
 
 def _explain(store: Store, plan: Plan) -> None:
@@ -358,7 +271,10 @@ def _explain(store: Store, plan: Plan) -> None:
 
 
 def builder_image(settings: Settings, arch_names: list[str] | None = None) -> list[dict[str, str]]:
-    """Build (or find) the builder image of each arch for the configured mode."""
+    """Build (or find) the docker builder image of each arch for the configured mode."""
+    from galley.backends.docker import images
+    from galley.backends.docker.client import detect, require_daemon
+
     docker = detect(settings.client, settings.cache_dir)
     require_daemon(docker)
     found = []

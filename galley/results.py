@@ -8,9 +8,11 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from galley.units import format_size
+
+CacheStatus = Literal["hit", "miss", "pulled"]
 
 
 @dataclass
@@ -20,7 +22,7 @@ class ArchResult:
     arch: str
     target: str
     key: str
-    cache: str = "miss"  # hit | miss | pulled
+    cache: CacheStatus = "miss"
     seconds: float = 0.0
     size: int = 0
     details: dict[str, Any] = field(default_factory=dict)

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+DOCKER = "/usr/bin/docker"  # Debian's client: BuildKit with DOCKER_BUILDKIT=1
+REGISTRY = "127.0.0.1:5000"  # the local registry ci/docker/provision.sh starts
 EXAMPLE = REPO / "examples" / "agent"
 IN_CI = os.environ.get("CI") == "true"
 

@@ -33,17 +33,17 @@ from typing import Any
 
 from galley import cachekey, delta, dist, filelock, jsonfile, shell, toml_io, toolchain_file
 from galley.arch import Arch
+from galley.backends.docker import images, scripts, vendor
+from galley.backends.docker.client import Docker, Image, detect, registry_has
+from galley.backends.docker.scripts import COOKED, DUMMIES, MESSAGES, RUN_ID_NAME, SRC, TARGET
 from galley.chef import cleanup, skeleton
 from galley.chef.cooker import copy_patch_sources, copy_vendored_dirs
 from galley.chef.recipe import Recipe
-from galley.docker import images, scripts, vendor
-from galley.docker.client import Docker, Image, detect, registry_has
-from galley.docker.scripts import COOKED, DUMMIES, MESSAGES, RUN_ID_NAME, SRC, TARGET
 from galley.errors import CommandFailed, DockerError, ToolNotFound
 from galley.hashing import sha256_file
 from galley.options import Settings
 from galley.plan import Plan, make_plan
-from galley.results import ArchResult
+from galley.results import ArchResult, CacheStatus
 
 LOCK = ".lock"  # beside a build context: held by the build using it
 IMAGE_ID = ".iid"  # beside a build context: the ID of the image the build just made
@@ -390,7 +390,7 @@ def cook_locks(cache_dir: Path) -> list[Path]:
     return sorted(root.glob("cook-*.lock")) if root.is_dir() else []
 
 
-def _pull_or_cook(dplan: DockerPlan, result: ArchResult) -> tuple[str, Image | None]:
+def _pull_or_cook(dplan: DockerPlan, result: ArchResult) -> tuple[CacheStatus, Image | None]:
     """("pulled" or "miss", the cook image now under the local name)."""
     docker, remote = dplan.docker, dplan.remote_ref
     if remote and registry_has(remote):

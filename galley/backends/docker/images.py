@@ -14,11 +14,11 @@ from pathlib import Path
 from galley import arch as arches
 from galley import shell
 from galley.arch import Arch
-from galley.docker.client import Docker
+from galley.backends.docker.client import Docker
 from galley.errors import CommandFailed, ConfigError, DockerError
 from galley.options import Settings
 
-BUILD_DIR = Path(__file__).resolve().parent.parent.parent / "build"
+BUILD_DIR = Path(__file__).resolve().parents[3] / "build"
 #: The arches Debian bookworm has a port for (riscv64 is official only from trixie on).
 BOOKWORM_ARCHES = ("amd64", "arm64", "s390x", "ppc64le")
 #: The arches whose cross std bookworm ships for an amd64 builder.

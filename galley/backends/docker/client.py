@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from galley import filelock, jsonfile, shell
-from galley.docker.engine import Engine, client_socket
+from galley.backends.docker.engine import Engine, client_socket
 from galley.errors import CommandFailed, DockerError, ToolNotFound
 
 DEBIAN_CLIENT = "/usr/bin/docker"

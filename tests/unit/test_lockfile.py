@@ -20,7 +20,7 @@ from helpers import write_tree
 
 Tree = Callable[[Mapping[str, str]], Path]
 
-CORPUS = Path(__file__).parent / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 REGISTRY = "registry+https://github.com/rust-lang/crates.io-index"
 CHECKSUM = "7fcaabb2fef8c910e7f4c7ce9f67a1283a1715879a7c230ca9d6d1ae31f16d91"
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from galley import filelock, shell, toml_io, toolchain_file
+from galley.backends.docker.scripts import SOURCE_NAME, VENDOR
 from galley.chef.cooker import outside_sources
 from galley.chef.recipe import Recipe
-from galley.docker.scripts import SOURCE_NAME, VENDOR
 from galley.plan import Plan
 
 COMPLETE = ".complete"

@@ -8,20 +8,25 @@ binaries independent of where the cache and the checkout live.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from galley import chefcmd, delta, dist, filelock, jsonfile, shell
+from galley import cachekey, chefcmd, delta, dist, filelock, jsonfile, shell
+from galley.arch import Arch
 from galley.chef import cleanup
 from galley.chef.cooker import DUMMIES_FILE, PATCH_SOURCES, SKELETON_ROOT, cargo_args
+from galley.chef.recipe import Recipe
 from galley.errors import CacheError, CommandFailed
-from galley.plan import Plan
+from galley.options import Backend as BackendName
+from galley.options import Settings
+from galley.plan import Plan, make_plan
 from galley.results import ArchResult
 from galley.store import Entry, Store
 
@@ -85,7 +90,6 @@ def cook(plan: Plan, store: Store, work: WorkDir) -> tuple[Entry, ArchResult]:
                 entry = _cook_and_publish(plan, store, work, result)
     result.cache = "miss" if result.details.get("cooked") else "hit"
     store.record(plan.key, hit=result.cache == "hit")
-    store.remember_manifest(plan.arch.name, plan.key_manifest)
     result.seconds = time.monotonic() - started
     result.size = entry.size
     result.details["chef"] = plan.chef
@@ -244,3 +248,44 @@ def _cargo_build(plan: Plan, work: WorkDir) -> list[str]:
     messages: list[str] = []
     shell.run(argv, cwd=work.src, env=plan.cargo_env(remap(work)), stdout_lines=messages)
     return messages
+
+
+@functools.cache
+def host_toolchain(cargo: str, workspace: Path) -> cachekey.Toolchain:
+    """The host toolchain cargo uses in the workspace, asked once per process."""
+    return cachekey.probe_toolchain(cargo, workspace)
+
+
+@dataclass(frozen=True)
+class LocalPlan:
+    """The local backend needs nothing beyond the common plan."""
+
+    plan: Plan
+
+
+class LocalBackend:
+    """Cargo on the host; cooks in the cache store; one work dir per arch."""
+
+    name: BackendName = "local"
+
+    def plans(self, settings: Settings, recipe: Recipe, arches: Sequence[Arch]) -> list[LocalPlan]:
+        toolchain = host_toolchain(settings.cargo, settings.workspace)
+        return [LocalPlan(make_plan(settings, arch, recipe, toolchain)) for arch in arches]
+
+    def cook(self, planned: LocalPlan, store: Store) -> ArchResult:
+        plan = planned.plan
+        with work_dir(store, plan.arch.name, plan.layout.nest) as work:
+            return cook(plan, store, work)[1]
+
+    def build(self, planned: LocalPlan, store: Store, dist_dir: Path) -> ArchResult:
+        plan = planned.plan
+        with work_dir(store, plan.arch.name, plan.layout.nest) as work:
+            return build(plan, store, work, dist_dir)
+
+    def prune(
+        self, settings: Settings, older_than: float | None, keep: int | None, dry_run: bool
+    ) -> None:
+        """Everything the local backend keeps is in the cache dir, pruned by operations."""
+
+    def discard_rebuild(self, settings: Settings) -> None:
+        """A local rebuild leaves nothing outside its temporary cache dir."""

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 
 from galley import shell
-from galley.docker.client import Docker
+from galley.backends.docker.client import Docker
 from galley.errors import CommandFailed
 from galley.results import print_table
 

@@ -37,7 +37,6 @@ from helpers import (
     patched_workspace,
     plugin_workspace,
     proto_reading_crate,
-    require,
     rootfs_mtimes,
     set_plugin_answer,
     vendored_workspace,
@@ -46,8 +45,6 @@ from helpers import (
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-DOCKER = "/usr/bin/docker"
-REGISTRY = "127.0.0.1:5000"
 TOY = {
     "Cargo.toml": '[workspace]\nmembers = ["app"]\nresolver = "2"\n',
     "app/Cargo.toml": (
@@ -59,24 +56,6 @@ TOY = {
         "unsafe { libc::getpid() } > 0); }\n"
     ),
 }
-
-
-@pytest.fixture(scope="module")
-def docker() -> str:
-    up = subprocess.run([DOCKER, "info"], capture_output=True, check=False).returncode == 0
-    require(up, "a running docker daemon (/usr/bin/docker)")
-    return DOCKER
-
-
-@pytest.fixture(scope="module")
-def registry(docker: str) -> str:
-    try:
-        with urllib.request.urlopen(f"http://{REGISTRY}/v2/", timeout=5) as response:
-            reachable = response.status == 200
-    except OSError:
-        reachable = False
-    require(reachable, f"the local registry at {REGISTRY}")
-    return REGISTRY
 
 
 def assert_one_line_error(failed: subprocess.CompletedProcess[str], message: str) -> None:
@@ -708,7 +687,7 @@ def test_the_client_mode_is_remembered_until_the_client_changes(
 ) -> None:
     """The build mode is asked once per client and kept in the cache dir; a plugin directory
     that appears ($DOCKER_CONFIG/cli-plugins here) makes galley ask again."""
-    from galley.docker import client
+    from galley.backends.docker import client
 
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "config"))
     asked = client.detect(docker, tmp_path).mode
@@ -770,7 +749,7 @@ def test_queries_go_to_the_socket_only_when_it_is_the_clients_daemon(
     it and the daemon there is the client's (same ID); through the client otherwise: under a
     docker context (galley does not read its endpoint), or with a client whose daemon is not
     the one at the socket DOCKER_HOST names."""
-    from galley.docker import client
+    from galley.backends.docker import client
 
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "config"))
     monkeypatch.delenv("DOCKER_HOST", raising=False)
@@ -1580,7 +1559,7 @@ def test_warm_sources_are_retimed(docker: str, tmp_path: Path) -> None:
     whose clock is a day ahead: an unchanged source gets its recorded mtime back (in whole
     seconds), a changed one is made newer than every warm artifact (so cargo rebuilds it), not
     just "now"."""
-    from galley.docker import scripts
+    from galley.backends.docker import scripts
 
     builder = json.loads(galley("builder-image", "--arch", "amd64", "--json", cwd=REPO,
                                 cache=tmp_path / "cache").stdout)["image"]  # fmt: skip
@@ -1611,7 +1590,7 @@ def test_a_build_right_after_the_last_one_does_not_wait(docker: str, tmp_path: P
     """The retime step of build.sh, with an artifact written this very moment (the last build
     just ended): the changed source is stamped newer than it and not ahead of the clock, so
     nothing is waited for (with a stamp in whole seconds it waited up to 1 s)."""
-    from galley.docker import scripts
+    from galley.backends.docker import scripts
 
     builder = json.loads(galley("builder-image", "--arch", "amd64", "--json", cwd=REPO,
                                 cache=tmp_path / "cache").stdout)["image"]  # fmt: skip

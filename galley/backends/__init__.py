@@ -1,0 +1,97 @@
+"""Backends: where dependencies are cooked and the real code is built.
+
+Every backend does the same few things for the arches given to it (`Backend`); operations.py
+never asks which one it has. `assign` chooses them once per command: the configured one for
+every arch, or with `auto` the local backend for the arches whose std the host toolchain has
+and docker for the others.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from galley.arch import Arch
+from galley.chef.recipe import Recipe
+from galley.errors import GalleyError
+from galley.options import Backend as BackendName
+from galley.options import Settings
+from galley.plan import Plan
+from galley.results import ArchResult
+from galley.store import Store
+
+
+class Planned(Protocol):
+    """A backend's plan for one arch: the common Plan, plus what the backend needs."""
+
+    @property
+    def plan(self) -> Plan: ...
+
+
+P = TypeVar("P", bound=Planned)
+
+
+class Backend(Protocol[P]):
+    """What a backend does. Each method gets the plans (`P`) that `plans` made for it."""
+
+    @property
+    def name(self) -> BackendName: ...
+
+    def plans(self, settings: Settings, recipe: Recipe, arches: Sequence[Arch]) -> list[P]:
+        """A plan per arch (the toolchain checked, the key computed)."""
+        ...
+
+    def cook(self, planned: P, store: Store) -> ArchResult:
+        """A cache hit, or the dependencies cooked and published."""
+        ...
+
+    def build(self, planned: P, store: Store, dist_dir: Path) -> ArchResult:
+        """Cook if needed, build the real sources on top, publish `<dist>/<arch>`."""
+        ...
+
+    def prune(
+        self, settings: Settings, older_than: float | None, keep: int | None, dry_run: bool
+    ) -> None:
+        """What the backend keeps beyond galley's cache dir (images, builder caches)."""
+        ...
+
+    def discard_rebuild(self, settings: Settings) -> None:
+        """What a from-scratch rebuild (verify --reproducible) left behind."""
+        ...
+
+
+def named(name: BackendName) -> Backend[Any]:
+    """The backend called `name` (`auto` prunes and discards as the local one does)."""
+    from galley.backends.docker import DockerBackend
+    from galley.backends.local import LocalBackend
+
+    return DockerBackend() if name == "docker" else LocalBackend()
+
+
+Assignment = list[tuple[Backend[Any], Settings, list[Arch]]]
+
+
+def assign(settings: Settings, arches: Sequence[Arch]) -> Assignment:
+    """The backend of each arch: the configured one; with `auto`, local for the arches whose
+    std the host toolchain has, docker for the others (said on stderr, with the reason)."""
+    if settings.backend != "auto":
+        return [(named(settings.backend), settings, list(arches))]
+    from galley.backends.local import host_toolchain
+
+    reason = "no std for it on the host"
+    try:
+        host = host_toolchain(settings.cargo, settings.workspace)
+    except GalleyError as exc:  # no usable Rust on the host: docker builds every arch
+        host, reason = None, str(exc)
+    local = [arch for arch in arches if host and host.has_std(settings.triple(arch))]
+    docker = [arch for arch in arches if arch not in local]
+    for arch in docker:
+        print(f"galley: {arch.name}: {reason}; the docker backend builds it", file=sys.stderr)
+    found: Assignment = []
+    for name, chosen in (("local", local), ("docker", docker)):
+        if chosen:
+            with_backend = settings.replace(backend=name)
+            found.append((named(with_backend.backend), with_backend, chosen))
+    return found
