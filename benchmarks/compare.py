@@ -19,8 +19,8 @@ Scenarios, run in this order by every system (one sequence per system per run):
 
 Every figure is the median of --runs runs (min and max kept); every ratio is computed within
 each run, from figures measured in the same minutes, and reported as the median of the runs
-(min and max kept). Writes benchmarks/results/compare.{json,md,png} (see report.py; not in git:
-a run worth keeping is copied to benchmarks/results/<commit>/), and after each run
+(min and max kept). Writes benchmarks/results/compare.{json,md,png} (see report.py; the chart
+of the run in benchmarks/README.md is kept in git, the rest is not), and after each run
 compare.partial.json: the runs finished so far (`report.py compare.partial.json` reads it).
 
     .venv/bin/python benchmarks/compare.py [--runs 3] [--arch amd64 --arch arm64]
