@@ -117,10 +117,9 @@ def load(
     pending = sorted(members | patched, key=path_parts)
     while pending:  # every path package the build reads, members or not
         relative = pending.pop()
-        package = LocalPackage(relative, reader.manifest(relative, "path dependency"))
         if relative not in inherited:
             inherited[relative] = _inheritance(reader, relative)
-        for found in path_dependency_dirs(reader.root, package, inherited[relative]):
+        for found in reader.path_dependencies(relative, inherited[relative]):
             if found not in inherited and found not in pending:
                 reader.manifest(found, f"path dependency {found!r} of {relative or '.'}")
                 pending.append(found)
@@ -142,11 +141,20 @@ class _Reader:
         self.parsed: dict[str, Table] = dict(parsed)
 
         self._present: dict[str, bool] = {}
+        self._dependencies: dict[str, list[str]] = {}
 
     def has(self, relative: str) -> bool:
         if relative not in self.parsed and relative not in self._present:
             self._present[relative] = _has_manifest(self.root, relative)
         return relative in self.parsed or self._present[relative]
+
+    def path_dependencies(self, relative: str, inheritance: Inheritance) -> list[str]:
+        """`path_dependency_dirs` of the package at `relative`, worked out once (a package
+        inherits from one root, whichever pass asks)."""
+        if relative not in self._dependencies:
+            package = LocalPackage(relative, self.manifest(relative, "path dependency"))
+            self._dependencies[relative] = path_dependency_dirs(self.root, package, inheritance)
+        return self._dependencies[relative]
 
     def manifest(self, relative: str, what: str) -> Table:
         if relative not in self.parsed:
@@ -157,22 +165,25 @@ class _Reader:
 
 
 class RootConfig(NamedTuple):
-    """A root's `[workspace]`: its table, the member patterns and excluded paths as written."""
+    """A root's `[workspace]`: its table, the member patterns and excluded paths as written
+    (and as path components)."""
 
     table: Table
     members: tuple[str, ...]
     exclude: tuple[str, ...]
-    default_members: tuple[str, ...] | None
+    member_parts: tuple[tuple[str, ...], ...]
+    exclude_parts: tuple[tuple[str, ...], ...]
 
     def is_excluded(self, relative_dir: str) -> bool:
         """cargo's `WorkspaceRootConfig::is_excluded`: the manifest path lies under an `exclude`
         entry and under no `members` entry as written (path prefixes, component by component,
         so a member listed by its path beats an exclude of a dir above it, and a path dependency
         under such a member is not excluded either; a glob pattern is no prefix of anything)."""
+        if not self.exclude_parts:
+            return False
         manifest = (*path_parts(relative_dir), "Cargo.toml")
-        excluded = any(_starts_with(manifest, _components(item)) for item in self.exclude)
-        explicit = any(_starts_with(manifest, _components(item)) for item in self.members)
-        return excluded and not explicit
+        excluded = any(manifest[: len(item)] == item for item in self.exclude_parts)
+        return excluded and not any(manifest[: len(item)] == item for item in self.member_parts)
 
 
 def root_config(root_manifest: Table, origin: str = "Cargo.toml") -> RootConfig:
@@ -180,12 +191,14 @@ def root_config(root_manifest: Table, origin: str = "Cargo.toml") -> RootConfig:
     workspace = root_manifest.get("workspace", {})
     if not isinstance(workspace, dict):
         raise WorkspaceError(f"{origin}: [workspace] must be a table")
-    default = workspace.get("default-members")
+    members = tuple(_string_list(workspace, "members", origin))
+    exclude = tuple(_string_list(workspace, "exclude", origin))
     return RootConfig(
         workspace,
-        tuple(_string_list(workspace, "members", origin)),
-        tuple(_string_list(workspace, "exclude", origin)),
-        None if default is None else tuple(_string_list(workspace, "default-members", origin)),
+        members,
+        exclude,
+        tuple(_components(item) for item in members),
+        tuple(_components(item) for item in exclude),
     )
 
 
@@ -204,10 +217,9 @@ def _find_members(reader: _Reader, config: RootConfig) -> set[str]:
         if config.is_excluded(relative):
             return
         members.add(relative)
-        package = LocalPackage(relative, reader.manifest(relative, what))
-        if "package" not in package.manifest:
+        if "package" not in reader.manifest(relative, what):
             return
-        for found in path_dependency_dirs(reader.root, package, Inheritance("", config.table)):
+        for found in reader.path_dependencies(relative, Inheritance("", config.table)):
             visit(found, True, f"path dependency {found!r} of {relative or '.'}")
 
     for relative, pattern in expand_members(reader.root, config.members):
@@ -410,14 +422,15 @@ def _components(path: str) -> tuple[str, ...]:
     return path_parts(path.replace("\\", "/"))
 
 
-def _starts_with(parts: tuple[str, ...], prefix: tuple[str, ...]) -> bool:
-    return parts[: len(prefix)] == prefix
-
-
 def join(root: str, base: str, path: str) -> str:
     """The workspace-relative dir of `path`, written relative to the dir `base` of the workspace
     at `root`, normalised lexically on the absolute path as cargo does (`../ws/crates/a` from
     the root of `ws` is `crates/a`)."""
+    path = path.replace("\\", "/")
+    if not path.startswith("/"):
+        joined = posixpath.normpath(posixpath.join(base, path))
+        if not (joined == ".." or joined.startswith("../")):  # the same without climbing out
+            return "" if joined == "." else joined
     top = os.path.abspath(root)
     where = os.path.normpath(os.path.join(top, base, path.replace("\\", "/")))
     joined = os.path.relpath(where, top)
