@@ -62,11 +62,15 @@ def load(path: Path | None = None, start: Path | None = None) -> Settings:
 def from_table(table: Mapping[str, Any], root: Path, origin: str) -> Settings:
     """Settings from a parsed galley.toml whose directory is `root`."""
     keyed = [option for option in Settings.options() if option.key]
-    _check_keys(table, {str(option.key) for option in keyed}, origin)
+    keys = {str(key) for option in keyed for key in (option.key, option.old_key) if key}
+    _check_keys(table, keys, origin)
     values = {}
     for option in keyed:
-        found = _lookup(table, str(option.key))
-        where = f"{origin}: {option.key}"
+        key = str(option.key)
+        if option.old_key and _lookup(table, key) is _MISSING:
+            key = option.old_key  # the key it had before
+        found = _lookup(table, key)
+        where = f"{origin}: {key}"
         values[option.name] = (
             option.default_for(root) if found is _MISSING else option.parse(found, where, root)
         )

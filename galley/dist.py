@@ -164,7 +164,7 @@ def publish_build(
         "recipe": plan.recipe.digest(),
         "toolchain": plan.toolchain.release,
         "profile": plan.settings.profile,
-        **({"bin": plan.settings.bin} if plan.settings.bin else {}),
+        **({"bins": sorted(plan.settings.bins)} if plan.settings.bins else {}),
         **extra,
     }
     epoch = plan.settings.source_date_epoch or 0

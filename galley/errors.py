@@ -105,6 +105,12 @@ class VerifyFailed(GalleyError):
     exit_code = 9
 
 
+class TestsFailed(GalleyError):
+    """`galley test`: the tests were built and ran, and some failed (their output was shown)."""
+
+    exit_code = 10
+
+
 def error_line(text: str) -> str:
     """How every user error reads on stderr, from the tasks and from the command-line parser."""
     return f"galley: error: {text}"

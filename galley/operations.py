@@ -6,7 +6,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from galley.chef.recipe import Recipe
 from galley.chef.workspace import is_outside
 from galley.errors import ConfigError, VerifyFailed, WorkspaceError, one_line
 from galley.options import Rebuild, Settings
-from galley.plan import Plan
+from galley.plan import Plan, Work
 from galley.prune import VENDOR_GROUP, Decision, Item, decide
 from galley.results import ArchResult, print_table
 from galley.store import Entry, Store
@@ -29,10 +29,10 @@ from galley.verify import Report, check_artifacts, check_recipe, check_store
 RECIPE_FILE = "recipe.json"
 
 
-def workspace_recipe(settings: Settings, bin_name: str | None = None) -> Recipe:
-    """The workspace's recipe; of `bin_name`'s (else the configured `bin`'s) closure only."""
+def workspace_recipe(settings: Settings) -> Recipe:
+    """The workspace's recipe; with `bins`, of their closure only."""
     check_workspace(settings)
-    return prepare(settings.workspace, bin_name=bin_name or settings.bin)
+    return prepare(settings.workspace, bin_names=settings.bins)
 
 
 def check_workspace(settings: Settings) -> None:
@@ -42,9 +42,9 @@ def check_workspace(settings: Settings) -> None:
         )
 
 
-def write_recipe(settings: Settings, bin_name: str | None, output: Path | None) -> Path:
+def write_recipe(settings: Settings, output: Path | None) -> Path:
     """`prepare`: the recipe file (default `<dist>/recipe.json`)."""
-    recipe = workspace_recipe(settings, bin_name)
+    recipe = workspace_recipe(settings)
     path = output or settings.dist_dir / RECIPE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(recipe.to_json(), encoding="utf-8")
@@ -67,6 +67,7 @@ def _run(
     arch_names: list[str] | None,
     step: Callable[[Backend[Any], Any, Store], ArchResult],
     explain: bool = False,
+    work: Work = "build",
 ) -> list[ArchResult]:
     """`step` for each asked arch, with the backend `backends.assign` gives it; each result
     names its backend, in the order the arches were asked for, and the key manifests are
@@ -77,7 +78,7 @@ def _run(
     found: list[ArchResult] = []
     for backend, chosen, arches in backends.assign(settings, asked):
         started = time.monotonic()
-        planned = backend.plans(chosen, locked_recipe(chosen), arches)
+        planned = backend.plans(chosen, locked_recipe(chosen), arches, work)
         planning = time.monotonic() - started
         for item in planned:
             if explain:
@@ -97,6 +98,13 @@ def cook(
     """Each arch's dependencies: a cache hit, or cooked and published."""
     _prepare_cache_dir(settings)
     return _run(settings, arch_names, lambda b, item, store: b.cook(item, store), explain)
+
+
+def run(settings: Settings, work: Work, extra: Sequence[str] = ()) -> list[ArchResult]:
+    """`cargo test`, `check` or `clippy` for each arch, on the dependencies cooked for it;
+    `extra` goes after `--` (to the test binaries, or to clippy)."""
+    _prepare_cache_dir(settings)
+    return _run(settings, None, lambda b, item, store: b.run(item, store, extra), work=work)
 
 
 def build(settings: Settings, arch_names: list[str] | None = None) -> list[ArchResult]:
@@ -214,10 +222,11 @@ def verify(
     for arch in settings.arch_list(arch_names):
         arch_dir = settings.dist_dir / arch.name
         manifest = dist.read_manifest(arch_dir)
-        if manifest is not None and manifest.get("bin") != settings.bin:
+        built_bins = manifest.get("bins", []) if manifest is not None else []
+        if manifest is not None and built_bins != sorted(settings.bins):
             report.problems.append(
-                f"{arch.name}: built with bin = {manifest.get('bin')!r}, verified with "
-                f"{settings.bin!r} (pass the build's --bin, or set `bin` in galley.toml)"
+                f"{arch.name}: built with bins = {built_bins!r}, verified with "
+                f"{sorted(settings.bins)!r} (pass the build's --bin, or set `bins` in galley.toml)"
             )
             continue
         report.problems += check_recipe(recipe, manifest, arch.name)

@@ -34,18 +34,21 @@ Parser = Callable[[Any, str, Path], T]
 PREPARE, COOK, BUILD, VERIFY, PRUNE, IMAGE = (
     "prepare", "cook", "build", "verify", "cache-prune", "builder-image",
 )  # fmt: skip
-TASKS = (PREPARE, COOK, BUILD, PRUNE, VERIFY, IMAGE)
-BUILDING = (COOK, BUILD, VERIFY)  # the tasks that plan a build
-EVERY = (PREPARE, COOK, BUILD, PRUNE, VERIFY)  # with a workspace and a cache
+TEST, CHECK, CLIPPY = "test", "check", "clippy"
+RUNS = (TEST, CHECK, CLIPPY)  # cargo test, check, clippy on cooked dependencies
+TASKS = (PREPARE, COOK, BUILD, *RUNS, PRUNE, VERIFY, IMAGE)
+BUILDING = (COOK, BUILD, *RUNS, VERIFY)  # the tasks that plan a build
+EVERY = (PREPARE, COOK, BUILD, *RUNS, PRUNE, VERIFY)  # with a workspace and a cache
 
 
 @dataclass(frozen=True, eq=False)
 class Option(Generic[T]):
-    """One option. `key`: its galley.toml key, dotted (None: a flag only); `flag`: the flag's
-    name, dashes for underscores (None: galley.toml only); `tasks`: the tasks offering the
-    flag; `default_from`: the default computed from the config's directory (shown in the docs
-    as `shown`); `docker`: a flag for the docker backend (with `auto` it chooses docker, with
-    `local` it is an error); `repeatable`: a flag given once per value."""
+    """One option. `key`: its galley.toml key, dotted (None: a flag only; `old_key`: a key it
+    had before, still read); `flag`: the flag's name, dashes for underscores (None:
+    galley.toml only); `tasks`: the tasks offering the flag; `default_from`: the default
+    computed from the config's directory (shown in the docs as `shown`); `docker`: a flag for
+    the docker backend (with `auto` it chooses docker, with `local` it is an error);
+    `repeatable`: a flag given once per value."""
 
     default: T
     help: str
@@ -57,6 +60,7 @@ class Option(Generic[T]):
     shown: str | None = None
     docker: bool = False
     repeatable: bool = False
+    old_key: str | None = None
     name: str = field(default="", init=False)
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -129,6 +133,11 @@ def texts(value: Any, where: str, base: Path) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where} must be a list of strings")
     return tuple(value)
+
+
+def one_or_more(value: Any, where: str, base: Path) -> tuple[str, ...]:
+    """A string, or a list of them."""
+    return (text(value, where, base),) if isinstance(value, str) else texts(value, where, base)
 
 
 def path(value: Any, where: str, base: Path) -> Path:
@@ -314,9 +323,10 @@ class Settings(OptionValues):
                                        boolean, tasks=BUILDING)  # fmt: skip
     all_features = Option[bool](False, "cargo --all-features (cook and build)", boolean,
                                 tasks=BUILDING)  # fmt: skip
-    bin = Option[str | None](
-        None, "only this binary (or package) and the crates it needs: recipe, cook, build, dist",
-        optional_text, tasks=(PREPARE, *BUILDING),
+    bins = Option[tuple[str, ...]](
+        (), "only these binaries (or packages) and the crates they need: recipe, cook, build, "
+        "dist", one_or_more, flag="bin", tasks=(PREPARE, *BUILDING), repeatable=True,
+        old_key="bin",
     )  # fmt: skip
     backend = Option[Backend](
         "auto", "auto (local where the host toolchain has the target's std, else docker), local"
@@ -384,7 +394,7 @@ class Settings(OptionValues):
     explain = Option[bool](False, "show which key inputs changed since the last cook",
                            boolean, key=None, tasks=(COOK,))  # fmt: skip
     json = Option[bool](False, "print one JSON document on stdout", boolean, key=None,
-                        tasks=(COOK, BUILD, IMAGE))  # fmt: skip
+                        tasks=(COOK, BUILD, *RUNS, IMAGE))  # fmt: skip
     reproducible = Option[bool](
         False, "also rebuild from a copy elsewhere with a fresh cache and compare digests"
         " (docker: cooked from scratch)", boolean, key=None, tasks=(VERIFY,),

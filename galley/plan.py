@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from galley import cachekey, cargo_cfg, chefcmd, layout, sync
 from galley.arch import Arch
 from galley.cachekey import Toolchain
 from galley.chef import cleanup
-from galley.chef.cooker import CookOptions, split_features
+from galley.chef.cooker import CookOptions, cargo_args, split_features
 from galley.chef.recipe import Recipe, TargetKind
 from galley.chef.workspace import is_outside
 from galley.errors import ConfigError, ToolNotFound
@@ -24,6 +25,8 @@ from galley.options import Settings
 
 #: What rustc says of the target's cfg under the given rustflags.
 CfgQuery = Callable[[tuple[str, ...]], cargo_cfg.Cfgs]
+#: What the real cargo command does on top of the cook: its own cook and key for each.
+Work = Literal["build", "test", "check", "clippy"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Plan:
     key_manifest: dict[str, Any]
     key: str
     layout: SourceLayout  # where the workspace and the path crates outside it sit in a tree
+    work: Work = "build"
 
     @property
     def rustflags(self) -> list[str]:
@@ -59,24 +63,37 @@ class Plan:
     def cook_options(
         self, target_dir: Path, env: dict[str, str | None] | None = None
     ) -> CookOptions:
-        """The flags shared by cook and build (so features unify the same way, cargo-chef #115).
-        With `bin`, both select that binary (`--bin`) or package (`-p`)."""
+        """The cook's flags, shared with the real command (so features unify the same way,
+        cargo-chef #115): tests cook their dev-dependencies (`--tests`), check and clippy cook
+        metadata (`--check`, `--clippy`). With `bins`, both select those binaries (`--bin`)
+        or packages (`-p`)."""
         profile = self.settings.profile
-        selected = self.settings.bin
-        is_binary = selected in self.binaries
+        selected = self.settings.bins
         return CookOptions(
             release=profile == "release",
             profile=None if profile in ("release", "dev") else profile,
+            check=self.work == "check",
+            clippy=self.work == "clippy",
+            tests=self.work == "test",
             targets=(self.triple,),
             target_dir=target_dir,
             features=split_features(self.settings.features),
             no_default_features=self.settings.no_default_features,
             all_features=self.settings.all_features,
-            bins=(selected,) if selected and is_binary else (),
-            packages=(selected,) if selected and not is_binary else (),
+            bins=tuple(name for name in selected if name in self.binaries),
+            packages=tuple(name for name in selected if name not in self.binaries),
             locked=self.recipe.lock_file is not None,
             env=env or {},
         )
+
+    def cargo_command(self, target_dir: Path, extra: Sequence[str] = ()) -> list[str]:
+        """The real command on top of the cook, without the program: `build`, `test`,
+        `check` or `clippy` with the cook's flags; `extra` goes after `--` (to the test
+        binaries, or to clippy)."""
+        options = dataclasses.replace(self.cook_options(target_dir), tests=False)
+        args = [self.work, *cargo_args(options)[1:]]
+        args += ["--no-fail-fast"] if self.work == "test" else []  # every test binary's results
+        return [*args, "--", *extra] if extra else args
 
     def cargo_env(self, remap: dict[Path, str]) -> dict[str, str | None]:
         """Environment for cook and build: linker, C compiler, rustflags with path remapping."""
@@ -99,6 +116,7 @@ def make_plan(
     recipe: Recipe,
     toolchain: Toolchain,
     builder_image: str | None = None,
+    work: Work = "build",
     **extra: Any,
 ) -> Plan:
     """Resolve the triple and chef, check the toolchain has the target's std, compute the key.
@@ -131,8 +149,10 @@ def make_plan(
             f"path patches ({', '.join(patched)}) need chef = builtin: cargo-chef cooks them as "
             "stubs, which breaks the crates that depend on them (cargo-chef #64)"
         )
-    if settings.bin:  # `--bin X` and `-p X` of one recipe build different sets of crates
-        extra["selection"] = settings.bin
+    if settings.bins:  # `--bin X` and `-p X` of one recipe build different sets of crates
+        extra["selection"] = sorted(settings.bins)
+    if work != "build":  # tests need dev-dependencies, check and clippy metadata builds
+        extra["work"] = work
     if patched:  # they are cooked from their real sources: what they hold is a key input
         extra["patched_sources"] = sources_digest(settings.workspace, patched)
     manifest = cachekey.key_manifest(
@@ -157,6 +177,7 @@ def make_plan(
     return Plan(
         settings, arch, triple, recipe, toolchain, chef, linker, manifest,
         cachekey.cache_key(manifest), layout.of(recipe, settings.workspace, settings.extra_sources),
+        work,
     )  # fmt: skip
 
 

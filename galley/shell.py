@@ -120,11 +120,13 @@ def run(
     stdin: str | bytes | None = None,
     stdout_lines: list[str] | None = None,
     stop_grace: float = STOP_GRACE_SECONDS,
+    watch: Callable[[str], None] | None = None,
 ) -> None:
     """Run a command, streaming its merged output line by line to `stream` (stderr).
 
     With `stdout_lines`, stdout is collected there instead (machine-readable output) and only
     stderr streams. `stop_grace`: how long an interrupted command may take to stop on SIGTERM.
+    `watch` sees every streamed line (to pick a summary out of it).
     """
     args = [str(arg) for arg in argv]
     out = stream or sys.stderr
@@ -136,6 +138,8 @@ def run(
         tail.append(line)
         out.write(line)
         out.flush()
+        if watch is not None:
+            watch(line)
 
     outputs: dict[str, Any] = {"_out": forward, "_err_to_out": True}
     if stdout_lines is not None:

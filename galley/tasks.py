@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import json as jsonlib
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,11 +23,11 @@ from invoke.exceptions import Exit
 from invoke.parser.argument import Argument
 from invoke.tasks import Task
 
-from galley import config, interrupts, operations, results
-from galley.errors import GalleyError, describe_os_error, error_line, internal_error
-from galley.options import IMAGE, PREPARE, PRUNE, VERIFY, Option, Settings
+from galley import config, interrupts, operations, results, runs
+from galley.errors import ConfigError, GalleyError, describe_os_error, error_line, internal_error
+from galley.options import CHECK, CLIPPY, IMAGE, PREPARE, PRUNE, TEST, VERIFY, Option, Settings
 
-TaskBody = Callable[[Settings], None]
+TaskBody = Callable[[Settings, list[str]], None]
 
 
 class GalleyTask(Task[Any]):
@@ -34,14 +35,17 @@ class GalleyTask(Task[Any]):
     flag needs a value like any other: invoke reads a bare `--arch` as no arch at all, so
     `--arch $UNSET` built the default arch)."""
 
-    def __init__(self, name: str, run: TaskBody) -> None:
+    def __init__(self, name: str, run: TaskBody, extra: bool = False) -> None:
         self.options = [option for option in Settings.options() if name in option.tasks]
 
         def body(c: Context, **flags: Any) -> None:
             with _one_line_errors():
+                arguments = shlex.split(c.remainder or "")
+                if arguments and not extra:
+                    raise ConfigError(f"{name} takes no arguments after --")
                 path = flags.get("config")
                 settings = config.load(Path(path) if path else None)
-                run(config.with_flags(settings, name, flags))
+                run(config.with_flags(settings, name, flags), arguments)
 
         body.__doc__ = run.__doc__
         super().__init__(
@@ -88,9 +92,11 @@ def _one_line_errors() -> Iterator[None]:
         raise Exit(message, code=code) from None
 
 
-def galley_task(name: str) -> Callable[[TaskBody], GalleyTask]:
+def galley_task(name: str, extra: bool = False) -> Callable[[TaskBody], GalleyTask]:
+    """A task named `name`; `extra`: it takes arguments after `--`."""
+
     def decorate(run: TaskBody) -> GalleyTask:
-        return GalleyTask(name, run)
+        return GalleyTask(name, run, extra)
 
     return decorate
 
@@ -103,26 +109,50 @@ def _report(task_name: str, found: list[results.ArchResult], as_json: bool) -> N
 
 
 @galley_task(PREPARE)
-def prepare(settings: Settings) -> None:
+def prepare(settings: Settings, _: list[str]) -> None:
     """Write the workspace's recipe (cargo-chef's recipe.json schema)."""
     output = Path(settings.output) if settings.output else None
-    print(operations.write_recipe(settings, settings.bin, output))
+    print(operations.write_recipe(settings, output))
 
 
 @galley_task("cook")
-def cook(settings: Settings) -> None:
+def cook(settings: Settings, _: list[str]) -> None:
     """Cook the dependencies for each arch: a cache hit, or a cook published to the cache."""
     _report("cook", operations.cook(settings, explain=settings.explain), settings.json)
 
 
 @galley_task("build")
-def build(settings: Settings) -> None:
+def build(settings: Settings, _: list[str]) -> None:
     """Cook if needed, then build the real code on top; outputs in <dist>/<arch>/."""
     _report("build", operations.build(settings), settings.json)
 
 
+@galley_task(TEST, extra=True)
+def test(settings: Settings, extra: list[str]) -> None:
+    """Cook the dependencies the tests need, then `cargo test` (foreign arches under qemu);
+    arguments after -- go to the test binaries."""
+    found = operations.run(settings, "test", extra)
+    _report("test", found, settings.json)
+    failed = runs.tests_failed(found)
+    if failed:
+        raise failed
+
+
+@galley_task(CHECK)
+def check(settings: Settings, _: list[str]) -> None:
+    """Cook for `cargo check`, then check the workspace."""
+    _report("check", operations.run(settings, "check"), settings.json)
+
+
+@galley_task(CLIPPY, extra=True)
+def clippy(settings: Settings, extra: list[str]) -> None:
+    """Cook for `cargo clippy`, then lint the workspace; arguments after -- go to clippy
+    (`-- -D warnings`)."""
+    _report("clippy", operations.run(settings, "clippy", extra), settings.json)
+
+
 @galley_task(PRUNE)
-def cache_prune(settings: Settings) -> None:
+def cache_prune(settings: Settings, _: list[str]) -> None:
     """Remove cache entries by size, age and count per arch; never one in use."""
     rows = operations.prune(
         settings, max_size=settings.max_size, older_than=settings.older_than,
@@ -132,7 +162,7 @@ def cache_prune(settings: Settings) -> None:
 
 
 @galley_task(VERIFY)
-def verify(settings: Settings) -> None:
+def verify(settings: Settings, _: list[str]) -> None:
     """Check recipe freshness, cache integrity and the built artifacts (ELF arch, no dummies).
 
     The build flags matter with --reproducible only: the rebuild uses them, as the build did."""
@@ -140,7 +170,7 @@ def verify(settings: Settings) -> None:
 
 
 @galley_task(IMAGE)
-def builder_image(settings: Settings) -> None:
+def builder_image(settings: Settings, _: list[str]) -> None:
     """Build, offline, the docker builder image for each arch (debootstrap + Debian Rust)."""
     images = operations.builder_image(settings.replace(backend="docker"))
     for image in images:
@@ -150,7 +180,7 @@ def builder_image(settings: Settings) -> None:
         print(jsonlib.dumps({"image": document["image"]} if len(images) == 1 else document))
 
 
-ns = Collection(prepare, cook, build, cache_prune, verify, builder_image)
+ns = Collection(prepare, cook, build, test, check, clippy, cache_prune, verify, builder_image)
 ns.configure({"run": {"echo": True}})
 
 __all__ = ["ns"]

@@ -18,7 +18,7 @@ from galley.chef.recipe import Recipe
 from galley.errors import GalleyError
 from galley.options import Backend as BackendName
 from galley.options import Settings
-from galley.plan import Plan
+from galley.plan import Plan, Work
 from galley.results import ArchResult
 from galley.store import Store
 
@@ -39,8 +39,10 @@ class Backend(Protocol[P]):
     @property
     def name(self) -> BackendName: ...
 
-    def plans(self, settings: Settings, recipe: Recipe, arches: Sequence[Arch]) -> list[P]:
-        """A plan per arch (the toolchain checked, the key computed)."""
+    def plans(
+        self, settings: Settings, recipe: Recipe, arches: Sequence[Arch], work: Work = "build"
+    ) -> list[P]:
+        """A plan per arch for `work` (the toolchain checked, the key computed)."""
         ...
 
     def cook(self, planned: P, store: Store) -> ArchResult:
@@ -49,6 +51,11 @@ class Backend(Protocol[P]):
 
     def build(self, planned: P, store: Store, dist_dir: Path) -> ArchResult:
         """Cook if needed, build the real sources on top, publish `<dist>/<arch>`."""
+        ...
+
+    def run(self, planned: P, store: Store, extra: Sequence[str]) -> ArchResult:
+        """Cook if needed, run `cargo test|check|clippy` (the plan's work) on the real
+        sources; `extra` goes after `--`. Tests that fail raise TestsFailed."""
         ...
 
     def prune(

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from galley import arch as arches
 from galley import cachekey, chefcmd, delta, dist, filelock, jsonfile, shell
 from galley.arch import Arch
 from galley.chef import cleanup
@@ -26,8 +27,9 @@ from galley.chef.recipe import Recipe
 from galley.errors import CacheError, CommandFailed
 from galley.options import Backend as BackendName
 from galley.options import Settings
-from galley.plan import Plan, make_plan
+from galley.plan import Plan, Work, make_plan
 from galley.results import ArchResult
+from galley.runs import RunReport, check_failed
 from galley.store import Entry, Store
 
 STATE_FILE = ".galley-state.json"
@@ -99,6 +101,51 @@ def cook(plan: Plan, store: Store, work: WorkDir) -> tuple[Entry, ArchResult]:
 def build(plan: Plan, store: Store, work: WorkDir, dist_dir: Path) -> ArchResult:
     """Cook if needed, restore the entry, build the real sources, publish `dist/<arch>`."""
     started = time.monotonic()
+    entry, result = _ready(plan, store, work)
+    with result.phase("cargo build"):
+        messages = _cargo_build(plan, work)
+    (work.target / BUILT_FILE).touch()
+    with result.phase("publish dist"):
+        result.details["compiled"] = dist.compiled(messages)
+        dummies = entry.meta.get("dummies", {})
+        manifest = dist.publish_build(plan, dist_dir, dist.payload(messages), dummies=dummies)
+    result.details["artifacts"] = sorted(manifest["artifacts"])
+    result.details["dist"] = str(dist_dir / plan.arch.name)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def run(plan: Plan, store: Store, work: WorkDir, extra: Sequence[str]) -> ArchResult:
+    """Cook if needed, restore the entry, run `cargo test|check|clippy` on the real sources
+    (`extra`: after `--`, to the test binaries or to clippy), its output streamed."""
+    started = time.monotonic()
+    _, result = _ready(plan, store, work)
+    report = RunReport()
+    argv = [plan.settings.cargo, *plan.cargo_command(work.target, extra)]
+    try:
+        with result.phase(f"cargo {plan.work}"):
+            shell.run(argv, cwd=work.src, env=_run_env(plan, work), watch=report.watch)
+    except CommandFailed as exc:
+        check_failed(exc, report)
+    finally:
+        result.details.update(report.details(plan.work))
+    (work.target / BUILT_FILE).touch()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _run_env(plan: Plan, work: WorkDir) -> dict[str, str | None]:
+    """The build's environment; for the tests of a foreign arch, qemu-user as cargo's runner
+    (with the arch's libraries from Debian's cross libc), unless one is set already."""
+    env = plan.cargo_env(remap(work))
+    runner = f"CARGO_TARGET_{plan.triple.upper().replace('-', '_')}_RUNNER"
+    if plan.work == "test" and plan.arch != arches.host() and runner not in os.environ:
+        env[runner] = f"qemu-{plan.arch.qemu}-static -L /usr/{plan.arch.gcc_triple}"
+    return env
+
+
+def _ready(plan: Plan, store: Store, work: WorkDir) -> tuple[Entry, ArchResult]:
+    """The work dir holding the plan's entry (cooked if needed) and the real sources."""
     current = store.get(plan.key) if work.state().get("key") == plan.key else None
     kept = None
     if current is not None:  # the work dir already holds this key: nothing to restore
@@ -119,17 +166,7 @@ def build(plan: Plan, store: Store, work: WorkDir, dist_dir: Path) -> ArchResult
         result.details["synced_files"] = plan.layout.mirror(
             work.tree, exclude=[plan.settings.dist_dir]
         )
-    with result.phase("cargo build"):
-        messages = _cargo_build(plan, work)
-    (work.target / BUILT_FILE).touch()
-    with result.phase("publish dist"):
-        result.details["compiled"] = dist.compiled(messages)
-        dummies = entry.meta.get("dummies", {})
-        manifest = dist.publish_build(plan, dist_dir, dist.payload(messages), dummies=dummies)
-    result.details["artifacts"] = sorted(manifest["artifacts"])
-    result.details["dist"] = str(dist_dir / plan.arch.name)
-    result.seconds = time.monotonic() - started
-    return result
+    return entry, result
 
 
 def _keep_workspace_crates(work: WorkDir, plan: Plan) -> Path | None:
@@ -268,9 +305,13 @@ class LocalBackend:
 
     name: BackendName = "local"
 
-    def plans(self, settings: Settings, recipe: Recipe, arches: Sequence[Arch]) -> list[LocalPlan]:
+    def plans(
+        self, settings: Settings, recipe: Recipe, arches: Sequence[Arch], work: Work = "build"
+    ) -> list[LocalPlan]:
         toolchain = host_toolchain(settings.cargo, settings.workspace)
-        return [LocalPlan(make_plan(settings, arch, recipe, toolchain)) for arch in arches]
+        return [
+            LocalPlan(make_plan(settings, arch, recipe, toolchain, work=work)) for arch in arches
+        ]
 
     def cook(self, planned: LocalPlan, store: Store) -> ArchResult:
         plan = planned.plan
@@ -281,6 +322,11 @@ class LocalBackend:
         plan = planned.plan
         with work_dir(store, plan.arch.name, plan.layout.nest) as work:
             return build(plan, store, work, dist_dir)
+
+    def run(self, planned: LocalPlan, store: Store, extra: Sequence[str]) -> ArchResult:
+        plan = planned.plan  # a work dir of its own: the key's entry holds other artifacts
+        with work_dir(store, f"{plan.arch.name}-{plan.work}", plan.layout.nest) as work:
+            return run(plan, store, work, extra)
 
     def prune(
         self, settings: Settings, older_than: float | None, keep: int | None, dry_run: bool

@@ -34,10 +34,15 @@ LOCK_TEXT_COST = 0.05
 
 
 def prepare(
-    workspace_root: str | os.PathLike[str], bin_name: str | None = None, parallel: bool = True
+    workspace_root: str | os.PathLike[str],
+    bin_name: str | None = None,
+    parallel: bool = True,
+    bin_names: Sequence[str] = (),
 ) -> Recipe:
-    """The recipe of the workspace at `workspace_root`; with `bin_name`, of that binary's
-    closure only. `parallel=False` runs everything in this process (same result)."""
+    """The recipe of the workspace at `workspace_root`; with `bin_name` (or `bin_names`), of
+    those binaries' (or packages') closure only. `parallel=False` runs everything in this
+    process (same result)."""
+    bin_names = (bin_name,) if bin_name else tuple(bin_names)
     root = os.fspath(workspace_root)
     run_jobs: Jobs = run_split if parallel else _run_serially
     root_manifest = workspace_reader.read_root_manifest(root)
@@ -54,10 +59,10 @@ def prepare(
     targets = {d: _targets(plain) for d, (_, plain) in read.items()}
     workspace = workspace_reader.load(root, parsed)
     local_names = workspace.local_names()
-    if bin_name:
-        from galley.chef.select import select_binary, trim_lockfile  # only for --bin
+    if bin_names:
+        from galley.chef.select import select_binaries, trim_lockfile  # only for --bin
 
-        workspace = select_binary(workspace, bin_name)
+        workspace = select_binaries(workspace, bin_names)
         if lock is not None:
             lock = trim_lockfile(_parsed_lockfile(lock), workspace.local_names())
     packages = workspace.packages

@@ -1,4 +1,4 @@
-"""`prepare --bin NAME`: keep only the local closure of one binary (or package).
+"""`prepare --bin NAME`: keep only the local closure of some binaries (or packages).
 
 Members outside the closure are dropped, `[workspace] members` is rewritten as the explicit list
 of what stays (`default-members` removed), `[workspace.dependencies]` keeps only the keys the
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from galley.chef.targets import discover
@@ -16,10 +17,11 @@ from galley.chef.workspace import LocalPackage, Workspace, path_dependencies
 from galley.errors import WorkspaceError
 
 
-def select_binary(workspace: Workspace, name: str) -> Workspace:
-    """The workspace trimmed to what `name` (a package or a binary target) needs."""
-    start = _find_package(workspace, name)
-    closure = _local_closure(workspace, start)
+def select_binaries(workspace: Workspace, names: Sequence[str]) -> Workspace:
+    """The workspace trimmed to what the `names` (packages or binary targets) need."""
+    closure: set[str] = set()
+    for name in names:
+        closure |= _local_closure(workspace, _find_package(workspace, name))
     kept = [
         p
         for p in workspace.packages[1:]

@@ -12,6 +12,7 @@ from galley.backends.docker.client import detect, require_daemon
 from galley.chef.recipe import Recipe
 from galley.options import Backend as BackendName
 from galley.options import Settings
+from galley.plan import Work
 from galley.results import ArchResult
 from galley.store import Store
 
@@ -21,8 +22,10 @@ class DockerBackend:
 
     name: BackendName = "docker"
 
-    def plans(self, settings: Settings, recipe: Recipe, arches: Sequence[Arch]) -> list[DockerPlan]:
-        return backend.plans(settings, recipe, list(arches), settings.mode)
+    def plans(
+        self, settings: Settings, recipe: Recipe, arches: Sequence[Arch], work: Work = "build"
+    ) -> list[DockerPlan]:
+        return backend.plans(settings, recipe, list(arches), settings.mode, work)
 
     def cook(self, planned: DockerPlan, store: Store) -> ArchResult:
         return backend.cook(planned, planned.plan.settings.push)
@@ -30,6 +33,10 @@ class DockerBackend:
     def build(self, planned: DockerPlan, store: Store, dist_dir: Path) -> ArchResult:
         settings = planned.plan.settings
         return backend.build(planned, settings.push, settings.cache_dir / "docker", dist_dir)
+
+    def run(self, planned: DockerPlan, store: Store, extra: Sequence[str]) -> ArchResult:
+        settings = planned.plan.settings
+        return backend.run(planned, settings.push, settings.cache_dir / "docker", extra)
 
     def prune(
         self, settings: Settings, older_than: float | None, keep: int | None, dry_run: bool

@@ -27,6 +27,7 @@ import secrets
 import shutil
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,15 +36,24 @@ from galley import cachekey, delta, dist, filelock, jsonfile, shell, toml_io, to
 from galley.arch import Arch
 from galley.backends.docker import images, scripts, vendor
 from galley.backends.docker.client import Docker, Image, detect, registry_has
-from galley.backends.docker.scripts import COOKED, DUMMIES, MESSAGES, RUN_ID_NAME, SRC, TARGET
+from galley.backends.docker.scripts import (
+    COOKED,
+    DUMMIES,
+    MESSAGES,
+    RUN_ID_NAME,
+    RUNNER,
+    SRC,
+    TARGET,
+)
 from galley.chef import cleanup, skeleton
 from galley.chef.cooker import copy_patch_sources, copy_vendored_dirs
 from galley.chef.recipe import Recipe
 from galley.errors import CommandFailed, DockerError, ToolNotFound
 from galley.hashing import sha256_file
 from galley.options import Settings
-from galley.plan import Plan, make_plan
+from galley.plan import Plan, Work, make_plan
 from galley.results import ArchResult, CacheStatus
+from galley.runs import RunReport, check_failed
 
 LOCK = ".lock"  # beside a build context: held by the build using it
 IMAGE_ID = ".iid"  # beside a build context: the ID of the image the build just made
@@ -87,7 +97,9 @@ class DockerPlan:
         return self.docker.mode != "legacy" and not self.plan.settings.rebuild.no_cache
 
 
-def plans(settings: Settings, recipe: Recipe, arches: list[Arch], mode: str) -> list[DockerPlan]:
+def plans(
+    settings: Settings, recipe: Recipe, arches: list[Arch], mode: str, work: Work = "build"
+) -> list[DockerPlan]:
     # the daemon is checked by the first image query
     docker = detect(settings.client, settings.cache_dir)
     print(f"galley: docker client {docker.describe()}", file=sys.stderr)
@@ -108,7 +120,7 @@ def plans(settings: Settings, recipe: Recipe, arches: list[Arch], mode: str) -> 
         chef = _chef(settings.chef, facts, builder)
         plan = make_plan(
             settings.replace(chef=chef), arch, recipe, toolchain,
-            builder_image=builder.image_id, backend="docker", mode=mode,
+            builder_image=builder.image_id, work=work, backend="docker", mode=mode,
         )  # fmt: skip
         found.append(DockerPlan(plan, docker, builder, mode))
     return found
@@ -183,13 +195,59 @@ def _build_in(
     result.details.update(artifacts=sorted(manifest["artifacts"]), dist=str(arch_dir))
 
 
-def _write_context(dplan: DockerPlan, context: Path) -> None:
-    """The build context: the real sources (only changed files rewritten), build.sh, warm.sh
-    and the Dockerfile."""
+def run(dplan: DockerPlan, push: bool, work_root: Path, extra: Sequence[str]) -> ArchResult:
+    """Cook if needed, then `cargo test|check|clippy` (the plan's work) on the real sources in
+    a build stage on top, its output streamed. When BuildKit reuses the step (the same sources
+    passed before), nothing runs: `cached_step`."""
+    started = time.monotonic()
+    result = cook(dplan, push)
+    plan = dplan.plan
+    context = work_root / f"{plan.work}-{plan.arch.name}"
+    with filelock.exclusive(_beside(context, LOCK)):
+        with result.phase("sync sources"):
+            _write_context(dplan, context, scripts.run_script(plan, dplan.mode,
+                           dplan.uses_cache_mount, extra))  # fmt: skip
+            _place_runner(dplan, context / "runner")
+        out = context.parent / f"out-{plan.work}-{plan.arch.name}"
+        shutil.rmtree(out, ignore_errors=True)
+        report = RunReport()
+        ran = True
+        try:
+            with result.phase("docker build"):
+                ran = _docker_build(dplan, context, out, dplan.local_tag, report.watch)
+        except CommandFailed as exc:
+            check_failed(exc, report)
+        finally:
+            result.details.update(report.details(plan.work))
+    if not ran:
+        result.details["cached_step"] = True
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _place_runner(dplan: DockerPlan, runner: Path) -> None:
+    """The host's static qemu-user for a cross build's foreign tests (see scripts.run_script);
+    the directory is bound into every step, empty when nothing needs it."""
+    shutil.rmtree(runner, ignore_errors=True)
+    runner.mkdir(parents=True)
+    program = scripts.runner_program(dplan.plan, dplan.mode)
+    if program is None:
+        return
+    found = shutil.which(program)
+    if found is None:
+        raise ToolNotFound(f"{program}: not found; tests for {dplan.plan.arch.name} run under it "
+                           "(Debian's qemu-user-static; or use --mode emulate)")  # fmt: skip
+    shutil.copy2(found, runner / program)
+
+
+def _write_context(dplan: DockerPlan, context: Path, script: str | None = None) -> None:
+    """The build context: the real sources (only changed files rewritten), build.sh (`script`,
+    else the build's), warm.sh, the runner dir and the Dockerfile."""
     settings = dplan.plan.settings
     dplan.plan.layout.mirror(context / "src", exclude=[settings.dist_dir])
-    build_sh = scripts.build_script(dplan.plan, dplan.mode, dplan.uses_cache_mount)
+    build_sh = script or scripts.build_script(dplan.plan, dplan.mode, dplan.uses_cache_mount)
     (context / "build.sh").write_text(build_sh, encoding="utf-8")
+    (context / "runner").mkdir(exist_ok=True)
     (context / "warm.sh").write_text(scripts.warm_capture_script(), encoding="utf-8")
     (context / "Dockerfile").write_text(_build_dockerfile(dplan), encoding="utf-8")
 
@@ -304,7 +362,13 @@ def _build_args(dplan: DockerPlan, base: str) -> dict[str, str]:
     return {"COOK_IMAGE": dplan.local_tag, "BASE_IMAGE": base}
 
 
-def _docker_build(dplan: DockerPlan, context: Path, out: Path, base: str) -> bool:
+def _docker_build(
+    dplan: DockerPlan,
+    context: Path,
+    out: Path,
+    base: str,
+    watch: Callable[[str], None] | None = None,
+) -> bool:
     """The build stage; its /out lands in `out`. With buildx, through `--output`. With the
     daemon's own builder (BuildKit or legacy), as an untagged image whose /out is copied out
     (a container created and never started, through the daemon's socket when it is local)
@@ -326,7 +390,7 @@ def _docker_build(dplan: DockerPlan, context: Path, out: Path, base: str) -> boo
         build_args=_build_args(dplan, base), target="out" if buildx else "build",
         output=out if buildx else None, iidfile=iidfile,
         secrets=None if legacy else {RUN_ID_SECRET: run_id},
-        network_none=True, no_cache=dplan.plan.settings.rebuild.no_cache,
+        network_none=True, no_cache=dplan.plan.settings.rebuild.no_cache, watch=watch,
     )  # fmt: skip
     if iidfile:
         image = iidfile.read_text(encoding="utf-8").strip()
@@ -343,11 +407,12 @@ def _build_dockerfile(dplan: DockerPlan) -> str:
     the sources into the step (no layers to commit for them); the legacy builder copies them."""
     sources = mounts = warm_stage = ""
     if dplan.docker.mode == "legacy":
-        sources = f"COPY src {SRC}\nCOPY build.sh /galley/build.sh"
+        sources = f"COPY src {SRC}\nCOPY build.sh /galley/build.sh\nCOPY runner {RUNNER}"
     else:
         mounts = (
             f"--mount=type=bind,source=src,target={SRC},rw "
             "--mount=type=bind,source=build.sh,target=/galley/build.sh "
+            f"--mount=type=bind,source=runner,target={RUNNER} "
             f"--mount=type=secret,id={RUN_ID_SECRET},target=/galley/{RUN_ID_NAME}"
         )
     if dplan.uses_cache_mount:

@@ -20,6 +20,7 @@ import shutil
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,7 @@ class Docker:
         secrets: dict[str, Path] | None = None,
         network_none: bool = False,
         no_cache: bool = False,
+        watch: Callable[[str], None] | None = None,
     ) -> None:
         """`docker build` with flags in a fixed order; output streams live. A daemon that stops
         during the build is one DockerError (BuildKit tags nothing from a failed build)."""
@@ -160,7 +162,7 @@ class Docker:
         for name, path in sorted((secrets or {}).items()):
             argv += ["--secret", f"id={name},src={path}"]
         try:
-            shell.run([*argv, str(context)], env=self.env)
+            shell.run([*argv, str(context)], env=self.env, watch=watch)
         except CommandFailed:
             if not self.daemon_stays_up():
                 raise DockerError(

@@ -6,8 +6,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 
+from galley import arch as arches
 from galley import cachekey, chefcmd, delta
 from galley.chef import cleanup
 from galley.chef.cooker import cargo_args, outside_sources
@@ -26,6 +28,7 @@ FILLING = ".galley-filling"  # in a cache mount: a fill from a cook began and di
 SOURCES = ".galley-sources.txt"  # in a cache mount: `sha256 mtime path` of the last build's sources
 MESSAGES = "cargo-messages.jsonl"
 RUN_ID_NAME = "run-id"  # the build's nonce, mounted at /galley/<name> and copied to /out
+RUNNER = "/galley/runner"  # the host's qemu-user for a cross build's tests (run.sh)
 DROP_END = "GALLEY_DROP_SH"  # the end of drop.sh's here-document
 
 
@@ -48,11 +51,16 @@ def cargo_command(plan: Plan) -> list[str]:
     the workspace's cargo config puts outside the workspace are not in the image: they are
     replaced by the vendor dir, which `cargo vendor` filled from them (a command-line
     `--config` beats the workspace's config)."""
-    served = [
+    options = cargo_args(plan.cook_options(Path(TARGET)))
+    return ["cargo", *options, "--offline", *_served(plan)]
+
+
+def _served(plan: Plan) -> list[str]:
+    """cargo's `--config` replacing the sources outside the workspace (see cargo_command)."""
+    return [
         f'--config=source.{json.dumps(name)}.replace-with="{SOURCE_NAME}"'
         for name in outside_sources(plan.recipe)
     ]
-    return ["cargo", *cargo_args(plan.cook_options(Path(TARGET))), "--offline", *served]
 
 
 def chef_command(plan: Plan) -> list[str]:
@@ -124,6 +132,42 @@ def build_script(plan: Plan, mode: str, mounted: bool) -> str:
         + f"cp {TARGET}/{DUMMIES} /out/ 2>/dev/null || true\n"
         + f"if [ -f /galley/{RUN_ID_NAME} ]; then cp /galley/{RUN_ID_NAME} /out/; fi\n"
     )
+
+
+def run_script(plan: Plan, mode: str, mounted: bool, extra: Sequence[str]) -> str:
+    """run.sh: `cargo test|check|clippy` (the plan's work) on the real sources, its output in
+    the step's log, the build's nonce to /out. Foreign tests in cross mode run under the
+    host's static qemu-user, bound at RUNNER, with the arch's libraries from Debian's cross
+    libc in the builder."""
+    command = ["cargo", *plan.cargo_command(Path(TARGET)), "--offline", *_served(plan)]
+    command += ["--", *extra] if extra else []
+    return (
+        "set -eu\nmkdir -p /out\n"
+        + cd_workspace(plan)
+        + env_lines(plan, mode)
+        + _runner_line(plan, mode)
+        + (fill_mount_script(plan.key, plan.recipe) + warm_apply_script() if mounted else "")
+        + (retime_script() if mounted else "")
+        + f"{shlex.join(command)}\n"
+        + (record_sources_script() if mounted else "")
+        + f"touch {TARGET}/{BUILT}\n"
+        + f"if [ -f /galley/{RUN_ID_NAME} ]; then cp /galley/{RUN_ID_NAME} /out/; fi\n"
+    )
+
+
+def runner_program(plan: Plan, mode: str) -> str | None:
+    """The host's qemu-user program a cross build's tests run under (None: they run natively)."""
+    native = mode == "emulate" or plan.arch == arches.host()
+    return None if plan.work != "test" or native else f"qemu-{plan.arch.qemu}-static"
+
+
+def _runner_line(plan: Plan, mode: str) -> str:
+    program = runner_program(plan, mode)
+    if program is None:
+        return ""
+    variable = f"CARGO_TARGET_{plan.triple.upper().replace('-', '_')}_RUNNER"
+    runner = f"{RUNNER}/{program} -L /usr/{plan.arch.gcc_triple}"
+    return f"export {variable}={shlex.quote(runner)}\n"
 
 
 def fill_mount_script(key: str, recipe: Recipe) -> str:
