@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from galley import cachekey, chefcmd, delta, dist, filelock, jsonfile, shell
+from galley import cachekey, chefcmd, delta, dist, filelock, jsonfile, restored, shell
 from galley.arch import Arch
 from galley.chef import cleanup
 from galley.chef.cooker import DUMMIES_FILE, PATCH_SOURCES, SKELETON_ROOT, cargo_args
@@ -97,31 +97,31 @@ def cook(plan: Plan, store: Store, work: WorkDir) -> tuple[Entry, ArchResult]:
 
 
 def build(plan: Plan, store: Store, work: WorkDir, dist_dir: Path) -> ArchResult:
-    """Cook if needed, restore the entry, build the real sources, publish `dist/<arch>`."""
+    """Cook if needed, restore the entry, build the real sources, publish `dist/<arch>`. A
+    build that fails in a work dir whose dependency artifacts differ from the entry's restores
+    them and runs once more."""
     started = time.monotonic()
-    current = store.get(plan.key) if work.state().get("key") == plan.key else None
-    kept = None
-    if current is not None:  # the work dir already holds this key: nothing to restore
-        entry, result = current, ArchResult(plan.arch.name, plan.triple, plan.key, "hit")
-        store.record(plan.key, hit=True)
-        result.size = entry.size
-    else:
-        kept = _keep_workspace_crates(work, plan)
-        entry, result = cook(plan, store, work)
-    if work.state().get("key") != plan.key:
-        with store.lock(plan.key, shared=True), result.phase("restore"):
-            (work.target / STATE_FILE).unlink(missing_ok=True)
-            result.details["restore_seconds"] = round(store.restore(entry, work.target), 3)
-            if kept is not None:
-                result.details["kept_workspace_crates"] = _put_back(kept, work)
-        work.set_state(plan.key)
+    held = _holding(plan, store, work)
+    entry, result = held or _restore(plan, store, work)
     with result.phase("sync sources"):
         result.details["synced_files"] = plan.layout.mirror(
             work.tree, exclude=[plan.settings.dist_dir]
         )
-    with result.phase("cargo build"):
-        messages = _cargo_build(plan, work)
+    try:
+        with result.phase("cargo build"):
+            messages = _cargo_build(plan, work)
+    except CommandFailed:
+        healed = _heal_after_failure(plan, store, work, entry, result)
+        if healed is None:
+            raise  # the build's own failure
+        entry = healed
+        with result.phase("cargo build again"):
+            messages = _cargo_build(plan, work)
     (work.target / BUILT_FILE).touch()
+    record = restored.read(work.root)
+    if record is not None:
+        with result.phase("check work dir"):
+            restored.forget_changed(work.root, record)
     with result.phase("publish dist"):
         result.details["compiled"] = dist.compiled(messages)
         dummies = entry.meta.get("dummies", {})
@@ -130,6 +130,103 @@ def build(plan: Plan, store: Store, work: WorkDir, dist_dir: Path) -> ArchResult
     result.details["dist"] = str(dist_dir / plan.arch.name)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _holding(plan: Plan, store: Store, work: WorkDir) -> tuple[Entry, ArchResult] | None:
+    """The entry the work dir holds the artifacts of, once a cheap check (sizes and mtimes
+    against the record of the restore) found them intact or healed them; None when it holds
+    another key's, or has no record (an older galley's), or the entry is gone or cannot heal."""
+    record = restored.read(work.root)
+    if work.state().get("key") != plan.key or record is None or record.key != plan.key:
+        return None
+    entry = store.get(plan.key)
+    if entry is None:
+        return None
+    result = ArchResult(plan.arch.name, plan.triple, plan.key, "hit")
+    with result.phase("check work dir"):
+        found = restored.check(work.root, record, full=False)
+    if not _heal(store, work, entry, record, found, result):
+        return None
+    if found.damaged:
+        print(
+            f"galley: {plan.arch.name}: {_artifacts(found.damaged)} in the work dir differed "
+            f"from cache entry {entry.key[:12]}; restored",
+            file=sys.stderr,
+        )
+    store.record(plan.key, hit=True)
+    result.size = entry.size
+    return entry, result
+
+
+def _restore(plan: Plan, store: Store, work: WorkDir) -> tuple[Entry, ArchResult]:
+    """Cook if needed and restore the entry into the work dir, keeping the workspace crates of
+    the last build there; the restore recorded."""
+    kept = _keep_workspace_crates(work, plan)
+    entry, result = cook(plan, store, work)
+    with store.lock(plan.key, shared=True), result.phase("restore"):
+        (work.target / STATE_FILE).unlink(missing_ok=True)
+        restored.forget(work.root)
+        result.details["restore_seconds"] = round(store.restore(entry, work.target), 3)
+        if kept is not None:
+            result.details["kept_workspace_crates"] = _put_back(kept, work)
+        restored.write(work.root, restored.take(work.root, entry))
+    work.set_state(plan.key)
+    return entry, result
+
+
+def _heal_after_failure(
+    plan: Plan, store: Store, work: WorkDir, entry: Entry, result: ArchResult
+) -> Entry | None:
+    """After a failed build: every recorded artifact hashed; those that differ restored (the
+    whole entry again when it cannot give them back), said in one line. The entry to build on
+    again, or None when nothing differed (the failure is the build's own)."""
+    record = restored.read(work.root)
+    if record is None or record.key != plan.key:
+        return None
+    with result.phase("check work dir"):
+        found = restored.check(work.root, record, full=True)
+    if not found.damaged:
+        return None
+    print(
+        f"galley: {plan.arch.name}: the build failed, and {_artifacts(found.damaged)} in the "
+        f"work dir differed from cache entry {entry.key[:12]}; restored, building again",
+        file=sys.stderr,
+    )
+    if _heal(store, work, entry, record, found, result):
+        return entry
+    return _restore(plan, store, work)[0]
+
+
+def _heal(
+    store: Store,
+    work: WorkDir,
+    entry: Entry,
+    record: restored.Record,
+    found: restored.Found,
+    result: ArchResult,
+) -> bool:
+    """Restore what `found` names from the entry; False (the record dropped) when the entry
+    cannot give it back, so the next restore is whole."""
+    if not (found.damaged or found.retimed):
+        return True
+    try:
+        with store.lock(entry.key, shared=True), result.phase("heal work dir"):
+            restored.retime(work.root, record, found.retimed)
+            restored.heal(work.root, record, entry, found.damaged)
+    except (CacheError, OSError):
+        restored.forget(work.root)
+        return False
+    restored.write(work.root, record)
+    result.details.setdefault("healed", []).extend(found.damaged)
+    return True
+
+
+def _artifacts(paths: list[str]) -> str:
+    """`3 dependency artifacts (liblog-….rlib, …)`: how many, and the first names."""
+    names = [Path(path).name for path in paths[:2]]
+    more = ", …" if len(paths) > 2 else ""
+    noun = "artifact" if len(paths) == 1 else "artifacts"
+    return f"{len(paths)} dependency {noun} ({', '.join(names)}{more})"
 
 
 def _keep_workspace_crates(work: WorkDir, plan: Plan) -> Path | None:
@@ -189,6 +286,7 @@ def _verified(store: Store, key: str, result: ArchResult) -> Entry | None:
 
 
 def _cook_and_publish(plan: Plan, store: Store, work: WorkDir, result: ArchResult) -> Entry:
+    restored.forget(work.root)
     for directory in (work.tree, work.target):
         shutil.rmtree(directory, ignore_errors=True)
     work.src.mkdir(parents=True)
@@ -289,3 +387,4 @@ class LocalBackend:
 
     def discard_rebuild(self, settings: Settings) -> None:
         """A local rebuild leaves nothing outside its temporary cache dir."""
+
