@@ -29,6 +29,7 @@ from galley.options import Settings
 from galley.plan import Plan, make_plan
 from galley.results import ArchResult
 from galley.store import Entry, Store
+from galley.verify import Report
 
 STATE_FILE = ".galley-state.json"
 BUILT_FILE = ".galley-built"  # in the work dir's target: a build ran there after the restore
@@ -229,6 +230,56 @@ def _artifacts(paths: list[str]) -> str:
     return f"{len(paths)} dependency {noun} ({', '.join(names)}{more})"
 
 
+def verify_work_dirs(
+    settings: Settings, arches: Sequence[Arch], repair: bool, report: Report
+) -> None:
+    """Every recorded dependency artifact of each arch's work dir hashed: one that differs is a
+    problem, marked for the next build to restore, or with `repair` restored now (a note)."""
+    store = Store(settings.cache_dir)
+    for arch in arches:
+        if (store.root / "work" / arch.name / "target").is_dir():
+            with work_dir(store, arch.name) as work:
+                _verify_work_dir(store, work, f"work dir {arch.name}", repair, report)
+
+
+def _verify_work_dir(store: Store, work: WorkDir, where: str, repair: bool, report: Report) -> None:
+    record = restored.read(work.root)
+    if record is None:
+        report.notes.append(f"{where}: no record of a restore (an older galley's); not checked")
+        return
+    if work.state().get("key") != record.key:
+        return  # a cook cut short left it: the next build restores it whole
+    found = restored.check(work.root, record, full=True)
+    if not found.damaged:
+        return
+    entry = store.get(record.key)
+    source = f"cache entry {record.key[:12]}"
+    if not repair:
+        record.suspect.update(found.damaged)
+        restored.write(work.root, record)
+        report.problems += [
+            f"{where}: {path} differs from {source} (the next build or `verify --repair` "
+            "restores it)"
+            for path in found.damaged
+        ]
+        return
+    try:
+        if entry is None:
+            raise CacheError(f"{source} is gone")
+        with store.lock(entry.key, shared=True):
+            restored.heal(work.root, record, entry, found.damaged)
+    except (CacheError, OSError) as exc:
+        restored.forget(work.root)  # the next build restores the whole work dir
+        report.problems += [
+            f"{where}: {path} differs from {source}, which cannot restore it ({exc}); the next "
+            "build restores the work dir"
+            for path in found.damaged
+        ]
+        return
+    restored.write(work.root, record)
+    report.notes += [f"{where}: {path} differed from {source}; restored" for path in found.damaged]
+
+
 def _keep_workspace_crates(work: WorkDir, plan: Plan) -> Path | None:
     """Before a new key's cook and restore (a dependency bump): move the last build's real
     sources and its workspace crates aside, so that only the crates the bump touches recompile
@@ -388,3 +439,7 @@ class LocalBackend:
     def discard_rebuild(self, settings: Settings) -> None:
         """A local rebuild leaves nothing outside its temporary cache dir."""
 
+    def verify_work(
+        self, settings: Settings, arches: Sequence[Arch], repair: bool, report: Report
+    ) -> None:
+        verify_work_dirs(settings, arches, repair, report)

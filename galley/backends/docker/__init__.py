@@ -14,6 +14,7 @@ from galley.options import Backend as BackendName
 from galley.options import Settings
 from galley.results import ArchResult
 from galley.store import Store
+from galley.verify import Report
 
 
 class DockerBackend:
@@ -40,3 +41,8 @@ class DockerBackend:
 
     def discard_rebuild(self, settings: Settings) -> None:
         backend.forget_cook_images(settings)
+
+    def verify_work(
+        self, settings: Settings, arches: Sequence[Arch], repair: bool, report: Report
+    ) -> None:
+        """The build cache mounts keep no record yet."""
