@@ -45,4 +45,4 @@ class DockerBackend:
     def verify_work(
         self, settings: Settings, arches: Sequence[Arch], repair: bool, report: Report
     ) -> None:
-        """The build cache mounts keep no record yet."""
+        backend.verify_mounts(settings, arches, repair, report)
