@@ -119,18 +119,25 @@ def build(plan: Plan, store: Store, work: WorkDir, dist_dir: Path) -> ArchResult
         with result.phase("cargo build again"):
             messages = _cargo_build(plan, work)
     (work.target / BUILT_FILE).touch()
-    record = restored.read(work.root)
-    if record is not None:
-        with result.phase("check work dir"):
-            restored.forget_changed(work.root, record)
+    result.details["compiled"] = dist.compiled(messages)
+    if set(result.details["compiled"]) - cleanup.local_names(plan.recipe)[0]:
+        _forget_recompiled(work, result)
     with result.phase("publish dist"):
-        result.details["compiled"] = dist.compiled(messages)
         dummies = entry.meta.get("dummies", {})
         manifest = dist.publish_build(plan, dist_dir, dist.payload(messages), dummies=dummies)
     result.details["artifacts"] = sorted(manifest["artifacts"])
     result.details["dist"] = str(dist_dir / plan.arch.name)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _forget_recompiled(work: WorkDir, result: ArchResult) -> None:
+    """Cargo compiled a dependency (or a path patch) again, for its own reasons: the files it
+    rewrote leave the record, they are no longer the entry's."""
+    record = restored.read(work.root)
+    if record is not None:
+        with result.phase("check work dir"):
+            restored.forget_changed(work.root, record)
 
 
 def _holding(plan: Plan, store: Store, work: WorkDir) -> tuple[Entry, ArchResult] | None:

@@ -10,11 +10,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from galley.units import format_size
-from helpers import flip_metadata, galley
+from helpers import flip_metadata, galley, patched_workspace, write_tree
 
 
 def _fails(stderr: str) -> list[str]:
@@ -149,6 +150,43 @@ def test_a_damaged_dependency_in_the_work_dir_is_found_and_healed(
     assert broken.returncode == 6 and "restored" not in broken.stderr
     last = broken.stderr.strip().splitlines()[-1]
     assert last.startswith("galley: error: cargo exited with 101: error: could not compile `app`")
+
+
+def test_a_dependency_cargo_compiles_again_is_not_damage(tmp_path: Path, cargo: str) -> None:
+    """A path patch whose build script reruns when an environment variable that is no key input
+    changes: cargo compiles it again in the work dir, over files the entry gave. They leave the
+    record, so the next build restores nothing and compiles only `app` (were they kept, it
+    would put the entry's copies back and cargo would compile the patch again every time)."""
+    workspace = patched_workspace(tmp_path / "ws", "patched")
+    write_tree(workspace, {"patched/cfg-if/build.rs": (
+        "fn main() {\n"
+        '    println!("cargo:rerun-if-env-changed=GALLEY_WORD");\n'
+        '    let word = std::env::var("GALLEY_WORD").unwrap_or_default();\n'
+        '    println!("cargo:rustc-env=GALLEY_WORD={word}");\n'
+        "}\n"
+    )})  # fmt: skip
+    lib = workspace / "patched" / "cfg-if" / "src" / "lib.rs"
+    lib.write_text(
+        lib.read_text().replace('"patched";', 'concat!("patched", env!("GALLEY_WORD"));')
+    )
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache, binary = tmp_path / "cache", workspace / "dist" / "amd64" / "bin" / "app"
+
+    def build(word: str) -> dict[str, Any]:
+        built = galley("build", "--json", cwd=workspace, cache=cache, env={"GALLEY_WORD": word})
+        assert "restored" not in built.stderr
+        assert (
+            subprocess.run([binary], capture_output=True, text=True).stdout
+            == f"patched{word} Off\n"
+        )
+        return dict(json.loads(built.stdout)["results"][0])
+
+    build("one")
+    assert set(build("two")["compiled"]) == {"cfg-if", "log", "app"}
+    main = workspace / "app" / "src" / "main.rs"
+    main.write_text(main.read_text() + "// edited\n")
+    assert build("two")["compiled"] == ["app"]
+    galley("verify", cwd=workspace, cache=cache)
 
 
 DIST_DAMAGE = {
