@@ -2,7 +2,8 @@
 
 Cook and build share one directory per arch (`<cache>/work/<arch>/{src,target}`, locked while in
 use) so cargo sees identical paths and rustflags in both, and `--remap-path-prefix` makes the
-binaries independent of where the cache and the checkout live.
+binaries independent of where the cache and the checkout live. What a restore put in the work
+dir is recorded (galley.restored), so that damage there is found and healed from the entry.
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ is copied over it and the workspace crates stay, so a dependency bump recompiles
 depends on the change. Each build records `sha256 mtime path` of its sources there, and the next
 one first stamps every source newer than every artifact and gives unchanged files their recorded
 mtime back: cargo's mtime check then tells the truth, whatever mtimes BuildKit's reused COPY
-layers or a checkout carry (cargo-chef #212).
+layers or a checkout carry (cargo-chef #212). What a fill gave the mount from the cook image is
+recorded there too, so that damage in the mount is found and healed from the cook image
+(scripts.mount_check_functions); `verify` checks it in a step with the same mount.
 
 Warm images (`<cook tag>-warm`, `<registry>/<repository>:warm-<arch>-<key12>`): `build --push`
 also publishes the workspace crates its build compiled, with that record. A build on a new
