@@ -6,9 +6,11 @@ other commit's galley and then by this one's, alternating, and what each spent b
 own compile (cargo's `Finished … in` line) is compared pair by pair.
 
     .venv/bin/python benchmarks/pairs.py --against HEAD~1 [--arch amd64] [--pairs 8]
+        [--backend docker|local]
 
-Each side has its own cache dir; both share the daemon's cook image and build cache mount
-(same key), so the first, untimed build of each side only fills its cache dir.
+Each side has its own cache dir; with docker both share the daemon's cook image and build cache
+mount (same key), so the first, untimed build of each side only fills its cache dir (local: it
+cooks the side's own entry).
 """
 
 from __future__ import annotations
@@ -33,10 +35,10 @@ from benchmarks.compare import Sources, edit  # noqa: E402
 FINISHED = re.compile(r"Finished .* in ([0-9.]+)s")
 
 
-def build(tree: Path, workspace: Path, cache: Path, arch: str) -> tuple[float, float]:
+def build(tree: Path, workspace: Path, cache: Path, arch: str, backend: str) -> tuple[float, float]:
     """(wall seconds, cargo's own seconds) of `galley build` from `tree`'s package."""
     env = {**os.environ, "PYTHONPATH": str(tree), "GALLEY_CACHE_DIR": str(cache)}
-    argv = [sys.executable, "-m", "galley", "build", "--arch", arch, "--backend", "docker"]
+    argv = [sys.executable, "-m", "galley", "build", "--arch", arch, "--backend", backend]
     os.sync()
     started = time.perf_counter()
     done = subprocess.run(argv, cwd=workspace, env=env, capture_output=True, text=True)
@@ -52,6 +54,7 @@ def main() -> None:
     parser.add_argument("--against", required=True, help="the other commit (any git revision)")
     parser.add_argument("--arch", default="amd64")
     parser.add_argument("--pairs", type=int, default=8)
+    parser.add_argument("--backend", choices=("docker", "local"), default="docker")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="galley-pairs-") as directory:
         root = Path(directory)
@@ -61,22 +64,23 @@ def main() -> None:
         for tree in (other, REPO):
             compile_galley(tree / "galley")
         try:
-            run_pairs(root, {"against": other, "this": REPO}, options.arch, options.pairs)
+            trees = {"against": other, "this": REPO}
+            run_pairs(root, trees, options.arch, options.pairs, options.backend)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(other)], cwd=REPO,
                            check=False, capture_output=True)  # fmt: skip
 
 
-def run_pairs(root: Path, trees: dict[str, Path], arch: str, pairs: int) -> None:
+def run_pairs(root: Path, trees: dict[str, Path], arch: str, pairs: int, backend: str) -> None:
     workspace = Sources.make(root).copy(root / "workspace")
     caches = {name: root / f"cache-{name}" for name in trees}
     for name, tree in trees.items():  # untimed: fills each side's cache dir
-        build(tree, workspace, caches[name], arch)
+        build(tree, workspace, caches[name], arch, backend)
     besides: dict[str, list[float]] = {name: [] for name in trees}
     for run in range(pairs):
         for name, tree in trees.items():
             edit(workspace, f"pair {run} {name} {time.time()}")
-            seconds, cargo = build(tree, workspace, caches[name], arch)
+            seconds, cargo = build(tree, workspace, caches[name], arch, backend)
             besides[name].append(seconds - cargo)
             print(f"{name:8} {seconds:6.2f} s, cargo {cargo:5.2f} s, "
                   f"besides cargo {seconds - cargo:5.2f} s", flush=True)  # fmt: skip

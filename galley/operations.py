@@ -205,9 +205,13 @@ def print_prune_table(rows: list[tuple[Decision, str]], cache_dir: Path) -> None
 
 
 def verify(
-    settings: Settings, arch_names: list[str] | None = None, reproducible: bool = False
+    settings: Settings,
+    arch_names: list[str] | None = None,
+    reproducible: bool = False,
+    repair: bool = False,
 ) -> Report:
-    """Run every check for the requested arches; raises VerifyFailed after printing problems."""
+    """Run every check for the requested arches; raises VerifyFailed after printing problems.
+    `repair`: restore the dependency artifacts that differ where the backends build."""
     report = Report()
     recipe = workspace_recipe(settings)
     if reproducible:
@@ -219,6 +223,8 @@ def verify(
                 "builds, at /galley/src, do not)"
             )
     report.problems += check_store(Store(settings.cache_dir))
+    for backend in backends.every():
+        backend.verify_work(settings, settings.arch_list(arch_names), repair, report)
     for arch in settings.arch_list(arch_names):
         arch_dir = settings.dist_dir / arch.name
         manifest = dist.read_manifest(arch_dir)

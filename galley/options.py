@@ -399,6 +399,10 @@ class Settings(OptionValues):
         False, "also rebuild from a copy elsewhere with a fresh cache and compare digests"
         " (docker: cooked from scratch)", boolean, key=None, tasks=(VERIFY,),
     )  # fmt: skip
+    repair = Option[bool](
+        False, "restore the dependency artifacts that differ in the work dirs and build cache"
+        " mounts from the cache entry or cook image", boolean, key=None, tasks=(VERIFY,),
+    )  # fmt: skip
     max_size = Option[int | None](None, "remove least recently used entries above this total "
                                   "(e.g. 20G)", size, key=None, tasks=(PRUNE,))  # fmt: skip
     older_than = Option[float | None](None, "remove entries unused for longer than this "

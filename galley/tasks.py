@@ -163,10 +163,11 @@ def cache_prune(settings: Settings, _: list[str]) -> None:
 
 @galley_task(VERIFY)
 def verify(settings: Settings, _: list[str]) -> None:
-    """Check recipe freshness, cache integrity and the built artifacts (ELF arch, no dummies).
+    """Check recipe freshness, cache integrity, the dependency artifacts in the work dirs and
+    build cache mounts, and the built artifacts (ELF arch, no dummies).
 
     The build flags matter with --reproducible only: the rebuild uses them, as the build did."""
-    operations.verify(settings, reproducible=settings.reproducible)
+    operations.verify(settings, reproducible=settings.reproducible, repair=settings.repair)
 
 
 @galley_task(IMAGE)

@@ -89,6 +89,26 @@ def results(output: str) -> list[dict[str, Any]]:
     return list(document["results"])
 
 
+def flipped_metadata(rlib: bytes) -> tuple[int, bytes]:
+    """(offset, 64 bytes) that flip every bit of 64 bytes near the start of an rlib's metadata
+    member, where rustc reads first: what a bad sector or a stray write does there. rustc then
+    refuses the crate (`required to be available in rlib format`)."""
+    offset = rlib.index(b"lib.rmeta/") + 60 + 16  # past the ar member header and rustc's magic
+    return offset, bytes(byte ^ 0xFF for byte in rlib[offset : offset + 64])
+
+
+def flip_metadata(rlib: Path, keep_mtime: bool) -> None:
+    """Flip 64 bytes of the rlib's metadata in place; `keep_mtime`: as a bad sector does (size
+    and mtime unchanged), else as a tool writing the file does."""
+    before = rlib.stat()
+    offset, flipped = flipped_metadata(rlib.read_bytes())
+    with rlib.open("r+b") as handle:
+        handle.seek(offset)
+        handle.write(flipped)
+    if keep_mtime:
+        os.utime(rlib, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
 def write_tree(root: Path, files: Mapping[str, str]) -> Path:
     """Create files (parents included) under root; returns root."""
     for relative, text in files.items():

@@ -21,6 +21,7 @@ from galley.options import Settings
 from galley.plan import Plan, Work
 from galley.results import ArchResult
 from galley.store import Store
+from galley.verify import Report
 
 
 class Planned(Protocol):
@@ -68,6 +69,14 @@ class Backend(Protocol[P]):
         """What a from-scratch rebuild (verify --reproducible) left behind."""
         ...
 
+    def verify_work(
+        self, settings: Settings, arches: Sequence[Arch], repair: bool, report: Report
+    ) -> None:
+        """Check the dependency artifacts the backend restored from the cache into where it
+        builds (for any of `arches` it built): each one that differs is a problem, or with
+        `repair` restored (a note)."""
+        ...
+
 
 def named(name: BackendName) -> Backend[Any]:
     """The backend called `name` (`auto` prunes and discards as the local one does)."""
@@ -75,6 +84,11 @@ def named(name: BackendName) -> Backend[Any]:
     from galley.backends.local import LocalBackend
 
     return DockerBackend() if name == "docker" else LocalBackend()
+
+
+def every() -> list[Backend[Any]]:
+    """One of each backend (each finds what it left in the cache dir)."""
+    return [named("local"), named("docker")]
 
 
 Assignment = list[tuple[Backend[Any], Settings, list[Arch]]]

@@ -2,7 +2,8 @@
 
 Cook and build share one directory per arch (`<cache>/work/<arch>/{src,target}`, locked while in
 use) so cargo sees identical paths and rustflags in both, and `--remap-path-prefix` makes the
-binaries independent of where the cache and the checkout live.
+binaries independent of where the cache and the checkout live. What a restore put in the work
+dir is recorded (galley.restored), so that damage there is found and healed from the entry.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from galley import arch as arches
-from galley import cachekey, chefcmd, delta, dist, filelock, jsonfile, shell
+from galley import cachekey, chefcmd, delta, dist, filelock, jsonfile, restored, shell
 from galley.arch import Arch
 from galley.chef import cleanup
 from galley.chef.cooker import DUMMIES_FILE, PATCH_SOURCES, SKELETON_ROOT, cargo_args
@@ -31,6 +32,7 @@ from galley.plan import Plan, Work, make_plan
 from galley.results import ArchResult
 from galley.runs import RunReport, check_failed
 from galley.store import Entry, Store
+from galley.verify import Report
 
 STATE_FILE = ".galley-state.json"
 BUILT_FILE = ".galley-built"  # in the work dir's target: a build ran there after the restore
@@ -99,14 +101,26 @@ def cook(plan: Plan, store: Store, work: WorkDir) -> tuple[Entry, ArchResult]:
 
 
 def build(plan: Plan, store: Store, work: WorkDir, dist_dir: Path) -> ArchResult:
-    """Cook if needed, restore the entry, build the real sources, publish `dist/<arch>`."""
+    """Cook if needed, restore the entry, build the real sources, publish `dist/<arch>`. A
+    build that fails in a work dir whose dependency artifacts differ from the entry's restores
+    them and runs once more."""
     started = time.monotonic()
     entry, result = _ready(plan, store, work)
-    with result.phase("cargo build"):
-        messages = _cargo_build(plan, work)
+    try:
+        with result.phase("cargo build"):
+            messages = _cargo_build(plan, work)
+    except CommandFailed:
+        healed = _heal_after_failure(plan, store, work, entry, result)
+        if healed is None:
+            raise  # the build's own failure
+        entry = healed
+        with result.phase("cargo build again"):
+            messages = _cargo_build(plan, work)
     (work.target / BUILT_FILE).touch()
+    result.details["compiled"] = dist.compiled(messages)
+    if set(result.details["compiled"]) - cleanup.local_names(plan.recipe)[0]:
+        _forget_recompiled(work, result)
     with result.phase("publish dist"):
-        result.details["compiled"] = dist.compiled(messages)
         dummies = entry.meta.get("dummies", {})
         manifest = dist.publish_build(plan, dist_dir, dist.payload(messages), dummies=dummies)
     result.details["artifacts"] = sorted(manifest["artifacts"])
@@ -117,9 +131,25 @@ def build(plan: Plan, store: Store, work: WorkDir, dist_dir: Path) -> ArchResult
 
 def run(plan: Plan, store: Store, work: WorkDir, extra: Sequence[str]) -> ArchResult:
     """Cook if needed, restore the entry, run `cargo test|check|clippy` on the real sources
-    (`extra`: after `--`, to the test binaries or to clippy), its output streamed."""
+    (`extra`: after `--`, to the test binaries or to clippy), its output streamed. A run that
+    fails, not by failing tests, in a work dir whose dependency artifacts differ from the
+    entry's restores them and runs once more."""
     started = time.monotonic()
-    _, result = _ready(plan, store, work)
+    entry, result = _ready(plan, store, work)
+    try:
+        _cargo_run(plan, work, extra, result)
+    except CommandFailed:
+        if _heal_after_failure(plan, store, work, entry, result) is None:
+            raise  # the run's own failure
+        _cargo_run(plan, work, extra, result)
+    (work.target / BUILT_FILE).touch()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _cargo_run(plan: Plan, work: WorkDir, extra: Sequence[str], result: ArchResult) -> RunReport:
+    """The run's cargo command; failed tests are its result (CommandFailed only for the
+    rest: a compile error, a lint denied)."""
     report = RunReport()
     argv = [plan.settings.cargo, *plan.cargo_command(work.target, extra)]
     try:
@@ -129,9 +159,7 @@ def run(plan: Plan, store: Store, work: WorkDir, extra: Sequence[str]) -> ArchRe
         check_failed(exc, report)
     finally:
         result.details.update(report.details(plan.work))
-    (work.target / BUILT_FILE).touch()
-    result.seconds = time.monotonic() - started
-    return result
+    return report
 
 
 def _run_env(plan: Plan, work: WorkDir) -> dict[str, str | None]:
@@ -145,28 +173,172 @@ def _run_env(plan: Plan, work: WorkDir) -> dict[str, str | None]:
 
 
 def _ready(plan: Plan, store: Store, work: WorkDir) -> tuple[Entry, ArchResult]:
-    """The work dir holding the plan's entry (cooked if needed) and the real sources."""
-    current = store.get(plan.key) if work.state().get("key") == plan.key else None
-    kept = None
-    if current is not None:  # the work dir already holds this key: nothing to restore
-        entry, result = current, ArchResult(plan.arch.name, plan.triple, plan.key, "hit")
-        store.record(plan.key, hit=True)
-        result.size = entry.size
-    else:
-        kept = _keep_workspace_crates(work, plan)
-        entry, result = cook(plan, store, work)
-    if work.state().get("key") != plan.key:
-        with store.lock(plan.key, shared=True), result.phase("restore"):
-            (work.target / STATE_FILE).unlink(missing_ok=True)
-            result.details["restore_seconds"] = round(store.restore(entry, work.target), 3)
-            if kept is not None:
-                result.details["kept_workspace_crates"] = _put_back(kept, work)
-        work.set_state(plan.key)
+    """The work dir holding the plan's entry (cooked if needed, checked, healed) and the real
+    sources."""
+    held = _holding(plan, store, work)
+    entry, result = held or _restore(plan, store, work)
     with result.phase("sync sources"):
         result.details["synced_files"] = plan.layout.mirror(
             work.tree, exclude=[plan.settings.dist_dir]
         )
     return entry, result
+
+
+def _forget_recompiled(work: WorkDir, result: ArchResult) -> None:
+    """Cargo compiled a dependency (or a path patch) again, for its own reasons: the files it
+    rewrote leave the record, they are no longer the entry's."""
+    record = restored.read(work.root)
+    if record is not None:
+        with result.phase("check work dir"):
+            restored.forget_changed(work.root, record)
+
+
+def _holding(plan: Plan, store: Store, work: WorkDir) -> tuple[Entry, ArchResult] | None:
+    """The entry the work dir holds the artifacts of, once a cheap check (sizes and mtimes
+    against the record of the restore) found them intact or healed them; None when it holds
+    another key's, or has no record (an older galley's), or the entry is gone or cannot heal."""
+    record = restored.read(work.root)
+    if work.state().get("key") != plan.key or record is None or record.key != plan.key:
+        return None
+    entry = store.get(plan.key)
+    if entry is None:
+        return None
+    result = ArchResult(plan.arch.name, plan.triple, plan.key, "hit")
+    with result.phase("check work dir"):
+        found = restored.check(work.root, record, full=False)
+    if not _heal(store, work, entry, record, found, result):
+        return None
+    if found.damaged:
+        print(
+            f"galley: {plan.arch.name}: {_artifacts(found.damaged)} in the work dir differed "
+            f"from cache entry {entry.key[:12]}; restored",
+            file=sys.stderr,
+        )
+    store.record(plan.key, hit=True)
+    result.size = entry.size
+    return entry, result
+
+
+def _restore(plan: Plan, store: Store, work: WorkDir) -> tuple[Entry, ArchResult]:
+    """Cook if needed and restore the entry into the work dir, keeping the workspace crates of
+    the last build there; the restore recorded."""
+    kept = _keep_workspace_crates(work, plan)
+    entry, result = cook(plan, store, work)
+    with store.lock(plan.key, shared=True), result.phase("restore"):
+        (work.target / STATE_FILE).unlink(missing_ok=True)
+        restored.forget(work.root)
+        result.details["restore_seconds"] = round(store.restore(entry, work.target), 3)
+        if kept is not None:
+            result.details["kept_workspace_crates"] = _put_back(kept, work)
+        restored.write(work.root, restored.take(work.root, entry))
+    work.set_state(plan.key)
+    return entry, result
+
+
+def _heal_after_failure(
+    plan: Plan, store: Store, work: WorkDir, entry: Entry, result: ArchResult
+) -> Entry | None:
+    """After a failed build: every recorded artifact hashed; those that differ restored (the
+    whole entry again when it cannot give them back), said in one line. The entry to build on
+    again, or None when nothing differed (the failure is the build's own)."""
+    record = restored.read(work.root)
+    if record is None or record.key != plan.key:
+        return None
+    with result.phase("check work dir"):
+        found = restored.check(work.root, record, full=True)
+    if not found.damaged:
+        return None
+    print(
+        f"galley: {plan.arch.name}: the build failed, and {_artifacts(found.damaged)} in the "
+        f"work dir differed from cache entry {entry.key[:12]}; restored, building again",
+        file=sys.stderr,
+    )
+    if _heal(store, work, entry, record, found, result):
+        return entry
+    return _restore(plan, store, work)[0]
+
+
+def _heal(
+    store: Store,
+    work: WorkDir,
+    entry: Entry,
+    record: restored.Record,
+    found: restored.Found,
+    result: ArchResult,
+) -> bool:
+    """Restore what `found` names from the entry; False (the record dropped) when the entry
+    cannot give it back, so the next restore is whole."""
+    if not (found.damaged or found.retimed):
+        return True
+    try:
+        with store.lock(entry.key, shared=True), result.phase("heal work dir"):
+            restored.retime(work.root, record, found.retimed)
+            restored.heal(work.root, record, entry, found.damaged)
+    except (CacheError, OSError):
+        restored.forget(work.root)
+        return False
+    restored.write(work.root, record)
+    result.details.setdefault("healed", []).extend(found.damaged)
+    return True
+
+
+def _artifacts(paths: list[str]) -> str:
+    """`3 dependency artifacts (liblog-….rlib, …)`: how many, and the first names."""
+    names = [Path(path).name for path in paths[:2]]
+    more = ", …" if len(paths) > 2 else ""
+    noun = "artifact" if len(paths) == 1 else "artifacts"
+    return f"{len(paths)} dependency {noun} ({', '.join(names)}{more})"
+
+
+def verify_work_dirs(
+    settings: Settings, arches: Sequence[Arch], repair: bool, report: Report
+) -> None:
+    """Every recorded dependency artifact of each arch's work dir hashed: one that differs is a
+    problem, marked for the next build to restore, or with `repair` restored now (a note)."""
+    store = Store(settings.cache_dir)
+    for arch in arches:
+        for name in (arch.name, *(f"{arch.name}-{kind}" for kind in ("test", "check", "clippy"))):
+            if (store.root / "work" / name / "target").is_dir():
+                with work_dir(store, name) as work:
+                    _verify_work_dir(store, work, f"work dir {name}", repair, report)
+
+
+def _verify_work_dir(store: Store, work: WorkDir, where: str, repair: bool, report: Report) -> None:
+    record = restored.read(work.root)
+    if record is None:
+        report.notes.append(f"{where}: no record of a restore (an older galley's); not checked")
+        return
+    if work.state().get("key") != record.key:
+        return  # a cook cut short left it: the next build restores it whole
+    found = restored.check(work.root, record, full=True)
+    if not found.damaged:
+        return
+    entry = store.get(record.key)
+    source = f"cache entry {record.key[:12]}"
+    if not repair:
+        record.suspect.update(found.damaged)
+        restored.write(work.root, record)
+        report.problems += [
+            f"{where}: {path} differs from {source} (the next build or `verify --repair` "
+            "restores it)"
+            for path in found.damaged
+        ]
+        return
+    try:
+        if entry is None:
+            raise CacheError(f"{source} is gone")
+        with store.lock(entry.key, shared=True):
+            restored.heal(work.root, record, entry, found.damaged)
+    except (CacheError, OSError) as exc:
+        restored.forget(work.root)  # the next build restores the whole work dir
+        report.problems += [
+            f"{where}: {path} differs from {source}, which cannot restore it ({exc}); the next "
+            "build restores the work dir"
+            for path in found.damaged
+        ]
+        return
+    restored.write(work.root, record)
+    report.notes += [f"{where}: {path} differed from {source}; restored" for path in found.damaged]
 
 
 def _keep_workspace_crates(work: WorkDir, plan: Plan) -> Path | None:
@@ -226,6 +398,7 @@ def _verified(store: Store, key: str, result: ArchResult) -> Entry | None:
 
 
 def _cook_and_publish(plan: Plan, store: Store, work: WorkDir, result: ArchResult) -> Entry:
+    restored.forget(work.root)
     for directory in (work.tree, work.target):
         shutil.rmtree(directory, ignore_errors=True)
     work.src.mkdir(parents=True)
@@ -335,3 +508,8 @@ class LocalBackend:
 
     def discard_rebuild(self, settings: Settings) -> None:
         """A local rebuild leaves nothing outside its temporary cache dir."""
+
+    def verify_work(
+        self, settings: Settings, arches: Sequence[Arch], repair: bool, report: Report
+    ) -> None:
+        verify_work_dirs(settings, arches, repair, report)

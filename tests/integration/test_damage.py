@@ -5,15 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from galley.units import format_size
-from helpers import galley
+from helpers import flip_metadata, galley, patched_workspace, write_tree
 
 
 def _fails(stderr: str) -> list[str]:
@@ -89,6 +91,102 @@ def test_a_file_or_symlink_in_an_entrys_place_is_reported_recooked_and_pruned(
     assert "removed" in pruned and list((cache / "entries").iterdir()) == []
     assert f"freed {format_size(size)}\n" in pruned, pruned
     assert (elsewhere / "files.json").is_file()  # a symlink's target is not the cache's
+
+
+def test_a_damaged_dependency_in_the_work_dir_is_found_and_healed(
+    toy: Path, tmp_path: Path
+) -> None:
+    """64 bytes of log's rlib in the local work dir flipped by hand (a bad sector cannot be
+    caused on purpose): `verify` names it and the next build restores it from the entry; with
+    its mtime kept (no cheap check can see it), the build fails, restores and builds again; a
+    tool's write (new mtime) is restored before the build; `verify --repair` restores it too.
+    Each binary runs right. Before: verify said OK, and every build failed."""
+    cache = tmp_path / "cache"
+    galley("build", cwd=toy, cache=cache)
+    galley("verify", cwd=toy, cache=cache)  # untouched: OK
+    [rlib] = (cache / "work" / "amd64" / "target").glob("*/release/deps/liblog-*.rlib")
+    where = rlib.relative_to(cache / "work" / "amd64").as_posix()
+    main = toy / "app" / "src" / "main.rs"
+    app = toy / "dist" / "amd64" / "bin" / "app"
+
+    def edit_and_build(greeting: str) -> subprocess.CompletedProcess[str]:
+        main.write_text(
+            re.sub(r'GREETING: &str = "\w*"', f'GREETING: &str = "{greeting}"', main.read_text())
+        )
+        built = galley("build", "--json", cwd=toy, cache=cache)
+        assert subprocess.run([app], capture_output=True, text=True).stdout == f"{greeting} 41\n"
+        return built
+
+    flip_metadata(rlib, keep_mtime=True)
+    failed = galley("verify", cwd=toy, cache=cache, check=False)
+    assert failed.returncode == 9
+    assert [
+        where in line and "differs from cache entry" in line for line in _fails(failed.stderr)
+    ] == [True]
+    healed = edit_and_build("a")  # verify marked it: restored before cargo runs
+    assert json.loads(healed.stdout)["results"][0]["healed"] == [where]
+    galley("verify", cwd=toy, cache=cache)
+
+    flip_metadata(rlib, keep_mtime=True)
+    retried = edit_and_build("b")
+    assert "crate `log` required to be available in rlib format" in retried.stderr
+    said = [line for line in retried.stderr.splitlines() if line.startswith("galley: amd64: ")]
+    assert len(said) == 1 and "the build failed" in said[0] and rlib.name in said[0], said
+    assert "building again" in said[0]
+
+    flip_metadata(rlib, keep_mtime=False)  # a tool wrote it: the cheap check sees it
+    before = edit_and_build("c")
+    assert "cargo build again" not in json.loads(before.stdout)["results"][0]["phases"]
+    assert f"({rlib.name}) in the work dir differed" in before.stderr
+
+    flip_metadata(rlib, keep_mtime=True)
+    repaired = galley("verify", "--repair", cwd=toy, cache=cache)
+    assert f"work dir amd64: {where} differed from cache entry" in repaired.stderr
+    galley("verify", cwd=toy, cache=cache)
+    edit_and_build("d")
+
+    main.write_text(main.read_text() + "fn broken() {\n")  # the build's own failure: as before
+    broken = galley("build", cwd=toy, cache=cache, check=False)
+    assert broken.returncode == 6 and "restored" not in broken.stderr
+    last = broken.stderr.strip().splitlines()[-1]
+    assert last.startswith("galley: error: cargo exited with 101: error: could not compile `app`")
+
+
+def test_a_dependency_cargo_compiles_again_is_not_damage(tmp_path: Path, cargo: str) -> None:
+    """A path patch whose build script reruns when an environment variable that is no key input
+    changes: cargo compiles it again in the work dir, over files the entry gave. They leave the
+    record, so the next build restores nothing and compiles only `app` (were they kept, it
+    would put the entry's copies back and cargo would compile the patch again every time)."""
+    workspace = patched_workspace(tmp_path / "ws", "patched")
+    write_tree(workspace, {"patched/cfg-if/build.rs": (
+        "fn main() {\n"
+        '    println!("cargo:rerun-if-env-changed=GALLEY_WORD");\n'
+        '    let word = std::env::var("GALLEY_WORD").unwrap_or_default();\n'
+        '    println!("cargo:rustc-env=GALLEY_WORD={word}");\n'
+        "}\n"
+    )})  # fmt: skip
+    lib = workspace / "patched" / "cfg-if" / "src" / "lib.rs"
+    lib.write_text(
+        lib.read_text().replace('"patched";', 'concat!("patched", env!("GALLEY_WORD"));')
+    )
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache, binary = tmp_path / "cache", workspace / "dist" / "amd64" / "bin" / "app"
+
+    def build(word: str) -> dict[str, Any]:
+        built = galley("build", "--json", cwd=workspace, cache=cache, env={"GALLEY_WORD": word})
+        assert "restored" not in built.stderr
+        assert (
+            subprocess.run([binary], capture_output=True, text=True).stdout
+            == f"patched{word} Off\n"
+        )
+        return dict(json.loads(built.stdout)["results"][0])
+
+    build("one")
+    assert set(build("two")["compiled"]) == {"cfg-if", "log", "app"}
+    main = workspace / "app" / "src" / "main.rs"
+    main.write_text(main.read_text() + "// edited\n")
+    assert build("two")["compiled"] == ["app"]
+    galley("verify", cwd=workspace, cache=cache)
 
 
 DIST_DAMAGE = {

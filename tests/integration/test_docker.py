@@ -32,6 +32,7 @@ from helpers import (
     RENAMED_LIBS_OUTPUT,
     REPO,
     TWO_BINARIES,
+    flipped_metadata,
     galley,
     outside_crates_repo,
     patched_workspace,
@@ -1510,6 +1511,86 @@ def test_a_fill_cut_short_is_done_again(docker: str, tmp_path: Path, cargo: str)
     assert again["compiled"] == ["app"]
     binary = workspace / "dist" / "s390x" / "bin" / "app"
     assert run_foreign(binary, "s390x-linux-gnu") == "app again on s390x pid>0=true\n"
+
+
+def damage_mount(docker: str, cache: Path, cook_image: str, keep_mtime: bool, where: Path) -> str:
+    """Flip 64 bytes of libc's rlib in the s390x build cache mount of `cache`'s last build,
+    through a BuildKit step that mounts it (the only way into a cache mount); `keep_mtime`: as
+    a bad sector does. Returns the rlib's path in the mount."""
+    dockerfile = (cache / "docker" / "build-s390x" / "Dockerfile").read_text()
+    found = re.search(r"id=(galley-s390x-[0-9a-f]{16}),target=/galley/target", dockerfile)
+    assert found, dockerfile
+    run = [docker, "run", "--rm", "--network", "none", cook_image]
+    listed = subprocess.run([*run, "sh", "-c", "ls /galley/target/*/release/deps/liblibc-*.rlib"],
+                            capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    [path] = listed
+    rlib = subprocess.run([*run, "cat", path], capture_output=True, check=True).stdout
+    offset, flipped = flipped_metadata(rlib)  # the cook's copy is the mount's: the fill copied it
+    (where / "flipped.bin").write_bytes(flipped)
+    keep = "touch -r /tmp/before {path} && " if keep_mtime else ""
+    (where / "Dockerfile").write_text(
+        f"FROM {cook_image}\nCOPY flipped.bin /galley/flipped.bin\n"
+        f"RUN --mount=type=cache,id={found.group(1)},target=/galley/target,sharing=locked "
+        f"cp -p {path} /tmp/before && "
+        f"dd if=/galley/flipped.bin of={path} bs=1 seek={offset} conv=notrunc status=none && "
+        + keep.format(path=path)
+        + f"echo {uuid.uuid4()}\n"  # a step BuildKit has not cached
+    )
+    subprocess.run([docker, "build", "-q", str(where)], check=True, capture_output=True,
+                   env={**os.environ, "DOCKER_BUILDKIT": "1"})  # fmt: skip
+    return path.removeprefix("/galley/target/")
+
+
+def test_a_damaged_dependency_in_the_cache_mount_is_found_and_healed(
+    docker: str, tmp_path: Path, cargo: str
+) -> None:
+    """64 bytes of libc's rlib in the build cache mount flipped by hand, through a BuildKit step
+    with the same cache mount (a bad sector cannot be caused on purpose): `verify` names it and
+    the next build restores it from the cook image; with its mtime kept (no cheap check sees
+    it), the build fails, restores and builds again; `verify --repair` restores it too. Each
+    binary runs right under qemu. Before: verify said OK, and every build failed."""
+    unique = {"RUSTFLAGS": f"--cfg galley_test_{uuid.uuid4().hex}"}  # a mount no other test uses
+    workspace = write_tree(tmp_path / "toy", TOY)
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache = tmp_path / "cache"
+    common = ("--backend", "docker", "--arch", "s390x")
+    main = workspace / "app" / "src" / "main.rs"
+    binary = workspace / "dist" / "s390x" / "bin" / "app"
+
+    def edit_and_build(word: str) -> subprocess.CompletedProcess[str]:
+        main.write_text(re.sub(r'"app \w* ?on', f'"app {word} on', main.read_text()))
+        built = galley("build", *common, "--json", cwd=workspace, cache=cache, env=unique)
+        assert run_foreign(binary, "s390x-linux-gnu") == f"app {word} on s390x pid>0=true\n"
+        return built
+
+    cook_image = only_result(edit_and_build("first").stdout)["cook_image"]
+    galley("verify", *common, cwd=workspace, cache=cache, env=unique)  # untouched: OK
+
+    damage = tmp_path / "damage"
+    damage.mkdir()
+    rlib = damage_mount(docker, cache, cook_image, keep_mtime=True, where=damage)
+    failed = galley("verify", *common, cwd=workspace, cache=cache, env=unique, check=False)
+    fails = [line for line in failed.stderr.splitlines() if line.startswith("  FAIL: ")]
+    assert failed.returncode == 9 and len(fails) == 1, failed.stderr[-3000:]
+    assert f"build cache mount of s390x: {rlib} differs from {cook_image}" in fails[0]
+    healed = edit_and_build("second")  # verify marked it: restored before cargo runs
+    assert only_result(healed.stdout)["healed"] == [rlib]
+    galley("verify", *common, cwd=workspace, cache=cache, env=unique)
+
+    damage_mount(docker, cache, cook_image, keep_mtime=True, where=damage)
+    retried = edit_and_build("third")
+    assert "error: could not compile `app`" in retried.stderr  # rustc: corrupt metadata
+    said = [line for line in retried.stderr.splitlines() if "galley: the build failed" in line]
+    assert len(said) == 1 and "restored, building again" in said[0], retried.stderr[-3000:]
+    assert only_result(retried.stdout)["healed"] == [rlib]
+
+    damage_mount(docker, cache, cook_image, keep_mtime=True, where=damage)
+    repaired = galley("verify", "--repair", *common, cwd=workspace, cache=cache, env=unique)
+    assert f"build cache mount of s390x: {rlib} differed from {cook_image}; restored" in (
+        repaired.stderr
+    )
+    galley("verify", *common, cwd=workspace, cache=cache, env=unique)
+    assert "healed" not in only_result(edit_and_build("fourth").stdout)
 
 
 def test_an_edit_with_an_old_mtime_is_rebuilt(docker: str, tmp_path: Path, cargo: str) -> None:

@@ -15,6 +15,7 @@ from galley.options import Settings
 from galley.plan import Work
 from galley.results import ArchResult
 from galley.store import Store
+from galley.verify import Report
 
 
 class DockerBackend:
@@ -47,3 +48,8 @@ class DockerBackend:
 
     def discard_rebuild(self, settings: Settings) -> None:
         backend.forget_cook_images(settings)
+
+    def verify_work(
+        self, settings: Settings, arches: Sequence[Arch], repair: bool, report: Report
+    ) -> None:
+        backend.verify_mounts(settings, arches, repair, report)

@@ -11,7 +11,9 @@ is copied over it and the workspace crates stay, so a dependency bump recompiles
 depends on the change. Each build records `sha256 mtime path` of its sources there, and the next
 one first stamps every source newer than every artifact and gives unchanged files their recorded
 mtime back: cargo's mtime check then tells the truth, whatever mtimes BuildKit's reused COPY
-layers or a checkout carry (cargo-chef #212).
+layers or a checkout carry (cargo-chef #212). What a fill gave the mount from the cook image is
+recorded there too, so that damage in the mount is found and healed from the cook image
+(scripts.mount_check_functions); `verify` checks it in a step with the same mount.
 
 Warm images (`<cook tag>-warm`, `<registry>/<repository>:warm-<arch>-<key12>`): `build --push`
 also publishes the workspace crates its build compiled, with that record. A build on a new
@@ -54,11 +56,13 @@ from galley.options import Settings
 from galley.plan import Plan, Work, make_plan
 from galley.results import ArchResult, CacheStatus
 from galley.runs import RunReport, check_failed
+from galley.verify import Report
 
 LOCK = ".lock"  # beside a build context: held by the build using it
 IMAGE_ID = ".iid"  # beside a build context: the ID of the image the build just made
 RUN_ID = ".run-id"  # beside a build context: this build's nonce, a secret (not in the cache key)
 RUN_ID_SECRET = "galley-run-id"
+MOUNT = ".mount.json"  # beside a build context: the cache mount of the last build, for verify
 
 
 @dataclass(frozen=True)
@@ -266,8 +270,15 @@ def _build_and_publish(
     plan = dplan.plan
     out = context.parent / f"out-{plan.arch.name}"
     shutil.rmtree(out, ignore_errors=True)
+    if dplan.uses_cache_mount:  # for verify
+        mount = {"id": _mount_id(dplan), "cook_image": dplan.local_tag, "key": plan.key,
+                 "platform": dplan.builder.platform}  # fmt: skip
+        filelock.write_atomically(_beside(context, MOUNT), json.dumps(mount) + "\n")
     with result.phase("docker build"):
         ran = _docker_build(dplan, context, out, base)
+    healed = out / scripts.HEALED
+    if ran and healed.is_file():
+        result.details["healed"] = healed.read_text(encoding="utf-8").split()
     if push and dplan.remote_warm_ref and dplan.uses_cache_mount:
         with result.phase("push warm image"):
             _push_warm_image(dplan, context)
@@ -369,28 +380,46 @@ def _docker_build(
     base: str,
     watch: Callable[[str], None] | None = None,
 ) -> bool:
-    """The build stage; its /out lands in `out`. With buildx, through `--output`. With the
-    daemon's own builder (BuildKit or legacy), as an untagged image whose /out is copied out
-    (a container created and never started, through the daemon's socket when it is local)
-    and which is then removed: on dockerd 20.10 that is 0.3 s faster per build than
-    `--output`, whose local export grows with the cook image below it.
+    """The build stage; its /out lands in `out` (see _build_out). Whether the build step ran
+    (False: BuildKit reused it from its cache, for sources it has built before). BuildKit's
+    step gets a new nonce as a secret, which is not part of its cache key, and copies it to
+    /out; the legacy builder's cache goes with the discarded image."""
+    legacy = dplan.docker.mode == "legacy"
+    nonce, run_id = secrets.token_hex(16), _beside(context, RUN_ID)
+    run_id.write_text(nonce, encoding="utf-8")
+    _build_out(
+        dplan.docker, context, out, dplan.builder.platform, _build_args(dplan, base),
+        secrets=None if legacy else {RUN_ID_SECRET: run_id},
+        no_cache=dplan.plan.settings.rebuild.no_cache, watch=watch,
+    )  # fmt: skip
+    recorded = out / RUN_ID_NAME
+    return legacy or (recorded.is_file() and recorded.read_text(encoding="utf-8") == nonce)
 
-    Whether the build step ran (False: BuildKit reused it from its cache, for sources it has
-    built before). BuildKit's step gets a new nonce as a secret, which is not part of its cache
-    key, and copies it to /out; the legacy builder's cache goes with the discarded image."""
-    docker = dplan.docker
-    buildx, legacy = docker.mode == "buildx", docker.mode == "legacy"
+
+def _build_out(
+    docker: Docker,
+    context: Path,
+    out: Path,
+    platform: str,
+    build_args: dict[str, str],
+    secrets: dict[str, Path] | None = None,
+    no_cache: bool = False,
+    watch: Callable[[str], None] | None = None,
+) -> None:
+    """The Dockerfile of `context`, whose stage `out` holds the /out of its stage `build`:
+    that /out lands in `out`. With buildx, through `--output`. With the daemon's own builder
+    (BuildKit or legacy), as an untagged image whose /out is copied out (a container created
+    and never started, through the daemon's socket when it is local) and which is then
+    removed: on dockerd 20.10 that is 0.3 s faster per build than `--output`, whose local
+    export grows with the cook image below it."""
+    buildx = docker.mode == "buildx"
     iidfile = None if buildx else _beside(context, IMAGE_ID)
     if iidfile:
         iidfile.unlink(missing_ok=True)
-    nonce, run_id = secrets.token_hex(16), _beside(context, RUN_ID)
-    run_id.write_text(nonce, encoding="utf-8")
     docker.build(
-        context, context / "Dockerfile", platform=dplan.builder.platform,
-        build_args=_build_args(dplan, base), target="out" if buildx else "build",
-        output=out if buildx else None, iidfile=iidfile,
-        secrets=None if legacy else {RUN_ID_SECRET: run_id},
-        network_none=True, no_cache=dplan.plan.settings.rebuild.no_cache, watch=watch,
+        context, context / "Dockerfile", platform=platform, build_args=build_args,
+        target="out" if buildx else "build", output=out if buildx else None, iidfile=iidfile,
+        secrets=secrets, network_none=True, no_cache=no_cache, watch=watch,
     )  # fmt: skip
     if iidfile:
         image = iidfile.read_text(encoding="utf-8").strip()
@@ -398,8 +427,6 @@ def _docker_build(
             docker.copy_out(image, "/out", out)
         finally:
             docker.discard_image(image)
-    recorded = out / RUN_ID_NAME
-    return legacy or (recorded.is_file() and recorded.read_text(encoding="utf-8") == nonce)
 
 
 def _build_dockerfile(dplan: DockerPlan) -> str:
@@ -634,3 +661,67 @@ def _ask_builder(docker: Docker, builder: images.Builder) -> dict[str, Any]:
         "rustc": rustc.strip(), "cargo": cargo.strip(), "targets": targets.split(),
         "chef": chef.strip(),
     }  # fmt: skip
+
+
+def verify_mounts(settings: Settings, arches: Sequence[Arch], repair: bool, report: Report) -> None:
+    """The build cache mount that each arch's last build used (in this cache dir), compared
+    with its cook image in a BuildKit step: each recorded dependency artifact that differs is
+    a problem, marked for the next build to restore, or with `repair` restored now (a note).
+    A mount that cannot be checked (daemon down, cook image pruned) is a note."""
+    for arch in arches:
+        context = settings.cache_dir / "docker" / f"build-{arch.name}"
+        mount = jsonfile.read_object(_beside(context, MOUNT))
+        if mount is None:
+            continue
+        where = f"build cache mount of {arch.name}"
+        try:
+            with filelock.exclusive(_beside(context, LOCK)):
+                state, damaged = _check_mount(settings, context, mount, repair)
+        except (DockerError, CommandFailed, KeyError, ValueError) as exc:
+            report.notes.append(f"{where}: not checked ({exc})")
+            continue
+        cook = mount["cook_image"]
+        if state != "checked":
+            report.notes.append(f"{where}: not checked ({state})")
+        elif repair:
+            report.notes += [f"{where}: {path} differed from {cook}; restored" for path in damaged]
+        else:
+            report.problems += [
+                f"{where}: {path} differs from {cook} (the next build or `verify --repair` "
+                "restores it)"
+                for path in damaged
+            ]
+
+
+def _check_mount(
+    settings: Settings, context: Path, mount: dict[str, Any], repair: bool
+) -> tuple[str, list[str]]:
+    """(what the check found: `checked` or why not, the differing paths) for the mount the
+    build in `context` used."""
+    docker = detect(settings.client, settings.cache_dir)
+    cook, key = str(mount["cook_image"]), str(mount["key"])
+    if docker.image(cook) is None:
+        return f"its cook image {cook} is gone", []
+    check = _beside(context, "-verify")
+    shutil.rmtree(check, ignore_errors=True)
+    check.mkdir(parents=True)
+    (check / "verify.sh").write_text(scripts.verify_mount_script(key, repair), encoding="utf-8")
+    cache = (
+        f"--mount=type=cache,id={mount['id']},target={TARGET},sharing=locked "
+        f"--mount=type=bind,from={cook},source={TARGET},target={COOKED}"
+    )
+    (check / "Dockerfile").write_text(
+        f"FROM {cook} AS build\nARG GALLEY_NONCE\n"
+        f"RUN --mount=type=bind,source=verify.sh,target=/galley/verify.sh {cache} "
+        "sh /galley/verify.sh\n"
+        "FROM scratch AS out\nCOPY --from=build /out/ /\n",
+        encoding="utf-8",
+    )
+    out = _beside(context, "-verify-out")
+    shutil.rmtree(out, ignore_errors=True)
+    nonce = {"GALLEY_NONCE": secrets.token_hex(16)}  # a step BuildKit never reuses
+    _build_out(docker, check, out, str(mount["platform"]), nonce)
+    state = (out / "state").read_text(encoding="utf-8").strip()
+    damaged = (out / "damaged.txt").read_text(encoding="utf-8").split()
+    shutil.rmtree(out, ignore_errors=True)
+    return state, damaged

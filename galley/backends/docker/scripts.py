@@ -26,6 +26,10 @@ BUILT = ".galley-built"  # in a cache mount: a build already ran there (warm ima
 MOUNT_KEY = ".galley-key"  # in a cache mount: the cache key whose cook it was last filled from
 FILLING = ".galley-filling"  # in a cache mount: a fill from a cook began and did not end
 SOURCES = ".galley-sources.txt"  # in a cache mount: `sha256 mtime path` of the last build's sources
+#: In a cache mount: `size mtime path` of each dependency artifact the cook image gave it (see
+#: mount_check_functions), sorted; and the paths `verify` found damaged, for the next build.
+RECORD, SUSPECT = ".galley-cooked.txt", ".galley-suspect.txt"
+HEALED = "healed.txt"  # in /out: the dependency artifacts the build restored from the cook image
 MESSAGES = "cargo-messages.jsonl"
 RUN_ID_NAME = "run-id"  # the build's nonce, mounted at /galley/<name> and copied to /out
 RUNNER = "/galley/runner"  # the host's qemu-user for a cross build's tests (run.sh)
@@ -119,19 +123,9 @@ def build_script(plan: Plan, mode: str, mounted: bool) -> str:
         for kind, name in _output_names(plan)
     )
     cargo = shlex.join([*cargo_command(plan), "--message-format=json-render-diagnostics"])
-    return (
-        "set -eu\nmkdir -p /out/bin /out/lib\n"
-        + cd_workspace(plan)
-        + env_lines(plan, mode)
-        + (fill_mount_script(plan.key, plan.recipe) + warm_apply_script() if mounted else "")
-        + (retime_script() if mounted else "")
-        + f"{cargo} > /out/{MESSAGES}\n"
-        + (record_sources_script() if mounted else "")
-        + f"touch {TARGET}/{BUILT}\n"
-        + copy
-        + f"cp {TARGET}/{DUMMIES} /out/ 2>/dev/null || true\n"
-        + f"if [ -f /galley/{RUN_ID_NAME} ]; then cp /galley/{RUN_ID_NAME} /out/; fi\n"
-    )
+    outputs = copy + f"cp {TARGET}/{DUMMIES} /out/ 2>/dev/null || true\n"
+    return _step_script(plan, mode, mounted, "mkdir -p /out/bin /out/lib\n",
+                        f"{cargo} > /out/{MESSAGES}\n", outputs)  # fmt: skip
 
 
 def run_script(plan: Plan, mode: str, mounted: bool, extra: Sequence[str]) -> str:
@@ -141,16 +135,28 @@ def run_script(plan: Plan, mode: str, mounted: bool, extra: Sequence[str]) -> st
     libc in the builder."""
     command = ["cargo", *plan.cargo_command(Path(TARGET)), "--offline", *_served(plan)]
     command += ["--", *extra] if extra else []
+    return _step_script(plan, mode, mounted, "mkdir -p /out\n" + _runner_line(plan, mode),
+                        f"{shlex.join(command)}\n")  # fmt: skip
+
+
+def _step_script(
+    plan: Plan, mode: str, mounted: bool, setup: str, cargo: str, outputs: str = ""
+) -> str:
+    """The build step's script around one cargo command: in the cache mount (`mounted`), its
+    check and healing, the fill from the cook, the warm start and the retiming of the sources
+    before, the retry on damaged artifacts and the record of the sources after."""
     return (
-        "set -eu\nmkdir -p /out\n"
+        "set -eu\n"
+        + setup
         + cd_workspace(plan)
         + env_lines(plan, mode)
-        + _runner_line(plan, mode)
+        + (mount_check_functions() + heal_mount_script() if mounted else "")
         + (fill_mount_script(plan.key, plan.recipe) + warm_apply_script() if mounted else "")
         + (retime_script() if mounted else "")
-        + f"{shlex.join(command)}\n"
+        + (retry_on_damage_script(cargo) if mounted else cargo)
         + (record_sources_script() if mounted else "")
         + f"touch {TARGET}/{BUILT}\n"
+        + outputs
         + f"if [ -f /galley/{RUN_ID_NAME} ]; then cp /galley/{RUN_ID_NAME} /out/; fi\n"
     )
 
@@ -183,7 +189,8 @@ def fill_mount_script(key: str, recipe: Recipe) -> str:
         done | tar -T - -cf -) | tar -xpf - -C {TARGET}
 """
     return (
-        f'if [ "$(cat {TARGET}/{MOUNT_KEY} 2>/dev/null || true)" != {key} ]; then\n'
+        f'if [ "$(cat {TARGET}/{MOUNT_KEY} 2>/dev/null || true)" != {key} ] '
+        f"|| [ ! -f {TARGET}/{RECORD} ]; then\n"
         f"    if [ -e {TARGET}/{FILLING} ]; then\n"
         f"        cp -a {COOKED}/. {TARGET}/\n"
         "    else\n"
@@ -192,10 +199,159 @@ def fill_mount_script(key: str, recipe: Recipe) -> str:
         f"        cp -a {COOKED}/{DUMMIES} {TARGET}/ 2>/dev/null || true\n"
         "    fi\n"
         + drop_script(recipe, TARGET)
+        + "    galley_record\n"
         + f"    echo {key} > {TARGET}/{MOUNT_KEY}\n"
         + f"    rm -f {TARGET}/{FILLING}\n"
         + "fi\n"
     )
+
+
+#: find's test for a dependency artifact's place: in a profile dir's deps/, build/ or
+#: .fingerprint/ (not cargo's own bookkeeping beside them, which cargo may rewrite).
+ARTIFACT_TEST = r"-type f \( -path '*/deps/*' -o -path '*/build/*' -o -path '*/.fingerprint/*' \)"
+
+
+def mount_check_functions() -> str:
+    """sh functions on the cache mount's record of what came from the cook image (RECORD:
+    `size mtime path` of each dependency artifact, as in the mount after the fill; a file both
+    had, which the fill kept, is the same artifact). The cook image, bound at COOKED, is the
+    reference: a file differs when its bytes do (`cmp`), and is restored from there with its
+    recorded mtime (cargo decides freshness by mtimes). The workspace crates' artifacts are not
+    in the cook, so never in the record.
+
+    - galley_record: the record, after a fill (and no suspects).
+    - galley_changed: the recorded paths whose size or mtime differ (or that are gone), and
+      the suspects `verify` found: the cheap check.
+    - galley_differing FILE: of the paths in FILE that the cook image has, those whose bytes
+      differ; `galley_differing` alone: every recorded path checked (`diff -rq`, one process).
+    - galley_restore FILE: the paths in FILE restored from the cook image, the suspects
+      cleared; galley_retime FILE: their recorded mtime back.
+    - galley_forget_changed: after a build, the record without what cargo compiled again."""
+    strip = r"sed 's/^[^ ]* [^ ]* //'"
+    pick = (
+        "awk 'NR == FNR { want[$0] = 1; next } "
+        '{ path = $0; sub(/^[^ ]+ [^ ]+ /, "", path); if (path in want) print $2 " " path }\''
+    )
+    return f"""galley_artifacts() {{
+    (cd "$1" && find . {ARTIFACT_TEST} -printf '%s %T@ %P\\n') | LC_ALL=C sort
+}}
+galley_record() {{
+    (cd {COOKED} && find . {ARTIFACT_TEST} -printf '%P\\n') > /tmp/galley-cooked
+    galley_artifacts {TARGET} | awk 'NR == FNR {{ cooked[$0] = 1; next }}
+        {{ path = $0; sub(/^[^ ]+ [^ ]+ /, "", path); if (path in cooked) print }}' \\
+        /tmp/galley-cooked - > {TARGET}/{RECORD}
+    rm -f {TARGET}/{SUSPECT}
+}}
+galley_changed() {{
+    [ -f {TARGET}/{RECORD} ] || return 0
+    galley_artifacts {TARGET} | LC_ALL=C comm -23 {TARGET}/{RECORD} - | {strip}
+    cat {TARGET}/{SUSPECT} 2>/dev/null || true
+}}
+galley_differing() {{
+    [ -f {TARGET}/{RECORD} ] || return 0
+    if [ $# -gt 0 ]; then
+        LC_ALL=C sort -u "$1" | while IFS= read -r path; do
+            if [ -f "{COOKED}/$path" ] && ! cmp -s "{COOKED}/$path" "{TARGET}/$path"; then
+                printf '%s\\n' "$path"
+            fi
+        done
+        return 0
+    fi
+    {strip} {TARGET}/{RECORD} > /tmp/galley-recorded
+    {{
+        LC_ALL=C diff -rq {COOKED} {TARGET} 2>/dev/null \\
+            | sed -n 's|^Files {COOKED}/\\(.*\\) and {TARGET}/.* differ$|\\1|p' || true
+        while IFS= read -r path; do
+            [ -e "{TARGET}/$path" ] || printf '%s\\n' "$path"
+        done < /tmp/galley-recorded
+    }} | awk 'NR == FNR {{ recorded[$0] = 1; next }} $0 in recorded' /tmp/galley-recorded - \\
+        | LC_ALL=C sort -u
+}}
+galley_restore() {{
+    {pick} "$1" {TARGET}/{RECORD} | while read -r mtime path; do
+        mkdir -p "$(dirname "{TARGET}/$path")"
+        cp -p "{COOKED}/$path" "{TARGET}/$path.galley-restoring"
+        touch -c -d "@$mtime" "{TARGET}/$path.galley-restoring"
+        mv -f "{TARGET}/$path.galley-restoring" "{TARGET}/$path"
+    done
+    rm -f {TARGET}/{SUSPECT}
+}}
+galley_retime() {{
+    {pick} "$1" {TARGET}/{RECORD} | while read -r mtime path; do
+        if [ -f "{TARGET}/$path" ]; then touch -c -d "@$mtime" "{TARGET}/$path"; fi
+    done
+}}
+galley_forget_changed() {{
+    [ -f {TARGET}/{RECORD} ] || return 0
+    galley_artifacts {TARGET} | LC_ALL=C comm -12 {TARGET}/{RECORD} - > /tmp/galley-record
+    cat /tmp/galley-record > {TARGET}/{RECORD}
+}}
+"""
+
+
+def heal_mount_script() -> str:
+    """For build.sh, before the fill: the cheap check of the cache mount against its record;
+    what differs from the cook image is restored, said in one line and listed in /out."""
+    return f"""galley_changed > /tmp/galley-changed
+if [ -s /tmp/galley-changed ]; then
+    galley_differing /tmp/galley-changed > /tmp/galley-damaged
+    galley_retime /tmp/galley-changed
+    if [ -s /tmp/galley-damaged ]; then
+        galley_restore /tmp/galley-damaged
+        cat /tmp/galley-damaged >> /out/{HEALED}
+        echo "galley: $(wc -l < /tmp/galley-damaged) dependency artifact(s) in the build cache \
+mount differed from the cook image ($(head -n 1 /tmp/galley-damaged | xargs basename)...); \
+restored" >&2
+    fi
+    rm -f {TARGET}/{SUSPECT}
+fi
+"""
+
+
+def retry_on_damage_script(cargo: str) -> str:
+    """For build.sh: cargo; when it fails, every recorded artifact is compared with the cook
+    image, and if some differ they are restored (said in one line) and cargo runs once more.
+    A failure with nothing differing exits with cargo's status, as before. After the build,
+    the record forgets what cargo compiled again (its own, no longer the cook's)."""
+    return f"""set +e
+{cargo}status=$?
+set -e
+if [ "$status" -ne 0 ]; then
+    galley_differing > /tmp/galley-damaged
+    if [ ! -s /tmp/galley-damaged ]; then exit "$status"; fi
+    galley_restore /tmp/galley-damaged
+    cat /tmp/galley-damaged >> /out/{HEALED}
+    echo "galley: the build failed, and $(wc -l < /tmp/galley-damaged) dependency artifact(s) \
+in the build cache mount differed from the cook image \
+($(head -n 1 /tmp/galley-damaged | xargs basename)...); restored, building again" >&2
+    {cargo}fi
+galley_forget_changed
+"""
+
+
+def verify_mount_script(key: str, repair: bool) -> str:
+    """verify.sh, in a step with the build's cache mount and cook image: every recorded
+    dependency artifact compared with the cook image; to /out, `state` (`checked`, or why not)
+    and `damaged.txt`. Those that differ are restored (`repair`), or marked for the next build
+    to restore."""
+    act = (
+        "galley_restore /out/damaged.txt"
+        if repair
+        else f"cat /out/damaged.txt >> {TARGET}/{SUSPECT}"
+    )
+    return f"""set -eu
+mkdir -p /out
+: > /out/damaged.txt
+{mount_check_functions()}if [ "$(cat {TARGET}/{MOUNT_KEY} 2>/dev/null || true)" != {key} ]; then
+    echo "it was filled from another key's cook since; the next build checks it" > /out/state
+elif [ ! -f {TARGET}/{RECORD} ]; then
+    echo "no record of what the cook image gave it; the next build makes one" > /out/state
+else
+    galley_differing > /out/damaged.txt
+    if [ -s /out/damaged.txt ]; then {act}; fi
+    echo checked > /out/state
+fi
+"""
 
 
 def record_sources_script() -> str:
@@ -261,7 +417,8 @@ def warm_capture_script() -> str:
 mkdir -p {WARM}/target
 cd {TARGET}
 [ -f {SOURCES} ] || exit 0
-find . -type f ! -name {BUILT} ! -name {MOUNT_KEY} ! -name {SOURCES} | while read -r path; do
+find . -type f ! -name {BUILT} ! -name {MOUNT_KEY} ! -name {SOURCES} ! -name {RECORD} \\
+    ! -name {SUSPECT} | while read -r path; do
     if [ ! -e "{COOKED}/$path" ] || [ "$path" -nt "{COOKED}/$path" ]; then echo "$path"; fi
 done | tar -T - -cf - | tar -xpf - -C {WARM}/target
 cp {SOURCES} {WARM}/sources.txt
@@ -274,6 +431,13 @@ def warm_apply_script() -> str:
     return f"""if [ -f {WARM}/sources.txt ] && [ ! -e {TARGET}/{BUILT} ]; then
     (cd {WARM}/target && tar -cf - .) | tar -xpf - -C {TARGET}
     cp {WARM}/sources.txt {TARGET}/{SOURCES}
+    if [ -f {TARGET}/{RECORD} ]; then  # what the warm image brought is not the cook's
+        (cd {WARM}/target && find . -type f -printf '%P\\n') > /tmp/galley-warm
+        awk 'NR == FNR {{ warm[$0] = 1; next }}
+            {{ path = $0; sub(/^[^ ]+ [^ ]+ /, "", path); if (!(path in warm)) print }}' \\
+            /tmp/galley-warm {TARGET}/{RECORD} > /tmp/galley-record
+        cat /tmp/galley-record > {TARGET}/{RECORD}
+    fi
     echo "galley: started from the warm image's workspace crates" >&2
 fi
 """
