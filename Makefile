@@ -23,6 +23,18 @@ cook:
 build:
 	$(INV) build $(ARCH_FLAGS) $(ARGS)
 
+.PHONY: test-arch
+test-arch: ## galley test per arch (`make test` runs galley's own suite)
+	$(INV) test $(ARCH_FLAGS) $(ARGS)
+
+.PHONY: check
+check:
+	$(INV) check $(ARCH_FLAGS) $(ARGS)
+
+.PHONY: clippy
+clippy:
+	$(INV) clippy $(ARCH_FLAGS) $(ARGS)
+
 .PHONY: cache-prune
 cache-prune:
 	$(INV) cache-prune $(ARGS)

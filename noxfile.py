@@ -1,5 +1,5 @@
 """nox sessions: `lint`, `unit` (fast: no cargo, no docker), `integration` and `tests` (both
-tiers) for development; `cook`/`build`/`verify` per arch for CI.
+tiers) for development; `cook`/`build`/`test`/`check`/`verify` per arch for CI.
 
 `nox -t cook -l --json` lists one cook session per arch: the CI matrix (see ci/github-actions.yml).
 The arch list comes from galley's arch table, the single source.
@@ -64,6 +64,20 @@ def cook(session: nox.Session, arch: str) -> None:
 def build(session: nox.Session, arch: str) -> None:
     """Build the example for one arch (cooks if needed)."""
     _task(session, "build", arch)
+
+
+@nox.session(python=False, tags=["test"])
+@nox.parametrize("arch", DEFAULT_MATRIX, ids=DEFAULT_MATRIX)
+def test(session: nox.Session, arch: str) -> None:
+    """Run the example's tests for one arch (foreign arches under qemu-user)."""
+    _task(session, "test", arch)
+
+
+@nox.session(python=False, tags=["check"])
+@nox.parametrize("arch", DEFAULT_MATRIX, ids=DEFAULT_MATRIX)
+def check(session: nox.Session, arch: str) -> None:
+    """cargo check the example for one arch, on cooked dependencies."""
+    _task(session, "check", arch)
 
 
 @nox.session(python=False, tags=["verify"])

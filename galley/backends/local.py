@@ -163,12 +163,17 @@ def _cargo_run(plan: Plan, work: WorkDir, extra: Sequence[str], result: ArchResu
 
 
 def _run_env(plan: Plan, work: WorkDir) -> dict[str, str | None]:
-    """The build's environment; for the tests of a foreign arch, qemu-user as cargo's runner
-    (with the arch's libraries from Debian's cross libc), unless one is set already."""
+    """The build's environment; for the tests of a foreign arch, qemu-user as cargo's runner,
+    unless one is set already: with the arch's multiarch libc where the host has one, else
+    with Debian's cross libc (`-L`, which must not be mixed with a multiarch libc: see
+    backends.docker.scripts)."""
     env = plan.cargo_env(remap(work))
     runner = f"CARGO_TARGET_{plan.triple.upper().replace('-', '_')}_RUNNER"
     if plan.work == "test" and plan.arch != arches.host() and runner not in os.environ:
-        env[runner] = f"qemu-{plan.arch.qemu}-static -L /usr/{plan.arch.gcc_triple}"
+        triple = plan.arch.gcc_triple
+        multiarch = Path(f"/lib/{triple}/libc.so.6").exists()
+        program = f"qemu-{plan.arch.qemu}-static"
+        env[runner] = program if multiarch else f"{program} -L /usr/{triple}"
     return env
 
 

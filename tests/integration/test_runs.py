@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,8 @@ def test_tests_of_a_foreign_arch_run_under_qemu(docker: str, tmp_path: Path, car
     """arm64 tests cross-compiled in the builder and run under qemu-user pass; a one-line edit
     of a test is a cook hit that compiles only that crate's tests; forced to expect the wrong
     arch, the same test fails: exit 10, one line, and the counts in --json."""
-    root, cache = probe(tmp_path, cargo), tmp_path / "cache"
+    unseen = {"Cargo.toml": PROBE["Cargo.toml"] + f'[workspace.metadata]\nrun = "{uuid.uuid4()}"\n'}
+    root, cache = probe(tmp_path, cargo, unseen), tmp_path / "cache"  # a recipe no image has
     args = ("test", "--arch", "arm64", "--backend", "docker", "--profile", "dev", "--json")
     first = results(galley(*args, cwd=root, cache=cache).stdout)[0]
     assert first["cache"] == "miss" and first["failed"] == 0 and first["passed"] == 2

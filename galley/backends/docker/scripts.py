@@ -168,12 +168,20 @@ def runner_program(plan: Plan, mode: str) -> str | None:
 
 
 def _runner_line(plan: Plan, mode: str) -> str:
+    """The runner's `export`: qemu-user with the arch's multiarch libc the builder has (its
+    std pulls it in); with Debian's cross libc (`-L`) only where there is none, since `-L`
+    falls back to the real root for what the prefix lacks, and a cross ld.so paired with the
+    multiarch libc.so.6 hangs at the first thread."""
     program = runner_program(plan, mode)
     if program is None:
         return ""
     variable = f"CARGO_TARGET_{plan.triple.upper().replace('-', '_')}_RUNNER"
-    runner = f"{RUNNER}/{program} -L /usr/{plan.arch.gcc_triple}"
-    return f"export {variable}={shlex.quote(runner)}\n"
+    triple = plan.arch.gcc_triple
+    return (
+        f"if [ -e /lib/{triple}/libc.so.6 ]; then {variable}={RUNNER}/{program}; "
+        f'else {variable}="{RUNNER}/{program} -L /usr/{triple}"; fi\n'
+        f"export {variable}\n"
+    )
 
 
 def fill_mount_script(key: str, recipe: Recipe) -> str:
