@@ -33,7 +33,7 @@ from typing import Any
 
 from galley import cachekey, delta, dist, filelock, jsonfile, shell, toml_io, toolchain_file
 from galley.arch import Arch
-from galley.backends.docker import images, scripts, vendor
+from galley.backends.docker import assets, images, scripts, vendor
 from galley.backends.docker.client import Docker, Image, detect, registry_has
 from galley.backends.docker.scripts import COOKED, DUMMIES, MESSAGES, RUN_ID_NAME, SRC, TARGET
 from galley.chef import cleanup, skeleton
@@ -339,7 +339,7 @@ def _docker_build(dplan: DockerPlan, context: Path, out: Path, base: str) -> boo
 
 
 def _build_dockerfile(dplan: DockerPlan) -> str:
-    """build/Dockerfile.build with its sources, mounts and warm stage rendered: BuildKit binds
+    """Dockerfile.build with its sources, mounts and warm stage rendered: BuildKit binds
     the sources into the step (no layers to commit for them); the legacy builder copies them."""
     sources = mounts = warm_stage = ""
     if dplan.docker.mode == "legacy":
@@ -362,7 +362,7 @@ def _build_dockerfile(dplan: DockerPlan) -> str:
             "# mount)\nFROM ${COOK_IMAGE} AS warm\nARG WARM_NONCE\nCOPY warm.sh /galley/warm.sh\n"
             f"RUN {cache} sh /galley/warm.sh\n"
         )
-    template = images.build_file("Dockerfile.build").read_text(encoding="utf-8")
+    template = assets.text("Dockerfile.build")
     return (
         template.replace("@SOURCES@", sources)
         .replace("@MOUNTS@", mounts)
@@ -427,17 +427,18 @@ def _cook_image(dplan: DockerPlan, result: ArchResult) -> None:
         "galley.created": str(int(time.time())),
     }
     args = {"BUILDER": dplan.builder.tag}
-    dockerfile = images.build_file("Dockerfile.cook")
+    dockerfile = "Dockerfile.cook"
     seed = _closest_cook_image(dplan)
     if seed:
         drop_sh = "set -eu\n" + scripts.drop_script(plan.recipe)
         (context / "drop.sh").write_text(drop_sh, encoding="utf-8")
         args["SEED"] = seed
-        dockerfile = images.build_file("Dockerfile.cook-delta")
+        dockerfile = "Dockerfile.cook-delta"
         result.details["seeded_from"] = seed
+    assets.write(context, dockerfile)
     started = time.monotonic()
     dplan.docker.build(
-        context, dockerfile, tag=dplan.local_tag, platform=dplan.builder.platform,
+        context, context / dockerfile, tag=dplan.local_tag, platform=dplan.builder.platform,
         build_args=args, labels=labels, network_none=True,
         no_cache=plan.settings.rebuild.no_cache,
     )  # fmt: skip

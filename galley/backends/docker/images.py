@@ -14,11 +14,11 @@ from pathlib import Path
 from galley import arch as arches
 from galley import shell
 from galley.arch import Arch
+from galley.backends.docker import assets
 from galley.backends.docker.client import Docker
 from galley.errors import CommandFailed, ConfigError, DockerError
 from galley.options import Settings
 
-BUILD_DIR = Path(__file__).resolve().parents[3] / "build"
 #: The arches Debian bookworm has a port for (riscv64 is official only from trixie on).
 BOOKWORM_ARCHES = ("amd64", "arm64", "s390x", "ppc64le")
 #: The arches whose cross std bookworm ships for an amd64 builder.
@@ -35,16 +35,7 @@ class Builder:
     mode: str
 
 
-def build_file(name: str) -> Path:
-    path = BUILD_DIR / name
-    if not path.is_file():
-        raise DockerError(
-            f"{path}: missing (galley's build/ templates must sit beside the package)"
-        )
-    return path
-
-
-def base_image(docker: Docker, arch: Arch, mirror: str | None) -> tuple[str, str]:
+def base_image(docker: Docker, arch: Arch, settings: Settings) -> tuple[str, str]:
     """`galley-base:bookworm-<debian arch>` and its ID, debootstrapped from the host's apt
     mirror if absent."""
     tag = f"galley-base:bookworm-{arch.debian_arch}"
@@ -52,9 +43,10 @@ def base_image(docker: Docker, arch: Arch, mirror: str | None) -> tuple[str, str
     if image_id:
         return tag, image_id
     env: dict[str, str | None] = {"DOCKER": docker.program}
-    if mirror:
-        env["MIRROR"] = mirror
-    shell.run(["bash", str(build_file("build-base.sh")), arch.debian_arch, tag], env=env)
+    if settings.mirror:
+        env["MIRROR"] = settings.mirror
+    scripts = assets.write(_asset_dir(settings), "build-base.sh", "set-image-arch.sh")
+    shell.run(["bash", str(scripts / "build-base.sh"), arch.debian_arch, tag], env=env)
     return tag, _built_id(docker, tag)
 
 
@@ -81,7 +73,7 @@ def builder_image(docker: Docker, settings: Settings, arch: Arch, mode: str) -> 
         platform = arch.docker_platform if mode == "emulate" else arches.host().docker_platform
         return Builder(configured, image_id, platform, mode)
     base_arch = _base_arch(arch, mode)
-    base, base_id = base_image(docker, base_arch, settings.mirror)
+    base, base_id = base_image(docker, base_arch, settings)
     cross = [arches.get(a) for a in CROSS_ARCHES if a != base_arch.name] if mode == "cross" else []
     args = {
         "BASE": base,
@@ -91,15 +83,16 @@ def builder_image(docker: Docker, settings: Settings, arch: Arch, mode: str) -> 
     extra = _extra_packages(settings, cross)
     if extra:  # only then: the default images keep their tags
         args["EXTRA_PACKAGES"] = " ".join(extra)
-    dockerfile = build_file("Dockerfile.builder")
-    texts = [dockerfile.read_text(), build_file("multiarch-pins.sh").read_text()]
+    texts = [assets.text("Dockerfile.builder"), assets.text("multiarch-pins.sh")]
     digest = hashlib.sha256(json.dumps([*texts, base_id, args]).encode()).hexdigest()
     tag = f"galley-builder:{mode}-{base_arch.name}-{digest[:12]}"
     image_id = docker.image_id(tag)
     if image_id is None:
+        context = assets.write(_asset_dir(settings), "Dockerfile.builder", "multiarch-pins.sh")
         docker.build(
-            BUILD_DIR, dockerfile, tag=tag, platform=base_arch.docker_platform, build_args=args
-        )
+            context, context / "Dockerfile.builder", tag=tag, platform=base_arch.docker_platform,
+            build_args=args,
+        )  # fmt: skip
         image_id = _built_id(docker, tag)
     return Builder(tag, image_id, base_arch.docker_platform, mode)
 
@@ -109,6 +102,11 @@ def _extra_packages(settings: Settings, cross: list[Arch]) -> list[str]:
     targets = settings.target_packages
     qualified = [f"{name}:{a.debian_arch}" for a in cross for name in targets]
     return [*settings.packages, *targets, *qualified]
+
+
+def _asset_dir(settings: Settings) -> Path:
+    """Where the assets that base and builder image builds read are written (their context)."""
+    return settings.cache_dir / "docker" / "assets"
 
 
 def _built_id(docker: Docker, tag: str) -> str:
