@@ -13,11 +13,10 @@ FROM ${BASE}
 
 # Debian architectures to add cross std + cross gcc for (space separated; empty = native only).
 ARG CROSS_DEBIAN_ARCHES=""
-# rustc-web version: empty = apt candidate (1.96 from bookworm-security today); a prefix such
-# as "1.85" selects the first matching version of `apt-cache madison rustc-web`. The same exact
-# version is forced for every libstd-rust-web-dev:<arch> (std must match the compiler).
-# NOTE: bookworm-security has no s390x, so s390x cross needs RUST_WEB_VERSION=1.85 (the
-# version bookworm itself has for every arch).
+# rustc-web release: empty = apt candidate; a release such as "1.85" (or "1.85.0") selects the
+# newest matching version of `apt-cache madison rustc-web`. The same exact version is forced for
+# every libstd-rust-web-dev:<arch> (std must match the compiler). galley passes the release it
+# chose (galley/backends/docker/releases.py: bookworm-security has no s390x, so 1.85 there).
 ARG RUST_WEB_VERSION=""
 # Extra Debian packages wanted in the image (docker.packages, and docker.target_packages both
 # as named and as <name>:<arch> for each cross arch).
@@ -69,7 +68,7 @@ RUN set -eux; \
     sh /usr/local/share/galley/multiarch-pins.sh "$native" ${CROSS_DEBIAN_ARCHES} \
         > /etc/apt/preferences.d/galley-multiarch; \
     if [ -n "${RUST_WEB_VERSION}" ]; then \
-        v="$(apt-cache madison rustc-web | awk -v p="${RUST_WEB_VERSION}" '$3 == p || index($3, p) == 1 { print $3; exit }')"; \
+        v="$(apt-cache madison rustc-web | awk -v p="${RUST_WEB_VERSION}" '$3 == p || index($3, p ".") == 1 || index($3, p "+") == 1 { print $3; exit }')"; \
     else \
         v="$(apt-cache policy rustc-web | awk '/Candidate:/ { print $2 }')"; \
     fi; \

@@ -189,6 +189,14 @@ def epoch(value: Any, where: str, base: Path) -> int | None:
     return value
 
 
+def rust_release(value: Any, where: str, base: Path) -> str | None:
+    """A Rust release as "1.96" (or "1.96.0"); "" means the default."""
+    found = optional_text(value, where, base)
+    if found is not None and not re.fullmatch(r"1\.\d+(\.\d+)?", found):
+        raise ConfigError(f'{where} must be a Rust release like "1.96", not {found!r}')
+    return found
+
+
 def registry_address(value: Any, where: str, base: Path) -> str | None:
     """`HOST[:PORT][/NAMESPACE]`, as image references name registries; "" means none."""
     found = optional_text(value, where, base)
@@ -367,9 +375,10 @@ class Settings(OptionValues):
     )  # fmt: skip
     push = Option[bool](False, "push new cook images to the registry", boolean,
                         key="docker.push", tasks=(COOK, BUILD), docker=True)  # fmt: skip
-    rust_version = Option[str](
-        "1.85", "Debian rustc-web version in the builder images galley builds", text,
-        key="docker.rust_version",
+    rust = Option[str | None](
+        None, 'Rust release of the builder images galley builds ("1.96"): Debian\'s rustc-web',
+        rust_release, tasks=(*BUILDING, IMAGE), docker=True,
+        shown="the newest Debian has for the arch (and its std, cross)",
     )  # fmt: skip
     packages = Option[tuple[str, ...]](
         (), "extra Debian packages in built builder images (build tools)", debian_packages,

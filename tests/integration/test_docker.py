@@ -313,16 +313,16 @@ def test_a_toolchain_file_is_reported_not_obeyed(docker: str, tmp_path: Path, ca
         "src/main.rs": 'fn main() { println!("pinned"); }\n',
     })  # fmt: skip
     subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    common = ("--backend", "docker", "--arch", "amd64", "--rust", "1.85")  # s390x's base image
     for pin, warned in (("1.80.0", True), ("1.85", False)):
         (workspace / "rust-toolchain.toml").write_text(f'[toolchain]\nchannel = "{pin}"\n')
         forget_cook_images(docker, workspace)  # so that it vendors and cooks
-        built = galley("build", "--backend", "docker", "--arch", "amd64", cwd=workspace,
-                       cache=tmp_path / "cache")  # fmt: skip
+        built = galley("build", *common, cwd=workspace, cache=tmp_path / "cache")
         warnings = [line for line in built.stderr.splitlines() if "warning: the workspace" in line]
         expected = (
             f"galley: warning: the workspace's toolchain file pins Rust {re.escape(pin)}, but "
-            r"builder image galley-builder:cross-amd64-\w+ has rustc 1\.85\.0 \(no rustup "
-            f"there\\); set builder_image to one with {re.escape(pin)}"
+            r"builder image galley-builder:\S+ has rustc 1\.85\.0 \(no rustup "
+            f"there\\); set rust or builder_image to one with {re.escape(pin)}"
         )
         assert len(warnings) == warned and all(re.fullmatch(expected, w) for w in warnings)
         binary = workspace / "dist" / "amd64" / "bin" / "pinned"
@@ -511,10 +511,41 @@ def test_a_builder_without_the_target_std_is_one_line(
     errors = [line for line in failed.stderr.splitlines() if "error" in line]
     assert failed.returncode == 5 and len(errors) == 1, failed.stderr
     assert re.fullmatch(
-        r"galley: error: builder image galley-builder:cross-amd64-\w+ \(rustc 1\.85\.0\) has no "
+        r"galley: error: builder image galley-builder:\S+ \(rustc 1\.\d+\.\d+\) has no "
         r"std for x86_64-unknown-linux-musl; set builder_image \(or --builder-image\) to one "
         r"that has it", errors[0]
     )  # fmt: skip
+
+
+def test_a_workspace_asking_for_a_newer_rust_is_one_line(
+    docker: str, tmp_path: Path, cargo: str
+) -> None:
+    """`rust-version = "1.99"`, which no Debian rustc-web meets: one line naming the releases
+    Debian has per arch, in seconds, before any image is built or anything cooked (the cook
+    used to fail deep inside the image). A toolchain file pinning 1.99 is the same line."""
+    workspace = write_tree(tmp_path / "new", {
+        "Cargo.toml": '[package]\nname = "new"\nversion = "0.1.0"\nedition = "2021"\n'
+                      'rust-version = "1.99"\n',
+        "src/main.rs": "fn main() {}\n",
+    })  # fmt: skip
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache = tmp_path / "cache"
+    for source in ("rust-version of package new", "the toolchain file"):
+        started = time.monotonic()
+        failed = galley("build", "--backend", "docker", "--arch", "amd64", "--arch", "s390x",
+                        cwd=workspace, cache=cache, check=False)  # fmt: skip
+        seconds = time.monotonic() - started
+        assert_one_line_error(failed, f"the workspace needs Rust 1.99 ({source}), newer than")
+        last = failed.stderr.strip().splitlines()[-1]
+        assert re.search(r"Debian's rustc-web has amd64: 1\.\d+(, 1\.\d+)*; s390x: 1\.85", last)
+        assert " build --file" not in failed.stderr and "Compiling" not in failed.stderr
+        assert seconds < 60, seconds
+        manifest = workspace / "Cargo.toml"
+        manifest.write_text(manifest.read_text().replace('rust-version = "1.99"\n', ""))
+        (workspace / "rust-toolchain").write_text("1.99\n")
+    assert (
+        not list((cache / "docker").glob("cook-*")) and not (workspace / "dist" / "amd64").exists()
+    )
 
 
 def test_cfg_table_rustflags_reach_a_cross_build(docker: str, tmp_path: Path, cargo: str) -> None:

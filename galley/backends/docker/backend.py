@@ -91,11 +91,20 @@ def plans(settings: Settings, recipe: Recipe, arches: list[Arch], mode: str) -> 
     # the daemon is checked by the first image query
     docker = detect(settings.client, settings.cache_dir)
     print(f"galley: docker client {docker.describe()}", file=sys.stderr)
+    needed = toolchain_file.required_release(recipe)
+    if needed and not settings.builder_image:  # before any image is built
+        _check_releases(settings, arches, mode, needed)
     found = []
     for arch in arches:
         builder = images.builder_image(docker, settings, arch, mode)
         facts = _builder_facts(docker, builder, settings)
         toolchain = _toolchain(docker, builder, facts)
+        if needed and not toolchain_file.meets(toolchain.release, needed.release):
+            raise ToolNotFound(
+                f"the workspace needs Rust {needed.release} ({needed.source}), but builder "
+                f"image {builder.tag} has rustc {toolchain.release}; set builder_image to one "
+                f"with Rust {needed.release} or newer"
+            )
         triple = settings.triple(arch)
         if not toolchain.has_std(triple):
             raise ToolNotFound(
@@ -112,6 +121,30 @@ def plans(settings: Settings, recipe: Recipe, arches: list[Arch], mode: str) -> 
         )  # fmt: skip
         found.append(DockerPlan(plan, docker, builder, mode))
     return found
+
+
+def _check_releases(
+    settings: Settings, arches: list[Arch], mode: str, needed: toolchain_file.Requirement
+) -> None:
+    """One line, before any image is built, when the release of a builder galley would build
+    is older than what the workspace needs, naming what Debian has for each arch."""
+    chosen = {arch: images.rust_release(settings, arch, mode) for arch in arches}
+    short = [
+        f"{r} for {a.name}"
+        for a, r in chosen.items()
+        if not toolchain_file.meets(r, needed.release)
+    ]
+    if not short:
+        return
+    offers = "; ".join(
+        f"{a.name}: {', '.join(images.offered(settings, a, mode)) or 'none'}" for a in arches
+    )
+    raise ToolNotFound(
+        f"the workspace needs Rust {needed.release} ({needed.source}), newer than the "
+        f"builder's {', '.join(short)}; Debian's rustc-web has {offers}; nothing was cooked: "
+        f"set rust to a release that is new enough, or builder_image to an image with Rust "
+        f"{needed.release} or newer"
+    )
 
 
 def forget_cook_images(settings: Settings) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from galley import arch as arches
 from galley import shell
 from galley.arch import Arch
-from galley.backends.docker import assets
+from galley.backends.docker import assets, releases
 from galley.backends.docker.client import Docker
 from galley.errors import CommandFailed, ConfigError, DockerError
 from galley.options import Settings
@@ -73,19 +73,20 @@ def builder_image(docker: Docker, settings: Settings, arch: Arch, mode: str) -> 
         platform = arch.docker_platform if mode == "emulate" else arches.host().docker_platform
         return Builder(configured, image_id, platform, mode)
     base_arch = _base_arch(arch, mode)
+    release = rust_release(settings, arch, mode)
     base, base_id = base_image(docker, base_arch, settings)
-    cross = [arches.get(a) for a in CROSS_ARCHES if a != base_arch.name] if mode == "cross" else []
+    cross = [arch] if arch != base_arch else []
     args = {
         "BASE": base,
         "CROSS_DEBIAN_ARCHES": " ".join(a.debian_arch for a in cross),
-        "RUST_WEB_VERSION": settings.rust_version,
+        "RUST_WEB_VERSION": release,
     }
     extra = _extra_packages(settings, cross)
     if extra:  # only then: the default images keep their tags
         args["EXTRA_PACKAGES"] = " ".join(extra)
     texts = [assets.text("Dockerfile.builder"), assets.text("multiarch-pins.sh")]
     digest = hashlib.sha256(json.dumps([*texts, base_id, args]).encode()).hexdigest()
-    tag = f"galley-builder:{mode}-{base_arch.name}-{digest[:12]}"
+    tag = f"galley-builder:{mode}-{arch.name}-rust{release}-{digest[:12]}"
     image_id = docker.image_id(tag)
     if image_id is None:
         context = assets.write(_asset_dir(settings), "Dockerfile.builder", "multiarch-pins.sh")
@@ -95,6 +96,27 @@ def builder_image(docker: Docker, settings: Settings, arch: Arch, mode: str) -> 
         )  # fmt: skip
         image_id = _built_id(docker, tag)
     return Builder(tag, image_id, base_arch.docker_platform, mode)
+
+
+def rust_release(settings: Settings, arch: Arch, mode: str) -> str:
+    """The Rust release of the builder galley builds for `arch` in `mode`: the configured one,
+    else the newest Debian has for it."""
+    if settings.rust:
+        return settings.rust
+    found = offered(settings, arch, mode)
+    if not found:
+        raise DockerError(
+            f"{arch.name}: Debian {releases.SUITE} has no rustc-web (with its std for "
+            f"{arch.name}) for a {mode} builder; set builder_image"
+        )
+    return found[0]
+
+
+def offered(settings: Settings, arch: Arch, mode: str) -> list[str]:
+    """The Rust releases, newest first, Debian has for a builder of `arch` in `mode`."""
+    base_arch = _base_arch(arch, mode)
+    cross = arch.debian_arch if arch != base_arch else None
+    return releases.available(settings.cache_dir, settings.mirror, base_arch.debian_arch, cross)
 
 
 def _extra_packages(settings: Settings, cross: list[Arch]) -> list[str]:
