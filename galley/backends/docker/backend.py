@@ -169,9 +169,11 @@ def cook(dplan: DockerPlan, push: bool) -> ArchResult:
     if push and dplan.remote_ref:
         _push(docker, dplan.local_tag, dplan.remote_ref)
         result.details["pushed"] = dplan.remote_ref
+    builder = dplan.builder
     result.details.update(
-        cook_image=dplan.local_tag, builder_image=dplan.builder.tag, chef=plan.chef
-    )
+        cook_image=dplan.local_tag, builder_image=builder.tag, builder=builder.status,
+        builder_size=builder.size, chef=plan.chef,
+    )  # fmt: skip
     if dplan.remote_ref:
         result.details["registry_image"] = dplan.remote_ref
     result.details["docker_client"] = docker.describe()
@@ -450,6 +452,7 @@ def _cook_image(dplan: DockerPlan, result: ArchResult) -> None:
     plan = dplan.plan
     context = _cook_context(plan, dplan.mode)
     labels = {
+        "galley.kind": "cook",  # not the builder's, which the image would inherit
         "galley.inputs": _inputs_digest(plan),
         "galley.lock": json.dumps(delta.lock_packages(plan.recipe), separators=(",", ":")),
         "galley.key": plan.key,
