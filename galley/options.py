@@ -359,12 +359,14 @@ class Settings(OptionValues):
         key="docker.builder_image", tasks=BUILDING, docker=True,
     )  # fmt: skip
     registry = Option[str | None](
-        None, "share cook images through this registry (HOST[:PORT][/NS]; \"\": none)",
-        registry_address,
-        key="docker.registry", tasks=(COOK, BUILD), docker=True,
+        None, "share cook and builder images through this registry (HOST[:PORT][/NS]; \"\": "
+        "none)", registry_address, key="docker.registry", tasks=(COOK, BUILD, IMAGE),
+        docker=True,
     )  # fmt: skip
-    repository = Option[str]("galley", "images are <registry>/<repository>:cook-<arch>-<key12>",
-                             text, key="docker.repository")  # fmt: skip
+    repository = Option[str](
+        "galley", "images are <registry>/<repository>:cook-<arch>-<key12> (and builder-<tag>)",
+        text, key="docker.repository",
+    )  # fmt: skip
     mode = Option[Mode](
         "cross", "cross (native speed) or emulate (qemu, a builder image of the arch)",
         choice(*get_args(Mode)), key="docker.mode", tasks=(*BUILDING, IMAGE), docker=True,
@@ -373,8 +375,8 @@ class Settings(OptionValues):
         None, "Debian mirror for debootstrap (default: the host's apt sources)", optional_text,
         key="docker.mirror",
     )  # fmt: skip
-    push = Option[bool](False, "push new cook images to the registry", boolean,
-                        key="docker.push", tasks=(COOK, BUILD), docker=True)  # fmt: skip
+    push = Option[bool](False, "push new cook and builder images to the registry", boolean,
+                        key="docker.push", tasks=(COOK, BUILD, IMAGE), docker=True)  # fmt: skip
     rust = Option[str | None](
         None, 'Rust release of the builder images galley builds ("1.96"): Debian\'s rustc-web',
         rust_release, tasks=(*BUILDING, IMAGE), docker=True,

@@ -1046,8 +1046,9 @@ def test_refused_push_keeps_the_local_image(docker: str, tmp_path: Path, cargo: 
         )  # fmt: skip
         assert failed.returncode == 8
         last = failed.stderr.strip().splitlines()[-1]
-        assert "push of 127.0.0.1:5001/galley:cook-s390x-" in last and "is kept" in last
-        local = last.split("the local cook image ")[1].split(" is kept")[0]
+        # the builder is pushed first (the cook is built on it)
+        assert "push of 127.0.0.1:5001/galley:builder-amd64-s390x-" in last and "is kept" in last
+        local = last.split("the builder image ")[1].split(" is kept")[0]
         assert (
             subprocess.run([docker, "image", "inspect", local], capture_output=True).returncode == 0
         )

@@ -304,13 +304,15 @@ def _own_image(
     if image is None:
         return None
     theirs = image.labels.get("galley.key", "none"), image.labels.get("galley.kind", "cook")
-    if theirs == (key, kind):
+    builder = image.labels.get("galley.builder", dplan.builder.image_id)  # older: none
+    if theirs == (key, kind) and builder == dplan.builder.image_id:
         return image
     if not warn:
         return None
     print(
         f"galley: {pulled or reference} is not the {kind} image of key {key[:12]} (its "
-        f"galley.key is {theirs[0][:12]}, its kind {theirs[1]}); not used",
+        f"galley.key is {theirs[0][:12]}, its kind {theirs[1]}, its builder "
+        f"{builder.removeprefix('sha256:')[:12]}); not used",
         file=sys.stderr,
     )
     return None
@@ -460,6 +462,7 @@ def _cook_image(dplan: DockerPlan, result: ArchResult) -> None:
         "galley.target": plan.triple,
         "galley.recipe": plan.recipe.digest(),
         "galley.toolchain": plan.toolchain.release,
+        "galley.builder": dplan.builder.image_id,
         "galley.created": str(int(time.time())),
     }
     args = {"BUILDER": dplan.builder.tag}

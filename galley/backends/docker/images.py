@@ -5,13 +5,16 @@ gcc, `packages`), and on top of it, for a cross arch or target packages, a targe
 arch's std, cross gcc and libc, `target_packages`). Tags are digests of their inputs (the
 Dockerfiles and scripts, arch, release, packages), so work already done is skipped and a changed
 input gives a new image (Kata's stale-toolchain bug). The base image's ID is not an input: the
-same inputs name the same builder on every machine.
+same inputs name the same builder on every machine, and with a registry a machine that lacks a
+builder pulls it by that tag (`<registry>/<repository>:builder-<tag>`) before building one;
+`push` publishes what it built.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +23,7 @@ from galley import arch as arches
 from galley import shell
 from galley.arch import Arch
 from galley.backends.docker import assets, releases
-from galley.backends.docker.client import Docker
+from galley.backends.docker.client import Docker, registry_has
 from galley.errors import CommandFailed, ConfigError, DockerError
 from galley.options import Settings
 
@@ -136,21 +139,63 @@ def _digest(inputs: Sequence[object]) -> str:
 
 
 def _ensure(docker: Docker, settings: Settings, layer: Layer, base_arch: Arch) -> tuple[str, str]:
-    """(image ID, `hit` or `built`) of `layer`, built here (with the layers below) if absent."""
-    image_id = docker.image_id(layer.tag)
-    if image_id is not None:
-        return image_id, "hit"
-    if layer.below is None:
-        base_image(docker, base_arch, settings)
-    else:
-        _ensure(docker, settings, layer.below, base_arch)
-    context = assets.write(_asset_dir(settings), layer.dockerfile, "multiarch-pins.sh")
-    labels = {"galley.kind": "builder", "galley.builder-inputs": layer.digest}
-    docker.build(
-        context, context / layer.dockerfile, tag=layer.tag, platform=base_arch.docker_platform,
-        build_args=layer.args, labels=labels,
-    )  # fmt: skip
-    return _built_id(docker, layer.tag), "built"
+    """(image ID, `hit`, `pulled` or `built`) of `layer`: here, else pulled from the registry
+    by its input-digest tag, else built here (with the layers below, each found the same way).
+    With `push`, one built here, or one the registry lacks, is pushed."""
+    remote = remote_ref(settings, layer.tag)
+    image_id, status = docker.image_id(layer.tag), "hit"
+    if image_id is None and remote:
+        image_id, status = _pull(docker, layer, remote), "pulled"
+    if image_id is None:
+        if layer.below is None:
+            base_image(docker, base_arch, settings)
+        else:
+            _ensure(docker, settings, layer.below, base_arch)
+        context = assets.write(_asset_dir(settings), layer.dockerfile, "multiarch-pins.sh")
+        labels = {"galley.kind": "builder", "galley.builder-inputs": layer.digest}
+        docker.build(
+            context, context / layer.dockerfile, tag=layer.tag,
+            platform=base_arch.docker_platform, build_args=layer.args, labels=labels,
+        )  # fmt: skip
+        image_id, status = _built_id(docker, layer.tag), "built"
+    if settings.push and remote and (status == "built" or not registry_has(remote)):
+        docker.tag(layer.tag, remote)
+        try:
+            docker.push(remote)
+        except CommandFailed as exc:
+            raise DockerError(
+                f"push of {remote} failed ({exc}); the builder image {layer.tag} is kept"
+            ) from None
+    return image_id, status
+
+
+def remote_ref(settings: Settings, tag: str) -> str | None:
+    """`<registry>/<repository>:builder-<tag>` for a builder `galley-builder:<tag>`."""
+    if not settings.registry:
+        return None
+    return f"{settings.registry}/{settings.repository}:builder-{tag.partition(':')[2]}"
+
+
+def _pull(docker: Docker, layer: Layer, remote: str) -> str | None:
+    """The image ID of `remote`, pulled and tagged as `layer`, when the registry has it and it
+    is that builder (its `galley.builder-inputs` label is the layer's digest); else None, with
+    a warning for an image that is not it."""
+    if not registry_has(remote):
+        return None
+    docker.pull(remote)
+    labels = docker.labels(remote)
+    if (
+        labels.get("galley.kind") != "builder"
+        or labels.get("galley.builder-inputs") != layer.digest
+    ):
+        print(
+            f"galley: {remote} is not the builder {layer.tag} (its galley.builder-inputs is "
+            f"{labels.get('galley.builder-inputs', 'none')[:12]}); not used",
+            file=sys.stderr,
+        )
+        return None
+    docker.tag(remote, layer.tag)
+    return docker.image_id(layer.tag)
 
 
 def rust_release(settings: Settings, arch: Arch, mode: str) -> str:
