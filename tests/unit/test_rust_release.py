@@ -65,3 +65,57 @@ def test_the_rust_option() -> None:
     assert config.from_table({}, Path("/srv"), "galley.toml").rust is None
     with pytest.raises(ConfigError, match=r'must be a Rust release like "1\.96"'):
         config.from_table({"rust": "stable"}, Path("/srv"), "galley.toml")
+
+
+def fake_mirror(monkeypatch: pytest.MonkeyPatch, indexes: dict[str, bytes]) -> None:
+    """A mirror in memory: `dists/<suite>/main/binary-<arch>/Packages` texts; each suite's
+    Release file lists their sha256 and size (the ppc64el one of bookworm-security wrong, as
+    this machine's mirror had it mid-sync)."""
+    import hashlib
+    import lzma
+
+    from galley.backends.docker import releases
+
+    files: dict[str, bytes] = {}
+    listed: dict[str, list[str]] = {}
+    for path, text in indexes.items():
+        suite, name = path.split("/", 1)
+        data = lzma.compress(text)
+        files[f"http://m/dists/{suite}/{name}.xz"] = data
+        size = len(data) + (1 if suite.endswith("-security") and "ppc64el" in name else 0)
+        digest = hashlib.sha256(data).hexdigest()
+        listed.setdefault(suite, []).append(f" {digest} {size} {name}.xz")
+    for suite, lines in listed.items():
+        files[f"http://m/dists/{suite}/Release"] = ("SHA256:\n" + "\n".join(lines) + "\n").encode()
+    monkeypatch.setattr(releases, "_fetch", lambda url: files[url])
+    releases._index_versions.cache_clear()
+    releases._release_checksums.cache_clear()
+
+
+def packages(*entries: tuple[str, str]) -> bytes:
+    return "".join(f"Package: {p}\nVersion: {v}\nArchitecture: x\n\n" for p, v in entries).encode()
+
+
+def test_the_releases_debian_has_per_arch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """rustc-web for the image's arch and, cross, the same version of the arch's std, from the
+    suites whose indexes for both arches match their Release file (apt drops the others)."""
+    from galley.backends.docker import releases
+
+    old, new = "1.85.0+dfsg3-1~deb12u3", "1.96.0+dfsg1-1~deb12u2"
+    std = releases.STD
+    fake_mirror(monkeypatch, {
+        "bookworm/main/binary-amd64/Packages": packages(("rustc-web", old), (std, old)),
+        "bookworm/main/binary-s390x/Packages": packages((std, old)),
+        "bookworm/main/binary-ppc64el/Packages": packages((std, old)),
+        "bookworm-updates/main/binary-amd64/Packages": b"",
+        "bookworm-updates/main/binary-s390x/Packages": b"",
+        "bookworm-updates/main/binary-ppc64el/Packages": b"",
+        "bookworm-security/main/binary-amd64/Packages": packages(("rustc-web", new), (std, new)),
+        "bookworm-security/main/binary-ppc64el/Packages": packages((std, new)),
+    })  # fmt: skip
+    monkeypatch.setattr(releases, "debian_mirrors", lambda mirror: ("http://m", "http://m"))
+    assert releases.available(tmp_path, None, "amd64", None) == ["1.96", "1.85"]
+    assert releases.available(tmp_path, None, "amd64", "s390x") == ["1.85"]  # no s390x index
+    assert releases.available(tmp_path, None, "amd64", "ppc64el") == ["1.85"]  # a bad one
+    remembered = (tmp_path / "docker" / releases.CACHE_FILE).read_text()
+    assert '"amd64>s390x"' in remembered
