@@ -119,3 +119,20 @@ def test_the_releases_debian_has_per_arch(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert releases.available(tmp_path, None, "amd64", "ppc64el") == ["1.85"]  # a bad one
     remembered = (tmp_path / "docker" / releases.CACHE_FILE).read_text()
     assert '"amd64>s390x"' in remembered
+    # past MAX_AGE, with the mirror out of reach: the last answer, not an error
+    import json
+
+    from galley.errors import DockerError
+
+    cache = tmp_path / "docker" / releases.CACHE_FILE
+    cache.write_text(json.dumps({**json.loads(cache.read_text()), "at": 0}))
+
+    def unreachable(url: str) -> bytes:
+        raise DockerError("cannot read which Rust releases Debian has")
+
+    monkeypatch.setattr(releases, "_fetch", unreachable)
+    releases._index_versions.cache_clear()
+    releases._release_checksums.cache_clear()
+    assert releases.available(tmp_path, None, "amd64", "s390x") == ["1.85"]
+    with pytest.raises(DockerError):
+        releases.available(tmp_path, None, "arm64", None)  # never answered

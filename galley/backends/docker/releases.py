@@ -6,7 +6,7 @@ Read from the mirror's package indexes over HTTP (no container, no base image ne
 index checked against its suite's Release file as apt checks it: a suite whose index for an
 arch is missing or does not match (a mirror caught mid-sync) is one apt would drop for a build
 with that arch, so its versions do not count there. Answers are kept in the cache dir for
-`MAX_AGE` seconds.
+`MAX_AGE` seconds, and past that while the mirror cannot be reached.
 """
 
 from __future__ import annotations
@@ -43,14 +43,19 @@ def available(
     path = cache_dir / "docker" / CACHE_FILE
     mirrors = debian_mirrors(mirror)
     remembered = jsonfile.read_object(path) or {}
-    if (
-        remembered.get("mirrors") != list(mirrors)
-        or time.time() - remembered.get("at", 0) > MAX_AGE
-    ):
+    if remembered.get("mirrors") != list(mirrors):
+        remembered = {}
+    stale = dict(remembered.get("answers") or {})
+    if time.time() - remembered.get("at", 0) > MAX_AGE:
         remembered = {"mirrors": list(mirrors), "at": time.time(), "answers": {}}
     answers = remembered.setdefault("answers", {})
     if label not in answers:
-        answers[label] = _ask(mirrors, image_arch, cross_arch)
+        try:
+            answers[label] = _ask(mirrors, image_arch, cross_arch)
+        except DockerError:
+            if label not in stale:
+                raise
+            return [str(release) for release in stale[label]]  # the mirror is out of reach
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             filelock.write_atomically(path, json.dumps(remembered, indent=1, sort_keys=True))
