@@ -81,7 +81,15 @@ APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/a
 Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";
 EOF
 echo 'APT::Install-Recommends "false";' >"$WORK/etc/apt/apt.conf.d/99galley-no-recommends"
-rm -rf "$WORK"/var/cache/apt/archives/*.deb "$WORK"/var/lib/apt/lists/* "$WORK"/tmp/*
+# lean: no docs, man pages or translations, now or from later installs (copyright files stay)
+printf '%s\n' 'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*/copyright' \
+    'path-exclude=/usr/share/man/*' 'path-exclude=/usr/share/info/*' \
+    'path-exclude=/usr/share/locale/*' 'path-exclude=/usr/share/lintian/*' \
+    >"$WORK/etc/dpkg/dpkg.cfg.d/galley-lean"
+find "$WORK/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+find "$WORK/usr/share/doc" -mindepth 1 -type d -empty -delete
+rm -rf "$WORK"/usr/share/man/* "$WORK"/usr/share/info/* "$WORK"/usr/share/locale/* "$WORK"/usr/share/lintian/*
+rm -rf "$WORK"/var/cache/apt/archives/*.deb "$WORK"/var/lib/apt/lists/* "$WORK"/tmp/* "$WORK"/var/log/*.log
 : >"$WORK/etc/hostname"
 : >"$WORK/etc/resolv.conf"
 

@@ -285,7 +285,7 @@ def _explain(store: Store, plan: Plan) -> None:
         print(f"  {line}", file=sys.stderr)
 
 
-def builder_image(settings: Settings, arch_names: list[str] | None = None) -> list[dict[str, str]]:
+def builder_image(settings: Settings, arch_names: list[str] | None = None) -> list[dict[str, Any]]:
     """Build (or find) the docker builder image of each arch for the configured mode."""
     from galley.backends.docker import images
     from galley.backends.docker.client import detect, require_daemon
@@ -295,5 +295,8 @@ def builder_image(settings: Settings, arch_names: list[str] | None = None) -> li
     found = []
     for arch in settings.arch_list(arch_names):
         builder = images.builder_image(docker, settings, arch, settings.mode)
-        found.append({"arch": arch.name, "image": builder.tag, "id": builder.image_id})
+        found.append({
+            "arch": arch.name, "image": builder.tag, "id": builder.image_id,
+            "size": builder.size, "builder": builder.status,
+        })  # fmt: skip
     return found

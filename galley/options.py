@@ -198,6 +198,14 @@ def epoch(value: Any, where: str, base: Path) -> int | None:
     return value
 
 
+def rust_release(value: Any, where: str, base: Path) -> str | None:
+    """A Rust release as "1.96" (or "1.96.0"); "" means the default."""
+    found = optional_text(value, where, base)
+    if found is not None and not re.fullmatch(r"1\.\d+(\.\d+)?", found):
+        raise ConfigError(f'{where} must be a Rust release like "1.96", not {found!r}')
+    return found
+
+
 def registry_address(value: Any, where: str, base: Path) -> str | None:
     """`HOST[:PORT][/NAMESPACE]`, as image references name registries; "" means none."""
     found = optional_text(value, where, base)
@@ -361,12 +369,14 @@ class Settings(OptionValues):
         key="docker.builder_image", tasks=BUILDING, docker=True,
     )  # fmt: skip
     registry = Option[str | None](
-        None, "share cook images through this registry (HOST[:PORT][/NS]; \"\": none)",
-        registry_address,
-        key="docker.registry", tasks=(COOK, BUILD), docker=True,
+        None, "share cook and builder images through this registry (HOST[:PORT][/NS]; \"\": "
+        "none)", registry_address, key="docker.registry", tasks=(COOK, BUILD, IMAGE),
+        docker=True,
     )  # fmt: skip
-    repository = Option[str]("galley", "images are <registry>/<repository>:cook-<arch>-<key12>",
-                             text, key="docker.repository")  # fmt: skip
+    repository = Option[str](
+        "galley", "images are <registry>/<repository>:cook-<arch>-<key12> (and builder-<tag>)",
+        text, key="docker.repository",
+    )  # fmt: skip
     mode = Option[Mode](
         "cross", "cross (native speed) or emulate (qemu, a builder image of the arch)",
         choice(*get_args(Mode)), key="docker.mode", tasks=(*BUILDING, IMAGE), docker=True,
@@ -375,11 +385,12 @@ class Settings(OptionValues):
         None, "Debian mirror for debootstrap (default: the host's apt sources)", optional_text,
         key="docker.mirror",
     )  # fmt: skip
-    push = Option[bool](False, "push new cook images to the registry", boolean,
-                        key="docker.push", tasks=(COOK, BUILD), docker=True)  # fmt: skip
-    rust_version = Option[str](
-        "1.85", "Debian rustc-web version in the builder images galley builds", text,
-        key="docker.rust_version",
+    push = Option[bool](False, "push new cook and builder images to the registry", boolean,
+                        key="docker.push", tasks=(COOK, BUILD, IMAGE), docker=True)  # fmt: skip
+    rust = Option[str | None](
+        None, 'Rust release of the builder images galley builds ("1.96"): Debian\'s rustc-web',
+        rust_release, tasks=(*BUILDING, IMAGE), docker=True,
+        shown="the newest Debian has for the arch (and its std, cross)",
     )  # fmt: skip
     packages = Option[tuple[str, ...]](
         (), "extra Debian packages in built builder images (build tools)", debian_packages,

@@ -26,6 +26,7 @@ from invoke.tasks import Task
 from galley import config, interrupts, operations, results, runs
 from galley.errors import ConfigError, GalleyError, describe_os_error, error_line, internal_error
 from galley.options import CHECK, CLIPPY, IMAGE, PREPARE, PRUNE, TEST, VERIFY, Option, Settings
+from galley.units import format_size
 
 TaskBody = Callable[[Settings, list[str]], None]
 
@@ -175,10 +176,13 @@ def builder_image(settings: Settings, _: list[str]) -> None:
     """Build, offline, the docker builder image for each arch (debootstrap + Debian Rust)."""
     images = operations.builder_image(settings.replace(backend="docker"))
     for image in images:
-        print(f"galley: builder for {image['arch']}: {image['image']}", file=sys.stderr)
+        print(
+            f"galley: builder for {image['arch']}: {image['image']} ({image['builder']}, "
+            f"{format_size(image['size'])})",
+            file=sys.stderr,
+        )
     if settings.json:
-        document = images[0] if len(images) == 1 else {"images": images}
-        print(jsonlib.dumps({"image": document["image"]} if len(images) == 1 else document))
+        print(jsonlib.dumps(images[0] if len(images) == 1 else {"images": images}))
 
 
 ns = Collection(prepare, cook, build, test, check, clippy, cache_prune, verify, builder_image)

@@ -23,7 +23,9 @@ from typing import Any
 
 import pytest
 
+from galley import arch as arches
 from galley import elf
+from galley.backends.docker import images
 from galley.chef import prepare
 from helpers import (
     EPOCH_CRATE,
@@ -314,16 +316,16 @@ def test_a_toolchain_file_is_reported_not_obeyed(docker: str, tmp_path: Path, ca
         "src/main.rs": 'fn main() { println!("pinned"); }\n',
     })  # fmt: skip
     subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    common = ("--backend", "docker", "--arch", "amd64", "--rust", "1.85")  # s390x's base image
     for pin, warned in (("1.80.0", True), ("1.85", False)):
         (workspace / "rust-toolchain.toml").write_text(f'[toolchain]\nchannel = "{pin}"\n')
         forget_cook_images(docker, workspace)  # so that it vendors and cooks
-        built = galley("build", "--backend", "docker", "--arch", "amd64", cwd=workspace,
-                       cache=tmp_path / "cache")  # fmt: skip
+        built = galley("build", *common, cwd=workspace, cache=tmp_path / "cache")
         warnings = [line for line in built.stderr.splitlines() if "warning: the workspace" in line]
         expected = (
             f"galley: warning: the workspace's toolchain file pins Rust {re.escape(pin)}, but "
-            r"builder image galley-builder:cross-amd64-\w+ has rustc 1\.85\.0 \(no rustup "
-            f"there\\); set builder_image to one with {re.escape(pin)}"
+            r"builder image galley-builder:\S+ has rustc 1\.85\.0 \(no rustup "
+            f"there\\); set rust or builder_image to one with {re.escape(pin)}"
         )
         assert len(warnings) == warned and all(re.fullmatch(expected, w) for w in warnings)
         binary = workspace / "dist" / "amd64" / "bin" / "pinned"
@@ -512,10 +514,73 @@ def test_a_builder_without_the_target_std_is_one_line(
     errors = [line for line in failed.stderr.splitlines() if "error" in line]
     assert failed.returncode == 5 and len(errors) == 1, failed.stderr
     assert re.fullmatch(
-        r"galley: error: builder image galley-builder:cross-amd64-\w+ \(rustc 1\.85\.0\) has no "
+        r"galley: error: builder image galley-builder:\S+ \(rustc 1\.\d+\.\d+\) has no "
         r"std for x86_64-unknown-linux-musl; set builder_image \(or --builder-image\) to one "
         r"that has it", errors[0]
     )  # fmt: skip
+
+
+def test_builders_are_layered_and_lean(docker: str, tmp_path: Path) -> None:
+    """The s390x builder is the common amd64 image of its Rust release (rustc, cargo, the
+    native std, gcc) with one layer on top (s390x's std, cross gcc and libc); what an s390x
+    build needs is at most 1.2 GB (one image with every cross arch was 2.8 GB). The amd64
+    builder of the same release is that common image itself. Sizes are reported."""
+    asked = ("builder-image", "--arch", "s390x", "--arch", "amd64", "--rust", "1.85", "--json")
+    s390x, amd64 = json.loads(galley(*asked, cwd=REPO, cache=tmp_path / "cache").stdout)["images"]
+
+    def layers(image: str) -> list[str]:
+        inspect = [docker, "image", "inspect", "-f", "{{json .RootFS.Layers}}", image]
+        return list(json.loads(subprocess.run(inspect, capture_output=True, text=True,
+                                              check=True).stdout))  # fmt: skip
+
+    assert s390x["image"].startswith("galley-builder:amd64-s390x-rust1.85-")
+    assert amd64["image"].startswith("galley-builder:amd64-rust1.85-")
+    below, above = layers(amd64["image"]), layers(s390x["image"])
+    assert above[: len(below)] == below and len(above) == len(below) + 2  # COPY pins, RUN
+    assert amd64["size"] < s390x["size"] <= 1_200_000_000, (amd64, s390x)
+    history = subprocess.run(
+        [docker, "history", "--no-trunc", "--format", "{{.CreatedBy}}", s390x["image"]],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    installs = re.findall(r"apt-get install[^;]*", history)
+    assert len(installs) >= 2 and all("--no-install-recommends" in i for i in installs)
+    # the s390x std is unpacked, not installed: no s390x LLVM, rustc driver or their libraries
+    listed = subprocess.run(
+        [docker, "run", "--rm", "--network=none", s390x["image"], "dpkg-query", "-W", "-f",
+         "${Package}:${Architecture}\\n"], capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert "rustc-web:amd64" in listed and not [p for p in listed if p.endswith(":s390x")]
+
+
+def test_a_workspace_asking_for_a_newer_rust_is_one_line(
+    docker: str, tmp_path: Path, cargo: str
+) -> None:
+    """`rust-version = "1.99"`, which no Debian rustc-web meets: one line naming the releases
+    Debian has per arch, in seconds, before any image is built or anything cooked (the cook
+    used to fail deep inside the image). A toolchain file pinning 1.99 is the same line."""
+    workspace = write_tree(tmp_path / "new", {
+        "Cargo.toml": '[package]\nname = "new"\nversion = "0.1.0"\nedition = "2021"\n'
+                      'rust-version = "1.99"\n',
+        "src/main.rs": "fn main() {}\n",
+    })  # fmt: skip
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
+    cache = tmp_path / "cache"
+    for source in ("rust-version of package new", "the toolchain file"):
+        started = time.monotonic()
+        failed = galley("build", "--backend", "docker", "--arch", "amd64", "--arch", "s390x",
+                        cwd=workspace, cache=cache, check=False)  # fmt: skip
+        seconds = time.monotonic() - started
+        assert_one_line_error(failed, f"the workspace needs Rust 1.99 ({source}), newer than")
+        last = failed.stderr.strip().splitlines()[-1]
+        assert re.search(r"Debian's rustc-web has amd64: 1\.\d+(, 1\.\d+)*; s390x: 1\.85", last)
+        assert " build --file" not in failed.stderr and "Compiling" not in failed.stderr
+        assert seconds < 60, seconds
+        manifest = workspace / "Cargo.toml"
+        manifest.write_text(manifest.read_text().replace('rust-version = "1.99"\n', ""))
+        (workspace / "rust-toolchain").write_text("1.99\n")
+    assert (
+        not list((cache / "docker").glob("cook-*")) and not (workspace / "dist" / "amd64").exists()
+    )
 
 
 def test_cfg_table_rustflags_reach_a_cross_build(docker: str, tmp_path: Path, cargo: str) -> None:
@@ -673,7 +738,7 @@ def test_arm64_emulated_build(docker: str, tmp_path: Path, cargo: str) -> None:
         galley("build", "--backend", "docker", "--mode", "emulate", "--arch", "arm64", "--json",
                cwd=workspace, cache=tmp_path / "cache").stdout
     )  # fmt: skip
-    assert result["builder_image"].startswith("galley-builder:emulate-arm64-")
+    assert result["builder_image"].startswith("galley-builder:arm64-rust")  # arm64's own
     binary = workspace / "dist" / "arm64" / "bin" / "app"
     info = elf.read_elf(binary)
     assert info is not None and info.machine == elf.EM_AARCH64
@@ -835,6 +900,7 @@ def test_docker_errors_are_one_line(docker: str, tmp_path: Path, cargo: str) -> 
     workspace = write_tree(tmp_path / "toy", TOY)
     subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
     cache = tmp_path / "cache"
+    base = images.base_tag(arches.get("amd64"))
     with_packages, misspelt = (
         write_tree(tmp_path / name, {
             "galley.toml": f'workspace = "{workspace}"\n[docker]\ntarget_packages = ["{package}"]\n'
@@ -849,10 +915,10 @@ def test_docker_errors_are_one_line(docker: str, tmp_path: Path, cargo: str) -> 
          "registry 127.0.0.1:1 is unreachable"),
         (["cook", "--backend", "docker", "--builder-image", "galley-nonexistent:1"],
          "galley-nonexistent"),
-        (["cook", "--backend", "docker", "--builder-image", "galley-base:bookworm-amd64"],
+        (["cook", "--backend", "docker", "--builder-image", base],
          "`rustc -vV` and `cargo -V` do not run in it"),  # the base of every amd64 builder
-        (["cook", "--backend", "docker", "--builder-image", "galley-base:bookworm-amd64",
-          "--config", str(with_packages)], "install them in galley-base:bookworm-amd64 instead"),
+        (["cook", "--backend", "docker", "--builder-image", base,
+          "--config", str(with_packages)], f"install them in {base} instead"),
         # apt's own line, not BuildKit's "executor failed running [<the whole RUN script>]"
         (["cook", "--backend", "docker", "--arch", "s390x", "--config", str(misspelt)],
          "exited with 1: E: Unable to locate package zlib1g-devv:"),
@@ -981,8 +1047,9 @@ def test_refused_push_keeps_the_local_image(docker: str, tmp_path: Path, cargo: 
         )  # fmt: skip
         assert failed.returncode == 8
         last = failed.stderr.strip().splitlines()[-1]
-        assert "push of 127.0.0.1:5001/galley:cook-s390x-" in last and "is kept" in last
-        local = last.split("the local cook image ")[1].split(" is kept")[0]
+        # the builder is pushed first (the cook is built on it)
+        assert "push of 127.0.0.1:5001/galley:builder-amd64-s390x-" in last and "is kept" in last
+        local = last.split("the builder image ")[1].split(" is kept")[0]
         assert (
             subprocess.run([docker, "image", "inspect", local], capture_output=True).returncode == 0
         )

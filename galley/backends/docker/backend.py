@@ -36,7 +36,7 @@ from typing import Any
 
 from galley import cachekey, delta, dist, filelock, jsonfile, shell, toml_io, toolchain_file
 from galley.arch import Arch
-from galley.backends.docker import images, scripts, vendor
+from galley.backends.docker import assets, images, scripts, vendor
 from galley.backends.docker.client import Docker, Image, detect, registry_has
 from galley.backends.docker.scripts import (
     COOKED,
@@ -107,11 +107,20 @@ def plans(
     # the daemon is checked by the first image query
     docker = detect(settings.client, settings.cache_dir)
     print(f"galley: docker client {docker.describe()}", file=sys.stderr)
+    needed = toolchain_file.required_release(recipe)
+    if needed and not settings.builder_image:  # before any image is built
+        _check_releases(settings, arches, mode, needed)
     found = []
     for arch in arches:
         builder = images.builder_image(docker, settings, arch, mode)
         facts = _builder_facts(docker, builder, settings)
         toolchain = _toolchain(docker, builder, facts)
+        if needed and not toolchain_file.meets(toolchain.release, needed.release):
+            raise ToolNotFound(
+                f"the workspace needs Rust {needed.release} ({needed.source}), but builder "
+                f"image {builder.tag} has rustc {toolchain.release}; set builder_image to one "
+                f"with Rust {needed.release} or newer"
+            )
         triple = settings.triple(arch)
         if not toolchain.has_std(triple):
             raise ToolNotFound(
@@ -128,6 +137,30 @@ def plans(
         )  # fmt: skip
         found.append(DockerPlan(plan, docker, builder, mode))
     return found
+
+
+def _check_releases(
+    settings: Settings, arches: list[Arch], mode: str, needed: toolchain_file.Requirement
+) -> None:
+    """One line, before any image is built, when the release of a builder galley would build
+    is older than what the workspace needs, naming what Debian has for each arch."""
+    chosen = {arch: images.rust_release(settings, arch, mode) for arch in arches}
+    short = [
+        f"{r} for {a.name}"
+        for a, r in chosen.items()
+        if not toolchain_file.meets(r, needed.release)
+    ]
+    if not short:
+        return
+    offers = "; ".join(
+        f"{a.name}: {', '.join(images.offered(settings, a, mode)) or 'none'}" for a in arches
+    )
+    raise ToolNotFound(
+        f"the workspace needs Rust {needed.release} ({needed.source}), newer than the "
+        f"builder's {', '.join(short)}; Debian's rustc-web has {offers}; nothing was cooked: "
+        f"set rust to a release that is new enough, or builder_image to an image with Rust "
+        f"{needed.release} or newer"
+    )
 
 
 def forget_cook_images(settings: Settings) -> None:
@@ -152,9 +185,11 @@ def cook(dplan: DockerPlan, push: bool) -> ArchResult:
     if push and dplan.remote_ref:
         _push(docker, dplan.local_tag, dplan.remote_ref)
         result.details["pushed"] = dplan.remote_ref
+    builder = dplan.builder
     result.details.update(
-        cook_image=dplan.local_tag, builder_image=dplan.builder.tag, chef=plan.chef
-    )
+        cook_image=dplan.local_tag, builder_image=builder.tag, builder=builder.status,
+        builder_size=builder.size, chef=plan.chef,
+    )  # fmt: skip
     if dplan.remote_ref:
         result.details["registry_image"] = dplan.remote_ref
     result.details["docker_client"] = docker.describe()
@@ -338,13 +373,15 @@ def _own_image(
     if image is None:
         return None
     theirs = image.labels.get("galley.key", "none"), image.labels.get("galley.kind", "cook")
-    if theirs == (key, kind):
+    builder = image.labels.get("galley.builder", dplan.builder.image_id)  # older: none
+    if theirs == (key, kind) and builder == dplan.builder.image_id:
         return image
     if not warn:
         return None
     print(
         f"galley: {pulled or reference} is not the {kind} image of key {key[:12]} (its "
-        f"galley.key is {theirs[0][:12]}, its kind {theirs[1]}); not used",
+        f"galley.key is {theirs[0][:12]}, its kind {theirs[1]}, its builder "
+        f"{builder.removeprefix('sha256:')[:12]}); not used",
         file=sys.stderr,
     )
     return None
@@ -430,7 +467,7 @@ def _build_out(
 
 
 def _build_dockerfile(dplan: DockerPlan) -> str:
-    """build/Dockerfile.build with its sources, mounts and warm stage rendered: BuildKit binds
+    """Dockerfile.build with its sources, mounts and warm stage rendered: BuildKit binds
     the sources into the step (no layers to commit for them); the legacy builder copies them."""
     sources = mounts = warm_stage = ""
     if dplan.docker.mode == "legacy":
@@ -454,7 +491,7 @@ def _build_dockerfile(dplan: DockerPlan) -> str:
             "# mount)\nFROM ${COOK_IMAGE} AS warm\nARG WARM_NONCE\nCOPY warm.sh /galley/warm.sh\n"
             f"RUN {cache} sh /galley/warm.sh\n"
         )
-    template = images.build_file("Dockerfile.build").read_text(encoding="utf-8")
+    template = assets.text("Dockerfile.build")
     return (
         template.replace("@SOURCES@", sources)
         .replace("@MOUNTS@", mounts)
@@ -509,6 +546,7 @@ def _cook_image(dplan: DockerPlan, result: ArchResult) -> None:
     plan = dplan.plan
     context = _cook_context(plan, dplan.mode)
     labels = {
+        "galley.kind": "cook",  # not the builder's, which the image would inherit
         "galley.inputs": _inputs_digest(plan),
         "galley.lock": json.dumps(delta.lock_packages(plan.recipe), separators=(",", ":")),
         "galley.key": plan.key,
@@ -516,20 +554,22 @@ def _cook_image(dplan: DockerPlan, result: ArchResult) -> None:
         "galley.target": plan.triple,
         "galley.recipe": plan.recipe.digest(),
         "galley.toolchain": plan.toolchain.release,
+        "galley.builder": dplan.builder.image_id,
         "galley.created": str(int(time.time())),
     }
     args = {"BUILDER": dplan.builder.tag}
-    dockerfile = images.build_file("Dockerfile.cook")
+    dockerfile = "Dockerfile.cook"
     seed = _closest_cook_image(dplan)
     if seed:
         drop_sh = "set -eu\n" + scripts.drop_script(plan.recipe)
         (context / "drop.sh").write_text(drop_sh, encoding="utf-8")
         args["SEED"] = seed
-        dockerfile = images.build_file("Dockerfile.cook-delta")
+        dockerfile = "Dockerfile.cook-delta"
         result.details["seeded_from"] = seed
+    assets.write(context, dockerfile)
     started = time.monotonic()
     dplan.docker.build(
-        context, dockerfile, tag=dplan.local_tag, platform=dplan.builder.platform,
+        context, context / dockerfile, tag=dplan.local_tag, platform=dplan.builder.platform,
         build_args=args, labels=labels, network_none=True,
         no_cache=plan.settings.rebuild.no_cache,
     )  # fmt: skip

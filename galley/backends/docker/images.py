@@ -1,61 +1,82 @@
 """Base and builder images, built offline: debootstrap → `docker import` → apt install.
 
-Tags are digests of their inputs (script/Dockerfile text, base image ID, build args), so work
-already done is skipped and a changed input gives a new image (Kata's stale-toolchain bug).
+A builder is layered: a common image per arch and Rust release (rustc, cargo, the native std,
+gcc, `packages`), and on top of it, for a cross arch or target packages, a target image (that
+arch's std, cross gcc and libc, `target_packages`). Tags are digests of their inputs (the
+Dockerfiles and scripts, arch, release, packages), so work already done is skipped and a changed
+input gives a new image (Kata's stale-toolchain bug). The base image's ID is not an input: the
+same inputs name the same builder on every machine, and with a registry a machine that lacks a
+builder pulls it by that tag (`<registry>/<repository>:builder-<tag>`) before building one;
+`push` publishes what it built.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from galley import arch as arches
 from galley import shell
 from galley.arch import Arch
-from galley.backends.docker.client import Docker
+from galley.backends.docker import assets, releases
+from galley.backends.docker.client import Docker, registry_has
 from galley.errors import CommandFailed, ConfigError, DockerError
 from galley.options import Settings
 
-BUILD_DIR = Path(__file__).resolve().parents[3] / "build"
 #: The arches Debian bookworm has a port for (riscv64 is official only from trixie on).
 BOOKWORM_ARCHES = ("amd64", "arm64", "s390x", "ppc64le")
 #: The arches whose cross std bookworm ships for an amd64 builder.
 CROSS_ARCHES = ("arm64", "s390x", "ppc64le")
+REPOSITORY = "galley-builder"
 
 
 @dataclass(frozen=True)
 class Builder:
-    """A builder image: tag, ID, the platform it runs as, and the mode it serves."""
+    """A builder image: tag, ID, the platform it runs as, the mode it serves, its size in bytes
+    and whether it was here (`hit`), pulled or built."""
 
     tag: str
     image_id: str
     platform: str
     mode: str
+    size: int = 0
+    status: str = "hit"
 
 
-def build_file(name: str) -> Path:
-    path = BUILD_DIR / name
-    if not path.is_file():
-        raise DockerError(
-            f"{path}: missing (galley's build/ templates must sit beside the package)"
-        )
-    return path
+@dataclass(frozen=True)
+class Layer:
+    """A builder image galley builds: its tag, Dockerfile, build args, the layer below it (None:
+    the base image) and the digest of its inputs."""
+
+    tag: str
+    dockerfile: str
+    args: dict[str, str]
+    below: Layer | None
+    digest: str
 
 
-def base_image(docker: Docker, arch: Arch, mirror: str | None) -> tuple[str, str]:
-    """`galley-base:bookworm-<debian arch>` and its ID, debootstrapped from the host's apt
-    mirror if absent."""
-    tag = f"galley-base:bookworm-{arch.debian_arch}"
+def base_image(docker: Docker, arch: Arch, settings: Settings) -> tuple[str, str]:
+    """`galley-base:bookworm-<debian arch>-<digest of the scripts>` and its ID, debootstrapped
+    from the host's apt mirror if absent."""
+    tag = base_tag(arch)
     image_id = docker.image_id(tag)
     if image_id:
         return tag, image_id
     env: dict[str, str | None] = {"DOCKER": docker.program}
-    if mirror:
-        env["MIRROR"] = mirror
-    shell.run(["bash", str(build_file("build-base.sh")), arch.debian_arch, tag], env=env)
+    if settings.mirror:
+        env["MIRROR"] = settings.mirror
+    scripts = assets.write(_asset_dir(settings), "build-base.sh", "set-image-arch.sh")
+    shell.run(["bash", str(scripts / "build-base.sh"), arch.debian_arch, tag], env=env)
     return tag, _built_id(docker, tag)
+
+
+def base_tag(arch: Arch) -> str:
+    scripts = [assets.text("build-base.sh"), assets.text("set-image-arch.sh")]
+    return f"galley-base:bookworm-{arch.debian_arch}-{_digest(scripts)[:8]}"
 
 
 def builder_image(docker: Docker, settings: Settings, arch: Arch, mode: str) -> Builder:
@@ -79,36 +100,128 @@ def builder_image(docker: Docker, settings: Settings, arch: Arch, mode: str) -> 
         if image_id is None:
             raise DockerError(f"builder image {configured} is not available")
         platform = arch.docker_platform if mode == "emulate" else arches.host().docker_platform
-        return Builder(configured, image_id, platform, mode)
+        image = docker.image(configured)
+        return Builder(configured, image_id, platform, mode, image.size if image else 0)
     base_arch = _base_arch(arch, mode)
-    base, base_id = base_image(docker, base_arch, settings.mirror)
-    cross = [arches.get(a) for a in CROSS_ARCHES if a != base_arch.name] if mode == "cross" else []
-    args = {
-        "BASE": base,
-        "CROSS_DEBIAN_ARCHES": " ".join(a.debian_arch for a in cross),
-        "RUST_WEB_VERSION": settings.rust_version,
-    }
-    extra = _extra_packages(settings, cross)
-    if extra:  # only then: the default images keep their tags
-        args["EXTRA_PACKAGES"] = " ".join(extra)
-    dockerfile = build_file("Dockerfile.builder")
-    texts = [dockerfile.read_text(), build_file("multiarch-pins.sh").read_text()]
-    digest = hashlib.sha256(json.dumps([*texts, base_id, args]).encode()).hexdigest()
-    tag = f"galley-builder:{mode}-{base_arch.name}-{digest[:12]}"
-    image_id = docker.image_id(tag)
-    if image_id is None:
-        docker.build(
-            BUILD_DIR, dockerfile, tag=tag, platform=base_arch.docker_platform, build_args=args
+    top = _layers(settings, arch, base_arch, rust_release(settings, arch, mode))
+    image_id, status = _ensure(docker, settings, top, base_arch)
+    image = docker.image(top.tag)
+    size = image.size if image else 0
+    return Builder(top.tag, image_id, base_arch.docker_platform, mode, size, status)
+
+
+def _layers(settings: Settings, arch: Arch, base_arch: Arch, release: str) -> Layer:
+    """The top layer of the builder for `arch` on a `base_arch` image with Rust `release`."""
+    common_args = {"BASE": base_tag(base_arch), "RUST_WEB_VERSION": release}
+    if settings.packages:  # only then: the default images keep their tags
+        common_args["EXTRA_PACKAGES"] = " ".join(settings.packages)
+    inputs = [assets.text("Dockerfile.builder"), common_args]  # the base tag names its scripts
+    digest = _digest(inputs)
+    common = Layer(
+        f"{REPOSITORY}:{base_arch.name}-rust{release}-{digest[:12]}", "Dockerfile.builder",
+        common_args, None, digest,
+    )  # fmt: skip
+    if arch == base_arch and not settings.target_packages:
+        return common
+    args = {"COMMON": common.tag, "TARGET_ARCH": arch.debian_arch}
+    if settings.target_packages:
+        args["TARGET_PACKAGES"] = " ".join(
+            f"{n}:{arch.debian_arch}" for n in settings.target_packages
         )
-        image_id = _built_id(docker, tag)
-    return Builder(tag, image_id, base_arch.docker_platform, mode)
+    texts = [assets.text("Dockerfile.builder-target"), assets.text("multiarch-pins.sh")]
+    digest = _digest([common.digest, *texts, args])
+    tag = f"{REPOSITORY}:{base_arch.name}-{arch.name}-rust{release}-{digest[:12]}"
+    return Layer(tag, "Dockerfile.builder-target", args, common, digest)
 
 
-def _extra_packages(settings: Settings, cross: list[Arch]) -> list[str]:
-    """`packages` as named, `target_packages` for the image's own arch and each cross arch."""
-    targets = settings.target_packages
-    qualified = [f"{name}:{a.debian_arch}" for a in cross for name in targets]
-    return [*settings.packages, *targets, *qualified]
+def _digest(inputs: Sequence[object]) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def _ensure(docker: Docker, settings: Settings, layer: Layer, base_arch: Arch) -> tuple[str, str]:
+    """(image ID, `hit`, `pulled` or `built`) of `layer`: here, else pulled from the registry
+    by its input-digest tag, else built here (with the layers below, each found the same way).
+    With `push`, one built here, or one the registry lacks, is pushed."""
+    remote = remote_ref(settings, layer.tag)
+    image_id, status = docker.image_id(layer.tag), "hit"
+    if image_id is None and remote:
+        image_id, status = _pull(docker, layer, remote), "pulled"
+    if image_id is None:
+        if layer.below is None:
+            base_image(docker, base_arch, settings)
+        else:
+            _ensure(docker, settings, layer.below, base_arch)
+        context = assets.write(_asset_dir(settings), layer.dockerfile, "multiarch-pins.sh")
+        labels = {"galley.kind": "builder", "galley.builder-inputs": layer.digest}
+        docker.build(
+            context, context / layer.dockerfile, tag=layer.tag,
+            platform=base_arch.docker_platform, build_args=layer.args, labels=labels,
+        )  # fmt: skip
+        image_id, status = _built_id(docker, layer.tag), "built"
+    if settings.push and remote and (status == "built" or not registry_has(remote)):
+        docker.tag(layer.tag, remote)
+        try:
+            docker.push(remote)
+        except CommandFailed as exc:
+            raise DockerError(
+                f"push of {remote} failed ({exc}); the builder image {layer.tag} is kept"
+            ) from None
+    return image_id, status
+
+
+def remote_ref(settings: Settings, tag: str) -> str | None:
+    """`<registry>/<repository>:builder-<tag>` for a builder `galley-builder:<tag>`."""
+    if not settings.registry:
+        return None
+    return f"{settings.registry}/{settings.repository}:builder-{tag.partition(':')[2]}"
+
+
+def _pull(docker: Docker, layer: Layer, remote: str) -> str | None:
+    """The image ID of `remote`, pulled and tagged as `layer`, when the registry has it and it
+    is that builder (its `galley.builder-inputs` label is the layer's digest); else None, with
+    a warning for an image that is not it."""
+    if not registry_has(remote):
+        return None
+    docker.pull(remote)
+    labels = docker.labels(remote)
+    if (
+        labels.get("galley.kind") != "builder"
+        or labels.get("galley.builder-inputs") != layer.digest
+    ):
+        print(
+            f"galley: {remote} is not the builder {layer.tag} (its galley.builder-inputs is "
+            f"{labels.get('galley.builder-inputs', 'none')[:12]}); not used",
+            file=sys.stderr,
+        )
+        return None
+    docker.tag(remote, layer.tag)
+    return docker.image_id(layer.tag)
+
+
+def rust_release(settings: Settings, arch: Arch, mode: str) -> str:
+    """The Rust release of the builder galley builds for `arch` in `mode`: the configured one,
+    else the newest Debian has for it."""
+    if settings.rust:
+        return settings.rust
+    found = offered(settings, arch, mode)
+    if not found:
+        raise DockerError(
+            f"{arch.name}: Debian {releases.SUITE} has no rustc-web (with its std for "
+            f"{arch.name}) for a {mode} builder; set builder_image"
+        )
+    return found[0]
+
+
+def offered(settings: Settings, arch: Arch, mode: str) -> list[str]:
+    """The Rust releases, newest first, Debian has for a builder of `arch` in `mode`."""
+    base_arch = _base_arch(arch, mode)
+    cross = arch.debian_arch if arch != base_arch else None
+    return releases.available(settings.cache_dir, settings.mirror, base_arch.debian_arch, cross)
+
+
+def _asset_dir(settings: Settings) -> Path:
+    """Where the assets that base and builder image builds read are written (their context)."""
+    return settings.cache_dir / "docker" / "assets"
 
 
 def _built_id(docker: Docker, tag: str) -> str:
