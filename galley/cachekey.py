@@ -50,15 +50,17 @@ def probe_toolchain(
 ) -> Toolchain:
     """Ask the toolchain cargo would use in `cwd` (rustup honours a toolchain file there)."""
     rustc = (env or {}).get("RUSTC") or os.environ.get("RUSTC") or _sibling_rustc(cargo)
+    queries = [[rustc, "-vV"], [cargo, "-V"], [rustc, "--print", "sysroot"]]
     try:
-        return Toolchain(
-            rustc=shell.capture([rustc, "-vV"], cwd=cwd, env=env).strip(),
-            cargo=shell.capture([cargo, "-V"], cwd=cwd, env=env).strip(),
-            sysroot=Path(shell.capture([rustc, "--print", "sysroot"], cwd=cwd, env=env).strip()),
-            rustc_argv=(rustc,),
-        )
+        version, cargo_version, sysroot = shell.capture_together(queries, cwd=cwd, env=env)
     except CommandFailed as exc:
         raise ToolNotFound(f"the Rust toolchain does not answer: {exc}") from None
+    return Toolchain(
+        rustc=version.strip(),
+        cargo=cargo_version.strip(),
+        sysroot=Path(sysroot.strip()),
+        rustc_argv=(rustc,),
+    )
 
 
 def _sibling_rustc(cargo: str) -> str:

@@ -175,27 +175,45 @@ def capture(
     stdin: str | bytes | None = None,
 ) -> str:
     """Run a short query and return its stdout (stderr goes into the error on failure)."""
-    args = [str(arg) for arg in argv]
-    try:
-        result = _wait(
-            _command(args[0])(
-                *args[1:],
-                _cwd=str(cwd) if cwd else None,
-                _env=_environment(env),
-                _tty_out=False,
-                _ok_code=list(ok_codes),
-                _in=_stdin(stdin),
-                _decode_errors="replace",
-                _bg=True,
-                _bg_exc=False,
-                **_process_options(),
-            ),
-            STOP_GRACE_SECONDS,
+    return capture_together([argv], cwd=cwd, env=env, ok_codes=ok_codes, stdin=stdin)[0]
+
+
+def capture_together(
+    argvs: Sequence[Sequence[str | os.PathLike[str]]],
+    *,
+    cwd: Path | str | None = None,
+    env: Mapping[str, str | None] | None = None,
+    ok_codes: Sequence[int] = (0,),
+    stdin: str | bytes | None = None,
+) -> list[str]:
+    """Short queries run at the same time (all started, then each waited for); their stdouts,
+    in order. The first that fails raises CommandFailed, the others are stopped."""
+    commands = [[str(arg) for arg in argv] for argv in argvs]
+    running = [
+        _command(args[0])(
+            *args[1:],
+            _cwd=str(cwd) if cwd else None,
+            _env=_environment(env),
+            _tty_out=False,
+            _ok_code=list(ok_codes),
+            _in=_stdin(stdin),
+            _decode_errors="replace",
+            _bg=True,
+            _bg_exc=False,
+            **_process_options(),
         )
-    except sh.ErrorReturnCode as exc:
-        stderr = exc.stderr.decode(errors="replace") if exc.stderr else ""
-        raise CommandFailed(args, exc.exit_code, stderr) from None
-    return str(result)
+        for args in commands
+    ]
+    found = []
+    for number, (args, process) in enumerate(zip(commands, running, strict=True)):
+        try:
+            found.append(str(_wait(process, STOP_GRACE_SECONDS)))
+        except sh.ErrorReturnCode as exc:
+            for other in running[number + 1 :]:
+                _stop(other, STOP_GRACE_SECONDS)
+            stderr = exc.stderr.decode(errors="replace") if exc.stderr else ""
+            raise CommandFailed(args, exc.exit_code, stderr) from None
+    return found
 
 
 def _wait(process: sh.RunningCommand, stop_grace: float) -> sh.RunningCommand:
