@@ -176,11 +176,20 @@ def arch_names(value: Any, where: str, base: Path) -> tuple[str, ...]:
     return names
 
 
-def glibc_version(value: Any, where: str, base: Path) -> str | None:
-    found = optional_text(value, where, base)
-    if found is not None and not re.fullmatch(r"\d+\.\d+", found):
-        raise ConfigError(f'{where} must look like "2.36", not {found!r}')
-    return found
+def matching(pattern: str, what: str) -> Parser[str | None]:
+    """Text that must match `pattern` (`what` says how it looks, for the error); "" is none."""
+
+    def parse(value: Any, where: str, base: Path) -> str | None:
+        found = optional_text(value, where, base)
+        if found is not None and not re.fullmatch(pattern, found):
+            raise ConfigError(f"{where} must {what}, not {found!r}")
+        return found
+
+    return parse
+
+
+glibc_version = matching(r"\d+\.\d+", 'look like "2.36"')
+rust_release = matching(r"1\.\d+(\.\d+)?", 'be a Rust release like "1.96" (or "1.96.0")')
 
 
 def epoch(value: Any, where: str, base: Path) -> int | None:
@@ -196,14 +205,6 @@ def epoch(value: Any, where: str, base: Path) -> int | None:
     if not 0 <= value < 8**11:
         raise ConfigError(f"{where} must be between 0 and {8**11 - 1}")
     return value
-
-
-def rust_release(value: Any, where: str, base: Path) -> str | None:
-    """A Rust release as "1.96" (or "1.96.0"); "" means the default."""
-    found = optional_text(value, where, base)
-    if found is not None and not re.fullmatch(r"1\.\d+(\.\d+)?", found):
-        raise ConfigError(f'{where} must be a Rust release like "1.96", not {found!r}')
-    return found
 
 
 def registry_address(value: Any, where: str, base: Path) -> str | None:

@@ -189,8 +189,9 @@ def capture_together(
     """Short queries run at the same time (all started, then each waited for); their stdouts,
     in order. The first that fails raises CommandFailed, the others are stopped."""
     commands = [[str(arg) for arg in argv] for argv in argvs]
+    programs = [_command(args[0]) for args in commands]  # all found before any starts
     running = [
-        _command(args[0])(
+        program(
             *args[1:],
             _cwd=str(cwd) if cwd else None,
             _env=_environment(env),
@@ -202,7 +203,7 @@ def capture_together(
             _bg_exc=False,
             **_process_options(),
         )
-        for args in commands
+        for program, args in zip(programs, commands, strict=True)
     ]
     found = []
     for number, (args, process) in enumerate(zip(commands, running, strict=True)):

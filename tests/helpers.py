@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from galley.chef.recipe import Manifest, Recipe, Target, TargetKind
+
 REPO = Path(__file__).resolve().parent.parent
 DOCKER = "/usr/bin/docker"  # Debian's client: BuildKit with DOCKER_BUILDKIT=1
 REGISTRY = "127.0.0.1:5000"  # the local registry ci/docker/provision.sh starts
@@ -336,3 +338,31 @@ def set_plugin_answer(root: Path, answer: int) -> None:
         '#[no_mangle]\npub extern "C" fn plug_answer() -> i32 {\n'
         f"    {answer} + (unsafe {{ libc::getpid() }} < 0) as i32\n}}\n"
     )
+
+
+#: A one-crate workspace whose binary prints its arch and links libc (the docker tests').
+LIBC_TOY = {
+    "Cargo.toml": '[workspace]\nmembers = ["app"]\nresolver = "2"\n',
+    "app/Cargo.toml": (
+        '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n'
+        '[dependencies]\nlibc = "0.2"\n'
+    ),
+    "app/src/main.rs": (
+        'fn main() { println!("app on {} pid>0={}", std::env::consts::ARCH, '
+        "unsafe { libc::getpid() } > 0); }\n"
+    ),
+}
+
+
+#: A recipe of one package with one binary.
+APP_RECIPE = Recipe(
+    manifests=(
+        Manifest(
+            "Cargo.toml",
+            '[package]\nname = "app"\nversion = "0.0.1"\n',
+            (Target("src/main.rs", TargetKind.BIN, "app"),),
+        ),
+    ),
+    lock_file="version = 4\n",
+)
+RUSTC = "rustc 1.95.0 (59807616e 2026-04-14)\nbinary: rustc\nrelease: 1.95.0\n"

@@ -45,20 +45,11 @@ from helpers import (
     vendored_workspace,
     write_tree,
 )
+from helpers import (
+    LIBC_TOY as TOY,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-
-TOY = {
-    "Cargo.toml": '[workspace]\nmembers = ["app"]\nresolver = "2"\n',
-    "app/Cargo.toml": (
-        '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n'
-        '[dependencies]\nlibc = "0.2"\n'
-    ),
-    "app/src/main.rs": (
-        'fn main() { println!("app on {} pid>0={}", std::env::consts::ARCH, '
-        "unsafe { libc::getpid() } > 0); }\n"
-    ),
-}
 
 
 def assert_one_line_error(failed: subprocess.CompletedProcess[str], message: str) -> None:

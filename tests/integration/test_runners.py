@@ -12,24 +12,13 @@ from typing import Any
 
 import pytest
 
+from helpers import LIBC_TOY as TOY
 from helpers import REPO, galley, require, write_tree
 
 sys.path.insert(0, str(REPO))
 from benchmarks.runners import runner
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-
-TOY = {
-    "Cargo.toml": '[workspace]\nmembers = ["app"]\nresolver = "2"\n',
-    "app/Cargo.toml": (
-        '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n'
-        '[dependencies]\nlibc = "0.2"\n'
-    ),
-    "app/src/main.rs": (
-        'fn main() { println!("app on {} pid>0={}", std::env::consts::ARCH, '
-        "unsafe { libc::getpid() } > 0); }\n"
-    ),
-}
 
 
 def only_result(output: str) -> dict[str, Any]:

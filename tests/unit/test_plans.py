@@ -14,29 +14,12 @@ import pytest
 from galley import backends, cachekey, config
 from galley.arch import get as arch
 from galley.cachekey import Toolchain
-from galley.chef.recipe import Manifest, Recipe, Target, TargetKind
+from galley.chef.recipe import Recipe
 from galley.errors import ToolNotFound
 from galley.options import Settings
 from galley.plan import make_plan
-
-RUSTC = "rustc 1.95.0 (59807616e 2026-04-14)\nbinary: rustc\nrelease: 1.95.0\n"
-RECIPE = Recipe(
-    manifests=(
-        Manifest(
-            "Cargo.toml",
-            '[package]\nname = "app"\nversion = "0.0.1"\n',
-            (Target("src/main.rs", TargetKind.BIN, "app"),),
-        ),
-    ),
-    lock_file="version = 4\n",
-)
-
-
-@pytest.fixture
-def toolchain(tmp_path: Path) -> Toolchain:
-    for triple in ("x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"):
-        (tmp_path / "sysroot" / "lib" / "rustlib" / triple / "lib").mkdir(parents=True)
-    return Toolchain(RUSTC, "cargo 1.95.0", tmp_path / "sysroot")
+from helpers import APP_RECIPE as RECIPE
+from helpers import RUSTC
 
 
 def settings(tmp_path: Path, text: str = "") -> Settings:

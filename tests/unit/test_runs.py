@@ -10,31 +10,12 @@ from galley import config, errors, runs
 from galley.arch import get as arch
 from galley.cachekey import Toolchain
 from galley.chef.planner import prepare
-from galley.chef.recipe import Manifest, Recipe, Target, TargetKind
 from galley.errors import CommandFailed
 from galley.plan import make_plan
 from galley.results import ArchResult
 from galley.runs import RunReport, check_failed
+from helpers import APP_RECIPE as RECIPE
 from helpers import write_tree
-
-RECIPE = Recipe(
-    manifests=(
-        Manifest(
-            "Cargo.toml",
-            '[package]\nname = "app"\nversion = "0.0.1"\n',
-            (Target("src/main.rs", TargetKind.BIN, "app"),),
-        ),
-    ),
-    lock_file="version = 4\n",
-)
-
-
-@pytest.fixture
-def toolchain(tmp_path: Path) -> Toolchain:
-    (tmp_path / "sysroot" / "lib" / "rustlib" / "x86_64-unknown-linux-gnu" / "lib").mkdir(
-        parents=True
-    )
-    return Toolchain("rustc 1.95.0\nrelease: 1.95.0\n", "cargo 1.95.0", tmp_path / "sysroot")
 
 
 def test_each_work_cooks_and_runs_its_own_command(tmp_path: Path, toolchain: Toolchain) -> None:
