@@ -46,45 +46,30 @@ def lint(session: nox.Session) -> None:
     session.run(sys.executable, "-m", "mypy")
 
 
-def _task(session: nox.Session, name: str, arch: str) -> None:
-    """`galley <name> --arch <arch> [posargs]` (the default backend, auto, builds an arch the
-    host toolchain has no std for in docker)."""
-    session.run(sys.executable, "-m", "galley", name, "--arch", arch, *session.posargs)
+#: The per-arch sessions: `<task>(<arch>)` runs `galley <task> --arch <arch> [posargs]` (the
+#: default backend, auto, builds an arch the host toolchain has no std for in docker).
+PER_ARCH = {
+    "cook": "Cook the example's dependencies for one arch.",
+    "build": "Build the example for one arch (cooks if needed).",
+    "test": "Run the example's tests for one arch (foreign arches under qemu-user).",
+    "check": "cargo check the example for one arch, on cooked dependencies.",
+    "verify": "Verify the built artifacts of one arch.",
+}
 
 
-@nox.session(python=False, tags=["cook"])
-@nox.parametrize("arch", DEFAULT_MATRIX, ids=DEFAULT_MATRIX)
-def cook(session: nox.Session, arch: str) -> None:
-    """Cook the example's dependencies for one arch."""
-    _task(session, "cook", arch)
+def _per_arch_session(task: str, doc: str) -> None:
+    """Register the session `task(arch)` for every arch of the default matrix."""
+
+    def run(session: nox.Session, arch: str) -> None:
+        session.run(sys.executable, "-m", "galley", task, "--arch", arch, *session.posargs)
+
+    run.__doc__ = doc
+    parametrized = nox.parametrize("arch", DEFAULT_MATRIX, ids=DEFAULT_MATRIX)(run)
+    nox.session(name=task, python=False, tags=[task])(parametrized)
 
 
-@nox.session(python=False, tags=["build"])
-@nox.parametrize("arch", DEFAULT_MATRIX, ids=DEFAULT_MATRIX)
-def build(session: nox.Session, arch: str) -> None:
-    """Build the example for one arch (cooks if needed)."""
-    _task(session, "build", arch)
-
-
-@nox.session(python=False, tags=["test"])
-@nox.parametrize("arch", DEFAULT_MATRIX, ids=DEFAULT_MATRIX)
-def test(session: nox.Session, arch: str) -> None:
-    """Run the example's tests for one arch (foreign arches under qemu-user)."""
-    _task(session, "test", arch)
-
-
-@nox.session(python=False, tags=["check"])
-@nox.parametrize("arch", DEFAULT_MATRIX, ids=DEFAULT_MATRIX)
-def check(session: nox.Session, arch: str) -> None:
-    """cargo check the example for one arch, on cooked dependencies."""
-    _task(session, "check", arch)
-
-
-@nox.session(python=False, tags=["verify"])
-@nox.parametrize("arch", DEFAULT_MATRIX, ids=DEFAULT_MATRIX)
-def verify(session: nox.Session, arch: str) -> None:
-    """Verify the built artifacts of one arch."""
-    _task(session, "verify", arch)
+for _name, _doc in PER_ARCH.items():
+    _per_arch_session(_name, _doc)
 
 
 @nox.session(python=False, default=False)
