@@ -64,8 +64,7 @@ def test_a_file_or_symlink_in_an_entrys_place_is_reported_recooked_and_pruned(
     toy: Path, tmp_path: Path, intruder: str
 ) -> None:
     """Not a directory galley published: verify FAILs it, a cook quarantines it and cooks the
-    entry again, prune removes it and reports what that frees (before: a file there was not
-    listed, and the cook failed at publishing; a symlink's recorded size was reported freed)."""
+    entry again, prune removes it and reports what that frees."""
     cache = tmp_path / "cache"
     galley("cook", cwd=toy, cache=cache)
     [entry] = (cache / "entries").iterdir()
@@ -232,9 +231,7 @@ def _damage_dist(arch_dir: Path, damage: str, outside: Path) -> None:
 
 def test_a_damaged_dist_fails_verify_in_one_line(toy: Path, tmp_path: Path) -> None:
     """Each damage of one built dist is exactly one FAIL line, exit 9, and nothing outside the
-    dist dir is read (before: tracebacks for the wrong shapes, OK for no artifacts, for an
-    unlisted file and for artifacts outside the dist that match their sha256, and a 5-line FAIL
-    for a rootfs.tar that is not a tar)."""
+    dist dir is read."""
     cache = tmp_path / "cache"
     galley("build", cwd=toy, cache=cache)
     galley("verify", cwd=toy, cache=cache)

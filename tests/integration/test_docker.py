@@ -1055,8 +1055,7 @@ def test_an_image_under_a_cook_images_name_is_used_only_if_it_is_that_cook(
     """An image under a key's cook image name that is not its cook (a tag made by hand, a push
     by mistake; here an empty image), first locally, then only in the registry, then under the
     warm image's name: each time a warning names it, nothing is built on it, and the cook is
-    made (and pushed) again under the name, so the next machine pulls the right one (before:
-    reported as a hit, then as pulled, and built on)."""
+    made (and pushed) again under the name, so the next machine pulls the right one."""
     unseen = {"Cargo.toml": TOY["Cargo.toml"] + f'[workspace.metadata]\nrun = "{uuid.uuid4()}"\n'}
     workspace = write_tree(tmp_path / "toy", {**TOY, **unseen})  # a recipe no registry has
     subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)

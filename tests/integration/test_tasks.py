@@ -64,7 +64,7 @@ def test_a_cdylib_ships_beside_the_binaries(tmp_path: Path, cargo: str) -> None:
     """`crate-type = ["cdylib"]`: `dist/<arch>/lib/libplug.so` and `usr/lib/libplug.so` in
     rootfs.tar (mode 0644), the real library (loaded and called here), not the cook's dummy;
     an edit reaches it. A workspace that makes nothing to ship is one line and leaves dist
-    alone (before: the .so was not shipped and an empty dist was published)."""
+    alone."""
     workspace = plugin_workspace(tmp_path / "plugin", cargo, 42)
     cache, arch_dir = tmp_path / "cache", workspace / "dist" / "amd64"
     galley("build", cwd=workspace, cache=cache)
@@ -99,7 +99,7 @@ def test_one_binary_of_a_workspace_is_cooked_built_and_shipped(tmp_path: Path, c
     """`--bin app` (or `bin = "app"` in galley.toml): the cook compiles app's dependencies only
     (not tool's `log`), the build compiles and ships app only, and the key differs from the
     whole workspace's. verify needs the same selection (one line saying so without it); an
-    unknown name is one line (before: cook and build had no --bin: every binary was built)."""
+    unknown name is one line."""
     workspace = write_tree(tmp_path / "two", TWO_BINARIES)
     subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=workspace, check=True)
     cache, arch_dir = tmp_path / "cache", workspace / "dist" / "amd64"
@@ -112,7 +112,7 @@ def test_one_binary_of_a_workspace_is_cooked_built_and_shipped(tmp_path: Path, c
     )
     galley("verify", "--bin", "app", cwd=workspace, cache=cache)
     failed = galley("verify", cwd=workspace, cache=cache, check=False)
-    assert failed.returncode == 9 and "built with bin = 'app', verified with None" in failed.stderr
+    assert failed.returncode == 9 and "built with bins = ['app'], verified with []" in failed.stderr
     (workspace / "galley.toml").write_text('bin = "tool"\n')
     again = results(galley("build", "--json", cwd=workspace, cache=cache).stdout)[0]
     assert again["cache"] == "miss" and again["key"] != result["key"]
@@ -600,7 +600,7 @@ def test_verify_holds_rootfs_tar_to_the_payload(tmp_path: Path, cargo: str) -> N
 
 def test_prune_dry_run_then_real(toy: Path, tmp_path: Path) -> None:
     """Entries go with their lock files, and lock files whose subject is gone (a killed cook's,
-    an older galley's) go too; a dry run removes nothing (before: lock files piled up)."""
+    an older galley's) go too; a dry run removes nothing."""
     cache = tmp_path / "cache"
     galley("cook", cwd=toy, cache=cache)
     galley("cook", "--profile", "dev", cwd=toy, cache=cache)

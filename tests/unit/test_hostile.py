@@ -115,10 +115,7 @@ def _entry(store: Store) -> str:
      'files.json=[["a", "b"]]', "no files.json", "symlink", "a file"],
 )  # fmt: skip
 def test_any_change_to_an_entry_is_detected(tmp_path: Path, damage: str) -> None:
-    """Each damage is found in the entry as listed, and removing it leaves nothing behind
-    (before: a files.json of the wrong shape was a TypeError, an entry without one was not
-    listed, so never reported or pruned; a file in an entry's place was not listed either, and
-    removing one left it in tmp/)."""
+    """Each damage is found in the entry as listed, and removing it leaves nothing behind."""
     store = Store(tmp_path)
     key = _entry(store)
     entry = store.get(key)
@@ -167,7 +164,7 @@ def test_any_change_to_an_entry_is_detected(tmp_path: Path, damage: str) -> None
 )  # fmt: skip
 def test_a_damaged_usage_file_counts_as_none(tmp_path: Path, usage: str) -> None:
     """Usage is advisory: a damaged count is 0, a damaged last use the entry's creation, and
-    the next record rewrites the file whole (before: ValueError, OverflowError, "-infh ago")."""
+    the next record rewrites the file whole."""
     store = Store(tmp_path)
     key = _entry(store)
     entry = store.get(key)
@@ -192,8 +189,7 @@ LOG_LOCK = 'version = 4\n[[package]]\nname = "log"\nversion = "0.4.20"\nsource =
 )  # fmt: skip
 def test_damaged_entry_records_are_not_trusted(tmp_path: Path, field: str, value: Any) -> None:
     """entry.json is read before the entry is verified (prune's sizes and ages, the choice of a
-    delta seed): a damaged field counts as absent, the size is measured instead (before:
-    ValueError or TypeError in cache-prune and in a cook's miss)."""
+    delta seed): a damaged field counts as absent, the size is measured instead."""
     store = Store(tmp_path)
     key = _entry(store)
     path = store.entry_path(key) / "entry.json"
