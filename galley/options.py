@@ -167,6 +167,11 @@ def cargo_profile(value: Any, where: str, base: Path) -> str:
     return name
 
 
+def libc_name(value: Any, where: str, base: Path) -> Libc | None:
+    found = optional_text(value, where, base)
+    return Libc(choice(*(libc.value for libc in Libc))(found, where, base)) if found else None
+
+
 def arch_names(value: Any, where: str, base: Path) -> tuple[str, ...]:
     names = texts(value, where, base)
     if not names:
@@ -260,9 +265,8 @@ def arch_table(value: Any, where: str, base: Path) -> dict[str, ArchOverride]:
         unknown = sorted(set(table) - {"libc", "linker", "target"})
         if unknown:
             raise ConfigError(f"{here}: unknown key {unknown[0]!r} (known: libc, linker, target)")
-        libc = optional_text(table.get("libc"), f"{here}.libc", base)
         found[arch.name] = ArchOverride(
-            libc=Libc(choice("gnu", "musl")(libc, f"{here}.libc", base)) if libc else None,
+            libc=libc_name(table.get("libc"), f"{here}.libc", base),
             linker=optional_text(table.get("linker"), f"{here}.linker", base),
             target=optional_text(table.get("target"), f"{here}.target", base),
         )
@@ -361,6 +365,11 @@ class Settings(OptionValues):
         {}, "per-arch libc (gnu, musl), linker and target triple", arch_table, key="arch",
         shown="{}",
     )  # fmt: skip
+    libc_choice = Option[Libc | None](
+        None, "the C library of the arches asked: gnu or musl (a static binary; docker builds "
+        "std for amd64 and arm64 musl from Debian's rust-web-src)", libc_name, key=None,
+        flag="libc", tasks=(*BUILDING, IMAGE), shown="`[arch.X] libc`, else gnu",
+    )  # fmt: skip
     client = Option[str | None](
         None, "the docker program (default: /usr/bin/docker if present, else docker)",
         optional_text, key="docker.client",
@@ -444,7 +453,9 @@ class Settings(OptionValues):
         return list(found.values())
 
     def libc(self, arch: Arch) -> Libc:
-        return self.arch_overrides.get(arch.name, ArchOverride()).libc or arch.default_libc
+        """`--libc`, else `[arch.X] libc`, else the arch's default."""
+        override = self.arch_overrides.get(arch.name, ArchOverride()).libc
+        return self.libc_choice or override or arch.default_libc
 
     def triple(self, arch: Arch) -> str:
         override = self.arch_overrides.get(arch.name, ArchOverride())

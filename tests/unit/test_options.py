@@ -161,3 +161,21 @@ def test_without_a_file_the_root_is_the_cargo_workspace(tmp_path: Path) -> None:
     (tmp_path / "a" / "Cargo.toml").write_text('[package]\nname = "a"\n')
     settings = config.load(start=tmp_path / "a" / "src")
     assert settings.root == tmp_path and settings.workspace == tmp_path
+
+
+def test_the_libc_flag_applies_to_every_arch_asked() -> None:
+    """`--libc musl` beats `[arch.X] libc` for each arch of the command; without it the table
+    (or the arch's gnu) stands."""
+    settings = from_toml('[arch.arm64]\nlibc = "gnu"\n[arch.s390x]\nlibc = "musl"\n')
+    amd64, arm64, s390x = settings.arch_list(["amd64", "arm64", "s390x"])
+    assert [settings.triple(a) for a in (amd64, arm64, s390x)] == [
+        "x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu", "s390x-unknown-linux-musl",
+    ]  # fmt: skip
+    flagged = config.with_flags(settings, "build", {"libc": "musl"})
+    assert [flagged.triple(a) for a in (amd64, arm64)] == [
+        "x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl",
+    ]  # fmt: skip
+    assert config.with_flags(settings, "build", {"libc": "gnu"}).triple(s390x).endswith("-gnu")
+    assert config.with_flags(settings, "builder-image", {"libc": "musl"}).libc(amd64) == "musl"
+    with pytest.raises(ConfigError, match="--libc must be one of gnu, musl, not 'uclibc'"):
+        config.with_flags(settings, "build", {"libc": "uclibc"})
