@@ -236,6 +236,13 @@ def verify(
             )
             continue
         report.problems += check_recipe(recipe, manifest, arch.name)
+        built_for, triple = (manifest or {}).get("target"), settings.triple(arch)
+        if manifest is not None and built_for != triple:
+            report.problems.append(
+                f"{arch.name}: built for {built_for}, verified for {triple} (pass the build's "
+                f"--libc, or set [arch.{arch.name}] libc in galley.toml)"
+            )
+            continue
         if manifest is not None:
             check_artifacts(arch_dir, arch, settings.libc(arch), settings.glibc_floor, report)
     for note in report.notes:

@@ -5,7 +5,8 @@
   artifacts and each artifact is owned by a fingerprint (cargo compiles a unit without artifacts
   again: the entry would not hold what it claims),
 - each artifact matches its recorded sha256, is an ELF of the arch's class, endianness and
-  machine, static/dynamic as the libc implies (a cdylib: a shared library), needs no glibc newer
+  machine, static/dynamic as the libc implies (musl: no interpreter and no NEEDED library; a
+  cdylib: a shared library), needs no glibc newer
   than the floor, and is not one of the cook's dummies; `rootfs.tar` holds only `usr/` payload,
 - the dist manifest lists artifacts as {name: sha256}, each `rootfs.tar`, `bin/<file>` or
   `lib/<file>` (nothing outside the dist dir is read), and every file of the dist is listed.
@@ -200,8 +201,10 @@ def _check_elf(
             report.problems.append(f"{where}: not a shared library")
     elif libc is Libc.GNU and info.is_static:
         report.notes.append(f"{where}: static glibc binary")
-    elif libc is Libc.MUSL and not info.is_static:
-        report.problems.append(f"{where}: musl build is dynamically linked ({info.interpreter})")
+    elif libc is Libc.MUSL and not (info.is_static and not info.needed):
+        needs = [f"interpreter {info.interpreter}"] if info.interpreter else []
+        needs += [f"NEEDED {', '.join(info.needed)}"] if info.needed else []
+        report.problems.append(f"{where}: musl build is not static ({'; '.join(needs)})")
     if info.max_glibc:
         report.notes.append(f"{where}: needs {info.max_glibc}")
         if floor and elf.glibc_version_tuple(info.max_glibc) > elf.glibc_version_tuple(
