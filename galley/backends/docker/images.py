@@ -2,7 +2,9 @@
 
 A builder is layered: a common image per arch and Rust release (rustc, cargo, the native std,
 gcc, `packages`), and on top of it, for a cross arch or target packages, a target image (that
-arch's std, cross gcc and libc, `target_packages`). Tags are digests of their inputs (the
+arch's std, cross gcc and libc, `target_packages`); for a musl target (amd64, arm64), a musl
+image on top of the arch's (musl, rustc's self-contained link objects, and the std, built there
+from Debian's rust-web-src). Tags are digests of their inputs (the
 Dockerfiles and scripts, arch, release, packages), so work already done is skipped and a changed
 input gives a new image (Kata's stale-toolchain bug). The base image's ID is not an input: the
 same inputs name the same builder on every machine, and with a registry a machine that lacks a
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from galley import arch as arches
 from galley import shell
-from galley.arch import Arch
+from galley.arch import Arch, Libc
 from galley.backends.docker import assets, releases
 from galley.backends.docker.client import Docker, registry_has
 from galley.errors import CommandFailed, ConfigError, DockerError
@@ -31,6 +33,10 @@ from galley.options import Settings
 BOOKWORM_ARCHES = ("amd64", "arm64", "s390x", "ppc64le")
 #: The arches whose cross std bookworm ships for an amd64 builder.
 CROSS_ARCHES = ("arm64", "s390x", "ppc64le")
+#: The arches whose musl target a builder gets a musl layer for (Dockerfile.builder-musl).
+MUSL_ARCHES = ("amd64", "arm64")
+#: Beside a std galley built from source (<sysroot>/lib/rustlib/<target>/lib): how it was built.
+STD_SOURCE = "galley-std.txt"
 REPOSITORY = "galley-builder"
 
 
@@ -50,13 +56,14 @@ class Builder:
 @dataclass(frozen=True)
 class Layer:
     """A builder image galley builds: its tag, Dockerfile, build args, the layer below it (None:
-    the base image) and the digest of its inputs."""
+    the base image), the digest of its inputs and the other assets its build context holds."""
 
     tag: str
     dockerfile: str
     args: dict[str, str]
     below: Layer | None
     digest: str
+    files: tuple[str, ...] = ()
 
 
 def base_image(docker: Docker, arch: Arch, settings: Settings) -> tuple[str, str]:
@@ -103,15 +110,32 @@ def builder_image(docker: Docker, settings: Settings, arch: Arch, mode: str) -> 
         image = docker.image(configured)
         return Builder(configured, image_id, platform, mode, image.size if image else 0)
     base_arch = _base_arch(arch, mode)
-    top = _layers(settings, arch, base_arch, rust_release(settings, arch, mode))
+    top = layers(settings, arch, base_arch, rust_release(settings, arch, mode))
     image_id, status = _ensure(docker, settings, top, base_arch)
     image = docker.image(top.tag)
     size = image.size if image else 0
     return Builder(top.tag, image_id, base_arch.docker_platform, mode, size, status)
 
 
-def _layers(settings: Settings, arch: Arch, base_arch: Arch, release: str) -> Layer:
-    """The top layer of the builder for `arch` on a `base_arch` image with Rust `release`."""
+def layers(settings: Settings, arch: Arch, base_arch: Arch, release: str) -> Layer:
+    """The top layer of the builder for `arch` on a `base_arch` image with Rust `release`: the
+    arch's, with a musl layer on top for a musl target galley builds std for."""
+    below = _arch_layers(settings, arch, base_arch, release)
+    if settings.libc(arch) != Libc.MUSL or arch.name not in MUSL_ARCHES:
+        return below
+    args = {
+        "BELOW": below.tag, "TARGET_ARCH": arch.debian_arch,
+        "RUST_TARGET": arch.triple(Libc.MUSL), "GNU_TRIPLE": arch.gcc_triple,
+    }  # fmt: skip
+    files = ("musl-target.sh", "musl-glibc-compat.c")
+    texts = [assets.text(name) for name in ("Dockerfile.builder-musl", *files)]
+    digest = _digest([below.digest, *texts, args])
+    tag = f"{REPOSITORY}:{base_arch.name}-{arch.name}-musl-rust{release}-{digest[:12]}"
+    return Layer(tag, "Dockerfile.builder-musl", args, below, digest, files)
+
+
+def _arch_layers(settings: Settings, arch: Arch, base_arch: Arch, release: str) -> Layer:
+    """The top layer of the builder for `arch`'s gnu target (common, or target on it)."""
     common_args = {"BASE": base_tag(base_arch), "RUST_WEB_VERSION": release}
     if settings.packages:  # only then: the default images keep their tags
         common_args["EXTRA_PACKAGES"] = " ".join(settings.packages)
@@ -131,7 +155,7 @@ def _layers(settings: Settings, arch: Arch, base_arch: Arch, release: str) -> La
     texts = [assets.text("Dockerfile.builder-target"), assets.text("multiarch-pins.sh")]
     digest = _digest([common.digest, *texts, args])
     tag = f"{REPOSITORY}:{base_arch.name}-{arch.name}-rust{release}-{digest[:12]}"
-    return Layer(tag, "Dockerfile.builder-target", args, common, digest)
+    return Layer(tag, "Dockerfile.builder-target", args, common, digest, ("multiarch-pins.sh",))
 
 
 def _digest(inputs: Sequence[object]) -> str:
@@ -151,7 +175,7 @@ def _ensure(docker: Docker, settings: Settings, layer: Layer, base_arch: Arch) -
             base_image(docker, base_arch, settings)
         else:
             _ensure(docker, settings, layer.below, base_arch)
-        context = assets.write(_asset_dir(settings), layer.dockerfile, "multiarch-pins.sh")
+        context = assets.write(_asset_dir(settings), layer.dockerfile, *layer.files)
         labels = {"galley.kind": "builder", "galley.builder-inputs": layer.digest}
         docker.build(
             context, context / layer.dockerfile, tag=layer.tag,
