@@ -31,6 +31,8 @@ class Toolchain:
     sysroot: Path
     rustc_argv: tuple[str, ...] = ("rustc",)  # runs this rustc (a path, or `docker run … rustc`)
     targets: frozenset[str] | None = None  # those with a std, when the sysroot is not on this fs
+    #: (target, how its std was built) for each std galley built from source in a builder
+    std_sources: tuple[tuple[str, str], ...] = ()
 
     @property
     def release(self) -> str:
@@ -38,6 +40,10 @@ class Toolchain:
             if line.startswith("release:"):
                 return line.split(":", 1)[1].strip()
         return "unknown"
+
+    def std_source(self, triple: str) -> str | None:
+        """How galley built the std for `triple` from source (None: a std it did not build)."""
+        return dict(self.std_sources).get(triple)
 
     def has_std(self, triple: str) -> bool:
         if self.targets is not None:

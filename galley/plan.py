@@ -126,8 +126,7 @@ def make_plan(
     if builder_image is None and not toolchain.has_std(triple):
         raise ToolNotFound(
             f"the toolchain ({toolchain.release}, {toolchain.sysroot}) has no std for {triple}; "
-            "install it (rustup target add, or Debian's libstd-rust-web-dev:<arch>) or use "
-            "--backend docker"
+            f"{std_hint(triple)}"
         )
     chef = chefcmd.resolve(settings.chef, settings.cargo)
 
@@ -155,6 +154,9 @@ def make_plan(
         extra["work"] = work
     if patched:  # they are cooked from their real sources: what they hold is a key input
         extra["patched_sources"] = sources_digest(settings.workspace, patched)
+    std_source = toolchain.std_source(triple)
+    if std_source:  # a std galley built from source (its builder image's ID is an input too)
+        extra["std_source"] = std_source
     manifest = cachekey.key_manifest(
         recipe=recipe.digest(),
         rustc=toolchain.rustc,
@@ -179,6 +181,19 @@ def make_plan(
         cachekey.cache_key(manifest), layout.of(recipe, settings.workspace, settings.extra_sources),
         work,
     )  # fmt: skip
+
+
+def std_hint(triple: str) -> str:
+    """How to get a std for `triple` the local backend can use, or where galley builds one."""
+    if triple.endswith("-musl"):
+        return (
+            f"install it (rustup target add {triple}) or use --backend docker (its builders "
+            "build std from Debian's rust-web-src for amd64 and arm64)"
+        )
+    return (
+        "install it (rustup target add, or Debian's libstd-rust-web-dev:<arch>) or use "
+        "--backend docker"
+    )
 
 
 def sources_digest(workspace: Path, relative_dirs: list[str]) -> str:

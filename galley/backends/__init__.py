@@ -109,10 +109,22 @@ def assign(settings: Settings, arches: Sequence[Arch]) -> Assignment:
     local = [arch for arch in arches if host and host.has_std(settings.triple(arch))]
     docker = [arch for arch in arches if arch not in local]
     for arch in docker:
-        print(f"galley: {arch.name}: {reason}; the docker backend builds it", file=sys.stderr)
+        why = _why_docker(settings.triple(arch), host.release if host else None) or reason
+        print(f"galley: {arch.name}: {why}; the docker backend builds it", file=sys.stderr)
     found: Assignment = []
     for name, chosen in (("local", local), ("docker", docker)):
         if chosen:
             with_backend = settings.replace(backend=name)
             found.append((named(with_backend.backend), with_backend, chosen))
     return found
+
+
+def _why_docker(triple: str, release: str | None) -> str | None:
+    """Why a musl target goes to docker: the host toolchain has no std for it, and galley
+    builds one from source only in its docker builders (None for any other target)."""
+    if release is None or not triple.endswith("-musl"):
+        return None
+    return (
+        f"the host toolchain (rustc {release}) has no std for {triple} (`rustup target add "
+        f"{triple}` would build it here), and galley builds std from source only in docker"
+    )

@@ -7,6 +7,7 @@ with one std), so no Rust is needed to test what the key is made of.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,13 @@ def test_a_cross_arch_gets_its_cross_linker(tmp_path: Path, toolchain: Toolchain
 def test_an_arch_without_std_is_one_error(tmp_path: Path, toolchain: Toolchain) -> None:
     with pytest.raises(ToolNotFound, match="has no std for s390x-unknown-linux-gnu"):
         make_plan(settings(tmp_path), arch("s390x"), RECIPE, toolchain)
+    musl = settings(tmp_path, '[arch.amd64]\nlibc = "musl"\n')
+    with pytest.raises(
+        ToolNotFound,
+        match=r"x86_64-unknown-linux-musl; install it \(rustup "
+        r"target add x86_64-unknown-linux-musl\) or use --backend docker",
+    ):
+        make_plan(musl, arch("amd64"), RECIPE, toolchain)  # fmt: skip
 
 
 def test_the_configured_backend_builds_every_arch(tmp_path: Path) -> None:
@@ -122,3 +130,22 @@ def test_auto_without_a_host_rust_builds_every_arch_in_docker(
         ["amd64"],
     )
     assert "amd64:" in capsys.readouterr().err
+
+
+def test_a_std_galley_built_is_a_key_input(tmp_path: Path, toolchain: Toolchain) -> None:
+    """A musl std that galley's builder built from rust-web-src: how it was built (release,
+    crates, settings, musl and libunwind versions) is in the key, under `std_source`; a std galley
+    did not build adds nothing (gnu keys stay as they were)."""
+    musl = "x86_64-unknown-linux-musl"
+    (toolchain.sysroot / "lib" / "rustlib" / musl / "lib").mkdir(parents=True)
+    text = '[arch.amd64]\nlibc = "musl"\n'
+    built = "rust-web-src 1.96.0: cargo -Zbuild-std=std,panic_abort,test;musl-dev:amd64 1.2.3-1"
+    with_std = dataclasses.replace(toolchain, std_sources=((musl, built),))
+    plan = make_plan(settings(tmp_path, text), arch("amd64"), RECIPE, with_std)
+    assert plan.triple == musl and plan.key_manifest["std_source"] == built
+    other = dataclasses.replace(toolchain, std_sources=((musl, built.replace("1.2.3", "1.2.4")),))
+    assert key(tmp_path, other, text) != plan.key != key(tmp_path, toolchain, text)
+    assert (
+        "std_source"
+        not in make_plan(settings(tmp_path), arch("amd64"), RECIPE, with_std).key_manifest
+    )

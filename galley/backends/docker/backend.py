@@ -125,7 +125,8 @@ def plans(
         if not toolchain.has_std(triple):
             raise ToolNotFound(
                 f"builder image {builder.tag} (rustc {toolchain.release}) has no std for "
-                f"{triple}; set builder_image (or --builder-image) to one that has it"
+                f"{triple}{_std_hint(triple)}; set builder_image (or --builder-image) to one "
+                "that has it"
             )
         warning = toolchain_file.mismatch_warning(recipe, toolchain.release, builder.tag)
         if warning:
@@ -137,6 +138,14 @@ def plans(
         )  # fmt: skip
         found.append(DockerPlan(plan, docker, builder, mode))
     return found
+
+
+def _std_hint(triple: str) -> str:
+    """What galley's own builders offer for a musl target."""
+    if not triple.endswith("-musl"):
+        return ""
+    musl = " and ".join(images.MUSL_ARCHES)
+    return f" (galley's builders build a musl std for {musl} only)"
 
 
 def _check_releases(
@@ -647,7 +656,7 @@ def _builder_facts(docker: Docker, builder: images.Builder, settings: Settings) 
     `cargo chef --version` (empty without cargo-chef), cached per image ID."""
     cache = settings.cache_dir / "state" / f"toolchain-{builder.image_id.replace(':', '-')}.json"
     data = jsonfile.read_object(cache)
-    if data is None or not {"targets", "chef"} <= data.keys():  # older files
+    if data is None or not {"targets", "chef", "std_sources"} <= data.keys():  # older files
         data = _ask_builder(docker, builder)
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(data), encoding="utf-8")
@@ -661,6 +670,7 @@ def _toolchain(
     return cachekey.Toolchain(
         rustc=facts["rustc"], cargo=facts["cargo"], sysroot=Path("/usr"),
         rustc_argv=(*run, builder.tag, "rustc"), targets=frozenset(facts["targets"]),
+        std_sources=tuple(sorted(facts["std_sources"].items())),
     )  # fmt: skip
 
 
@@ -679,27 +689,44 @@ def _chef(chosen: str, facts: dict[str, Any], builder: images.Builder) -> str:
     )
 
 
+#: What `_ask_builder` runs in a builder image (sh): rustc, cargo, the targets with a std,
+#: cargo-chef's version and, for each std galley built from source, its target and how it was
+#: built (STD_SOURCE, on one line), separated by `---galley---` lines.
+ASK_BUILDER = r"""rustlib="$(rustc --print sysroot)/lib/rustlib"
+rustc -vV && echo ---galley--- && cargo -V && echo ---galley---
+for lib in "$rustlib"/*/lib; do
+    if ls "$lib" | grep -q '^libstd-'; then basename "$(dirname "$lib")"; fi
+done
+echo ---galley---
+cargo chef --version 2>/dev/null || true
+echo ---galley---
+for source in "$rustlib"/*/lib/STD_SOURCE; do
+    if [ -f "$source" ]; then
+        printf '%s\t%s\n' "$(basename "$(dirname "$(dirname "$source")")")" \
+            "$(paste -sd ';' "$source")"
+    fi
+done
+""".replace("STD_SOURCE", images.STD_SOURCE)
+
+
 def _ask_builder(docker: Docker, builder: images.Builder) -> dict[str, Any]:
-    script = (
-        "rustc -vV && echo ---galley--- && cargo -V && echo ---galley--- && "
-        'for lib in "$(rustc --print sysroot)"/lib/rustlib/*/lib; do '
-        'basename "$(dirname "$lib")"; done && echo ---galley--- && '
-        "{ cargo chef --version 2>/dev/null || true; }"
-    )
+    """The builder's facts (see _builder_facts); `std_sources`: {target: how galley built its
+    std from source}."""
     try:
         out = shell.capture(
             [docker.program, "run", "--rm", "--network", "none", "--platform",
-             builder.platform, builder.tag, "sh", "-c", script]
+             builder.platform, builder.tag, "sh", "-c", ASK_BUILDER]
         )  # fmt: skip
     except CommandFailed as exc:
         raise DockerError(
             f"builder image {builder.tag}: `rustc -vV` and `cargo -V` do not run in it "
             f"({(exc.tail.strip().splitlines() or [str(exc)])[-1]})"
         ) from None
-    rustc, cargo, targets, chef = [*out.split("---galley---"), "", "", ""][:4]
+    rustc, cargo, targets, chef, built = [*out.split("---galley---"), "", "", "", ""][:5]
+    sources = dict(line.split("\t", 1) for line in built.strip().splitlines() if "\t" in line)
     return {
         "rustc": rustc.strip(), "cargo": cargo.strip(), "targets": targets.split(),
-        "chef": chef.strip(),
+        "chef": chef.strip(), "std_sources": sources,
     }  # fmt: skip
 
 
