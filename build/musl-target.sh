@@ -19,8 +19,8 @@
 # - the std, built here once with cargo's -Zbuild-std from library/ (and its vendor/) of
 #   rust-web-src of the image's rustc-web version (std must match its compiler), into
 #   <sysroot>/lib/rustlib/RUST_TARGET/lib as rustup installs one: std, panic_abort and test,
-#   with rustup's settings (opt-level 3, one codegen unit, line tables, bitcode for LTO); the
-#   sources are removed after. Every cook then uses it like any other std. A std built by each cook instead (-Zbuild-std there)
+#   with rustup's settings (opt-level 3, one codegen unit, line tables, bitcode for LTO,
+#   panic_abort compiled to abort); the sources are removed after. Every cook then uses it like any other std. A std built by each cook instead (-Zbuild-std there)
 #   is not in the sysroot, so build scripts that probe `rustc --target` (rustix, autocfg) fail
 #   and pick other code paths, some of which are stale on every build. How it was built is in
 #   <sysroot>/lib/rustlib/RUST_TARGET/lib/galley-std.txt (a cache key input).
@@ -97,15 +97,28 @@ replace-with = "std-vendor"
 [source.std-vendor]
 directory = "$sysroot/lib/rustlib/src/rust/library/vendor"
 EOF
+# as Rust's bootstrap does: panic_abort and compiler_builtins are compiled with panic=abort (a
+# `panic = "abort"` profile then links this std: rustc checks panic_abort's strategy)
+cat > rustc-wrapper <<'EOF'
+#!/bin/sh
+rustc=$1
+shift
+case " $* " in
+    *" --crate-name panic_abort "* | *" --crate-name compiler_builtins "*)
+        exec "$rustc" "$@" -C panic=abort ;;
+esac
+exec "$rustc" "$@"
+EOF
+chmod 755 rustc-wrapper
 (cd std && RUSTC_BOOTSTRAP=1 CARGO_HOME="$work/cargo-home" CARGO_TERM_PROGRESS_WHEN=never \
-    CARGO_ENCODED_RUSTFLAGS=-Cembed-bitcode=yes \
+    RUSTC_WRAPPER="$work/rustc-wrapper" CARGO_ENCODED_RUSTFLAGS=-Cembed-bitcode=yes \
     cargo build --release --offline -Zbuild-std="$crates" --target "$target" --target-dir target)
 if [ "$arch" = "$native" ]; then "std/target/$target/release/galley-std" 2> /dev/null; fi
 cp "std/target/$target/release/deps/"lib*.rlib "$sysroot/lib/rustlib/$target/lib/"
 rm -rf "$(readlink -f "$sysroot/lib/rustlib/src/rust")" "$sysroot/lib/rustlib/src"
 {
     echo "rust-web-src $version: cargo -Zbuild-std=$crates --release (opt-level 3, codegen-units 1,"
-    echo "debug line-tables-only, -Cembed-bitcode=yes)"
+    echo "debug line-tables-only, -Cembed-bitcode=yes; panic_abort, compiler_builtins: -Cpanic=abort)"
     echo "musl-dev:$arch $(dpkg-deb -f musl-dev_*.deb Version)"
     echo "libunwind-14-dev:$arch $(dpkg-deb -f libunwind-14-dev_*.deb Version)"
     echo "$("$gnu-gcc" -dumpmachine) gcc $("$gnu-gcc" -dumpfullversion)"

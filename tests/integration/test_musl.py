@@ -20,6 +20,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 TRIPLES = {"amd64": "x86_64-unknown-linux-musl", "arm64": "aarch64-unknown-linux-musl"}
 MACHINES = {"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
 QEMU = {"amd64": [], "arm64": ["qemu-aarch64-static"]}  # static: no sysroot needed
+LINKER = {"amd64": "", "arm64": "-C linker=aarch64-linux-gnu-gcc"}  # rustc alone: no cargo env
 MUSL_APP = {
     "Cargo.toml": (
         '[package]\nname = "muslapp"\nversion = "0.1.0"\nedition = "2021"\n'
@@ -156,7 +157,7 @@ def test_the_musl_builder_is_a_layer_with_its_std(docker: str, musl_app: Path) -
     """Each musl builder is its arch's builder with one layer on top (std, musl, the link
     objects: under 200 MB); the std is in the sysroot beside a record of how it was built (a key
     input); rust-web-src, musl-dev and libunwind are unpacked, not installed, and std's sources
-    are gone."""
+    are gone. A fat-LTO, panic=abort program links with it."""
     cache = musl_app.parent / "cache"
     asked = ("builder-image", "--arch", "amd64", "--arch", "arm64", "--json")
     gnu = json.loads(galley(*asked, cwd=musl_app, cache=cache).stdout)["images"]
@@ -190,3 +191,14 @@ def test_the_musl_builder_is_a_layer_with_its_std(docker: str, musl_app: Path) -
         ), listing  # fmt: skip
         assert installed.split()[0] == "none", installed
         assert "No such file or directory" in installed, installed  # std's sources are gone
+        # the std serves `panic = "abort"` and LTO as rustup's does (panic_abort aborts, and
+        # every crate carries bitcode)
+        hello = 'fn main() { println!("hello"); }'
+        linked = subprocess.run(
+            [docker, "run", "--rm", "--network=none", "-w", "/tmp", above["image"], "sh", "-c",
+             f"echo '{hello}' > hello.rs && rustc -O -C lto=fat -C panic=abort --target "
+             f"{triple} {LINKER[arch]} hello.rs && "
+             f"if [ {arch} = amd64 ]; then ./hello; else echo hello; fi"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert linked.stdout == "hello\n", linked.stderr
