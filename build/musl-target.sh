@@ -50,11 +50,14 @@ dpkg-deb --fsys-tarfile rust-web-src_*.deb \
 test -f "$sysroot/lib/rustlib/src/rust/library/Cargo.lock"
 test -d "$sysroot/lib/rustlib/src/rust/library/vendor"
 
-# musl, and its gcc wrapper (musl-tools' musl-gcc for the arch)
+# musl, and its gcc wrapper (musl-tools' musl-gcc for the arch). musl's headers come first; the
+# arch's Debian headers after them (-idirafter: only what musl lacks), so C that includes a
+# target package's header (zlib.h, seccomp.h) or the kernel's (linux/, asm/) compiles
 dpkg-deb -x musl-dev_*.deb /
 cat > "/usr/local/bin/$musl-gcc" <<EOF
 #!/bin/sh
-exec $gnu-gcc "\$@" -specs /usr/lib/$musl/musl-gcc.specs
+exec $gnu-gcc "\$@" -specs /usr/lib/$musl/musl-gcc.specs \\
+    -idirafter /usr/include/$gnu -idirafter /usr/$gnu/include -idirafter /usr/include
 EOF
 chmod 755 "/usr/local/bin/$musl-gcc"
 

@@ -32,9 +32,13 @@ MUSL_APP = {
         'fn main() {\n    cc::Build::new().file("src/answer.c").compile("answer");\n'
         '    println!("cargo:rustc-link-lib=seccomp");\n}\n'
     ),
+    # musl's stdio.h, the target packages' zlib.h and seccomp.h (and the kernel's headers
+    # seccomp.h includes), found by the builder's musl gcc
     "src/answer.c": (
-        "#include <stdio.h>\n"
-        'int answer(char *out, int size) { return snprintf(out, size, "%d", 6 * 7); }\n'
+        "#include <seccomp.h>\n#include <stdio.h>\n#include <zlib.h>\n"
+        "int answer(char *out, int size) {\n"
+        "    int known = SCMP_ACT_ALLOW == 0x7fff0000U && ZLIB_VERNUM > 0x1200;\n"
+        '    return snprintf(out, size, "%d", known ? 6 * 7 : 0);\n}\n'
     ),
     "src/main.rs": """use std::ffi::{c_void, CStr};
 use std::os::fd::AsRawFd;
@@ -95,9 +99,9 @@ def run(binary: Path, arch: str) -> str:
 def test_static_musl_binaries_for_amd64_and_arm64(docker: str, musl_app: Path) -> None:
     """`build --libc musl` for amd64 and arm64 (auto: the host has no musl std, said in one
     line): static binaries (no interpreter, no NEEDED) of the arch's machine that run (arm64
-    under qemu), unwind a panic, link C that cc-rs compiled with the builder's musl gcc, and
-    Debian's libz.a and libseccomp.a (glibc builds, whose __fprintf_chk the musl builder's
-    compat shim gives); `verify --libc musl` passes. The cook
+    under qemu), unwind a panic, link C that cc-rs compiled with the builder's musl gcc against
+    the target packages' headers, and Debian's libz.a and libseccomp.a (glibc builds, whose
+    __fprintf_chk the musl builder's compat shim gives); `verify --libc musl` passes. The cook
     compiled the dependencies but no std (the builder's); a one-line edit then compiles the
     workspace crate alone."""
     cache = musl_app.parent / "cache"
