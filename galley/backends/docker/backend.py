@@ -691,9 +691,14 @@ def _chef(chosen: str, facts: dict[str, Any], builder: images.Builder) -> str:
 
 #: What `_ask_builder` runs in a builder image (sh): rustc, cargo, the targets with a std,
 #: cargo-chef's version and, for each std galley built from source, its target and how it was
-#: built (STD_SOURCE, on one line), separated by `---galley---` lines.
-ASK_BUILDER = r"""rustlib="$(rustc --print sysroot)/lib/rustlib"
-rustc -vV && echo ---galley--- && cargo -V && echo ---galley---
+#: built (STD_SOURCE, on one line), separated by `---galley---` lines; it stops
+#: at the first command that fails (no rustc or cargo: the image is no builder).
+ASK_BUILDER = r"""set -e
+rustc -vV
+echo ---galley---
+cargo -V
+echo ---galley---
+rustlib="$(rustc --print sysroot)/lib/rustlib"
 for lib in "$rustlib"/*/lib; do
     if ls "$lib" | grep -q '^libstd-'; then basename "$(dirname "$lib")"; fi
 done
