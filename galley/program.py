@@ -1,86 +1,16 @@
-"""The installed `galley` program: invoke's Program over galley's task collection."""
+"""The installed `galley` program. A plain `galley TASK --flag …` command line is read by
+galley's own parser (galley/argv.py) and run without importing invoke; every other one (help,
+listing, completion, a line with an error) goes to invoke's Program (galley/invoke_program.py),
+which reads it as it always has."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import sys
-from collections.abc import Iterator
 
-from invoke.exceptions import ParseError
-from invoke.parser.argument import Argument
-from invoke.parser.context import to_flag
-from invoke.program import Program
-
-from galley import __version__
-from galley.errors import TRACEBACK_VARIABLE, describe_os_error, error_line
-from galley.tasks import ns
-
-#: invoke's words for a flag given without its value: "Flag <Argument: cache_dir> needed value…"
-NO_VALUE = re.compile(r"^Flag <Argument: (\w+)\b.*needed value")
-#: … and for a token that is no task and no flag of the task: "No idea what '--bogus' is!"
-UNKNOWN = re.compile(r"^No idea what (.+) is!$")
-
-
-#: invoke's own core flags that galley offers: help, listing, version, shell completion.
-OFFERED = ("complete", "help", "list", "print-completion-script", "version")
-
-
-class GalleyProgram(Program):
-    """invoke's Program with galley's own core flags (invoke's sudo, pty, echo, warn-only,
-    dry-run, runtime-config and such are not offered) and command-line errors that name the
-    flag as the user typed it."""
-
-    def core_args(self) -> list[Argument]:
-        offered = [a for a in super().core_args() if a.name in OFFERED]
-        traceback = Argument(
-            names=("traceback",), kind=bool, default=False,
-            help=f"After an internal error's line, print its traceback ({TRACEBACK_VARIABLE}=1).",
-        )  # fmt: skip
-        return [*offered, traceback]
-
-    def parse_core_args(self) -> None:
-        """Parse galley's core flags; the ones invoke's own code reads but galley does not
-        offer keep their defaults."""
-        super().parse_core_args()
-        for argument in super().core_args():
-            if argument.name not in self.args:
-                self.args[argument.name] = argument
-        if self.args.traceback.value:
-            os.environ[TRACEBACK_VARIABLE] = "1"
-
-    def parse_core(self, argv: list[str] | None) -> None:
-        with _plain_parse_errors():
-            super().parse_core(argv)
-
-    def parse_tasks(self) -> None:
-        with _plain_parse_errors():
-            super().parse_tasks()
-
-
-@contextlib.contextmanager
-def _plain_parse_errors() -> Iterator[None]:
-    try:
-        yield
-    except ParseError as exc:
-        raise ParseError(plain_message(exc), exc.context) from None
-
-
-def plain_message(error: ParseError) -> str:
-    """invoke's message, reworded where it names a flag by its internal representation."""
-    message = str(error)
-    task = getattr(error.context, "name", None)
-    if match := NO_VALUE.match(message):
-        return error_line(f"{task or 'galley'} {to_flag(match.group(1))} needs a value")
-    if match := UNKNOWN.match(message):
-        help_ = f"galley {task} --help" if task else "galley --help"
-        return error_line(f"no such flag or task: {match.group(1)} (see `{help_}`)")
-    return message
-
-
-program = GalleyProgram(namespace=ns, version=__version__, name="galley", binary="galley")
-
+from galley import argv
+from galley.commands import Stop, execute
+from galley.errors import describe_os_error, error_line
 
 #: The exit status of a program killed by SIGPIPE, as a shell reports it.
 BROKEN_PIPE = 128 + 13
@@ -92,7 +22,8 @@ def run() -> None:
     written and closed, every lock let go and every command waited for. A reader that went
     away (`galley --list | head -1`) ends it quietly, as SIGPIPE ends a C program."""
     try:
-        program.run()
+        parsed = argv.parse(sys.argv[1:])
+        code = _command(parsed) if parsed else _invoke()
     except SystemExit as exc:
         code = _status(exc.code)
     except BrokenPipeError:
@@ -100,11 +31,28 @@ def run() -> None:
     except OSError as exc:  # invoke's own output (help, list); galley's tasks report theirs
         print(error_line(describe_os_error(exc)), file=sys.stderr)
         code = 1
-    else:
-        code = 0
     code = _flushed(code)
     sys.stderr.flush()
     os._exit(code)
+
+
+def _command(parsed: argv.Parsed) -> int:
+    """Run a command read by galley's parser; its exit status (its line as invoke prints it)."""
+    try:
+        execute(*parsed)
+    except Stop as stop:
+        if stop.message:
+            print(stop.message, file=sys.stderr)
+        return stop.code
+    return 0
+
+
+def _invoke() -> int:
+    """Run the command line through invoke's Program."""
+    from galley.invoke_program import program
+
+    program.run()
+    return 0
 
 
 def _flushed(code: int) -> int:

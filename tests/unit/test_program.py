@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from invoke.exceptions import Exit
 
+from galley.commands import Stop, one_line_errors
 from galley.errors import INTERNAL_ERROR, TRACEBACK_VARIABLE
-from galley.tasks import _one_line_errors
 
 
 def galley(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -58,13 +57,13 @@ def test_version() -> None:
 
 def _fail_inside() -> None:
     """A fault in galley itself: nothing a user does causes one, so the test raises it."""
-    with _one_line_errors():
+    with one_line_errors():
         raise RuntimeError("an unexpected state")
 
 
 def test_an_internal_error_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(TRACEBACK_VARIABLE, raising=False)
-    with pytest.raises(Exit) as caught:
+    with pytest.raises(Stop) as caught:
         _fail_inside()
     assert caught.value.code == INTERNAL_ERROR
     assert str(caught.value.message) == (
@@ -77,7 +76,7 @@ def test_the_traceback_switch_prints_where(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv(TRACEBACK_VARIABLE, "1")
-    with pytest.raises(Exit) as caught:
+    with pytest.raises(Stop) as caught:
         _fail_inside()
     assert "Traceback (most recent call last)" in capsys.readouterr().err
     assert str(caught.value.message).endswith("RuntimeError: an unexpected state")
