@@ -51,8 +51,9 @@ MANIFEST_TYPES = ", ".join(
 
 @dataclass(frozen=True)
 class Image:
-    """A local image: its size in bytes and its labels."""
+    """A local image: its ID, its size in bytes and its labels."""
 
+    id: str
     size: int
     labels: dict[str, str]
 
@@ -86,7 +87,7 @@ class Docker:
         data = self._inspect(reference)
         if data is None:
             return None
-        return Image(int(data.get("Size") or 0), _labels(data))
+        return Image(str(data["Id"]), int(data.get("Size") or 0), _labels(data))
 
     def labels(self, reference: str) -> dict[str, str]:
         """The labels of the local image `reference` (none when it is gone)."""

@@ -25,7 +25,7 @@ from galley import arch as arches
 from galley import shell
 from galley.arch import Arch, Libc
 from galley.backends.docker import assets, releases
-from galley.backends.docker.client import Docker, registry_has
+from galley.backends.docker.client import Docker, Image, registry_has
 from galley.errors import CommandFailed, ConfigError, DockerError
 from galley.options import Settings
 
@@ -78,7 +78,7 @@ def base_image(docker: Docker, arch: Arch, settings: Settings) -> tuple[str, str
         env["MIRROR"] = settings.mirror
     scripts = assets.write(_asset_dir(settings), "build-base.sh", "set-image-arch.sh")
     shell.run(["bash", str(scripts / "build-base.sh"), arch.debian_arch, tag], env=env)
-    return tag, _built_id(docker, tag)
+    return tag, _built(docker, tag).id
 
 
 def base_tag(arch: Arch) -> str:
@@ -95,26 +95,23 @@ def builder_image(docker: Docker, settings: Settings, arch: Arch, mode: str) -> 
             f"builds; install them in {configured} instead"
         )
     if configured:
-        image_id = docker.image_id(configured)
-        if image_id is None:
+        image = docker.image(configured)
+        if image is None:
             try:
                 docker.pull(configured)
             except CommandFailed as exc:
                 raise DockerError(
                     f"builder image {configured} is not present and cannot be pulled ({exc})"
                 ) from None
-            image_id = docker.image_id(configured)
-        if image_id is None:
+            image = docker.image(configured)
+        if image is None:
             raise DockerError(f"builder image {configured} is not available")
         platform = arch.docker_platform if mode == "emulate" else arches.host().docker_platform
-        image = docker.image(configured)
-        return Builder(configured, image_id, platform, mode, image.size if image else 0)
+        return Builder(configured, image.id, platform, mode, image.size)
     base_arch = _base_arch(arch, mode)
     top = layers(settings, arch, base_arch, rust_release(settings, arch, mode))
-    image_id, status = _ensure(docker, settings, top, base_arch)
-    image = docker.image(top.tag)
-    size = image.size if image else 0
-    return Builder(top.tag, image_id, base_arch.docker_platform, mode, size, status)
+    image, status = _ensure(docker, settings, top, base_arch)
+    return Builder(top.tag, image.id, base_arch.docker_platform, mode, image.size, status)
 
 
 def layers(settings: Settings, arch: Arch, base_arch: Arch, release: str) -> Layer:
@@ -162,15 +159,15 @@ def _digest(inputs: Sequence[object]) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
-def _ensure(docker: Docker, settings: Settings, layer: Layer, base_arch: Arch) -> tuple[str, str]:
-    """(image ID, `hit`, `pulled` or `built`) of `layer`: here, else pulled from the registry
+def _ensure(docker: Docker, settings: Settings, layer: Layer, base_arch: Arch) -> tuple[Image, str]:
+    """(the image, `hit`, `pulled` or `built`) of `layer`: here, else pulled from the registry
     by its input-digest tag, else built here (with the layers below, each found the same way).
     With `push`, one built here, or one the registry lacks, is pushed."""
     remote = remote_ref(settings, layer.tag)
-    image_id, status = docker.image_id(layer.tag), "hit"
-    if image_id is None and remote:
-        image_id, status = _pull(docker, layer, remote), "pulled"
-    if image_id is None:
+    image, status = docker.image(layer.tag), "hit"
+    if image is None and remote:
+        image, status = _pull(docker, layer, remote), "pulled"
+    if image is None:
         if layer.below is None:
             base_image(docker, base_arch, settings)
         else:
@@ -181,7 +178,7 @@ def _ensure(docker: Docker, settings: Settings, layer: Layer, base_arch: Arch) -
             context, context / layer.dockerfile, tag=layer.tag,
             platform=base_arch.docker_platform, build_args=layer.args, labels=labels,
         )  # fmt: skip
-        image_id, status = _built_id(docker, layer.tag), "built"
+        image, status = _built(docker, layer.tag), "built"
     if settings.push and remote and (status == "built" or not registry_has(remote)):
         docker.tag(layer.tag, remote)
         try:
@@ -190,7 +187,7 @@ def _ensure(docker: Docker, settings: Settings, layer: Layer, base_arch: Arch) -
             raise DockerError(
                 f"push of {remote} failed ({exc}); the builder image {layer.tag} is kept"
             ) from None
-    return image_id, status
+    return image, status
 
 
 def remote_ref(settings: Settings, tag: str) -> str | None:
@@ -200,8 +197,8 @@ def remote_ref(settings: Settings, tag: str) -> str | None:
     return f"{settings.registry}/{settings.repository}:builder-{tag.partition(':')[2]}"
 
 
-def _pull(docker: Docker, layer: Layer, remote: str) -> str | None:
-    """The image ID of `remote`, pulled and tagged as `layer`, when the registry has it and it
+def _pull(docker: Docker, layer: Layer, remote: str) -> Image | None:
+    """The image `remote`, pulled and tagged as `layer`, when the registry has it and it
     is that builder (its `galley.builder-inputs` label is the layer's digest); else None, with
     a warning for an image that is not it."""
     if not registry_has(remote):
@@ -219,7 +216,7 @@ def _pull(docker: Docker, layer: Layer, remote: str) -> str | None:
         )
         return None
     docker.tag(remote, layer.tag)
-    return docker.image_id(layer.tag)
+    return docker.image(layer.tag)
 
 
 def rust_release(settings: Settings, arch: Arch, mode: str) -> str:
@@ -248,11 +245,11 @@ def _asset_dir(settings: Settings) -> Path:
     return settings.cache_dir / "docker" / "assets"
 
 
-def _built_id(docker: Docker, tag: str) -> str:
-    image_id = docker.image_id(tag)
-    if image_id is None:
+def _built(docker: Docker, tag: str) -> Image:
+    image = docker.image(tag)
+    if image is None:
         raise DockerError(f"{tag}: built, but the daemon does not have it")
-    return image_id
+    return image
 
 
 def _base_arch(arch: Arch, mode: str) -> Arch:
