@@ -12,32 +12,19 @@ alternating which goes first. Whole commands, wall clock; the median of the roun
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bytecode import compile_galley  # noqa: E402
+from benchmarks.compare import timed  # noqa: E402
 
 EDITED = Path("crates/rustjail/tests/basic.rs")
-
-
-def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
-    """Wall seconds of a command that must succeed (dirty pages written back first)."""
-    os.sync()
-    started = time.perf_counter()
-    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    if done.returncode:
-        sys.exit(f"tests: {' '.join(argv)} failed:\n{done.stderr[-3000:]}")
-    return seconds
 
 
 def edit(workspace: Path, round_: int) -> None:
@@ -60,7 +47,7 @@ def main() -> None:
         ignore = shutil.ignore_patterns("target", "dist")
         ours = shutil.copytree(REPO / "examples" / "agent", root / "galley", ignore=ignore)
         theirs = shutil.copytree(REPO / "examples" / "agent", root / "cargo", ignore=ignore)
-        env = {**os.environ, "GALLEY_CACHE_DIR": str(root / "cache")}
+        env = {"GALLEY_CACHE_DIR": str(root / "cache")}  # over os.environ
         galley = [sys.executable, "-m", "galley", "test", "--arch", "amd64", "--backend", "local",
                   "--profile", options.profile]  # fmt: skip
         profile = ["--release"] if options.profile == "release" else ["--profile", options.profile]
@@ -74,11 +61,11 @@ def main() -> None:
             edit(ours, round_)
             edit(theirs, round_)
             if round_ % 2:  # alternate which goes first
-                ours_seconds = timed(galley, ours, env)
-                theirs_seconds = timed(cargo, theirs, env)
+                ours_seconds = timed(galley, ours, env)[0]
+                theirs_seconds = timed(cargo, theirs, env)[0]
             else:
-                theirs_seconds = timed(cargo, theirs, env)
-                ours_seconds = timed(galley, ours, env)
+                theirs_seconds = timed(cargo, theirs, env)[0]
+                ours_seconds = timed(galley, ours, env)[0]
             pair = (ours_seconds, theirs_seconds)
             pairs.append(pair)
             ratios.append(pair[0] / pair[1])
