@@ -88,7 +88,8 @@ def _prepare(recipe_path: str | None, bin_name: str | None) -> None:
 
     from galley.chef.planner import prepare
 
-    text = prepare(os.getcwd(), bin_name=bin_name).to_json()  # before the file is opened
+    bins = (bin_name,) if bin_name else ()
+    text = prepare(os.getcwd(), bins).to_json()  # before the file is opened
     path = recipe_path or "recipe.json"
     try:
         with open(path, "w", encoding="utf-8") as file:

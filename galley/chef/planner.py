@@ -35,14 +35,12 @@ LOCK_TEXT_COST = 0.05
 
 def prepare(
     workspace_root: str | os.PathLike[str],
-    bin_name: str | None = None,
-    parallel: bool = True,
     bin_names: Sequence[str] = (),
+    parallel: bool = True,
 ) -> Recipe:
-    """The recipe of the workspace at `workspace_root`; with `bin_name` (or `bin_names`), of
-    those binaries' (or packages') closure only. `parallel=False` runs everything in this
-    process (same result)."""
-    bin_names = (bin_name,) if bin_name else tuple(bin_names)
+    """The recipe of the workspace at `workspace_root`; with `bin_names`, of those binaries'
+    (or packages') closure only. `parallel=False` runs everything in this process (same
+    result)."""
     root = os.fspath(workspace_root)
     run_jobs: Jobs = run_split if parallel else _run_serially
     root_manifest = workspace_reader.read_root_manifest(root)

@@ -273,12 +273,12 @@ def test_prepare_reads_other_layouts_with_tomllib(tree: Tree) -> None:
 
 
 def test_prepare_bin_trims_a_lockfile_read_as_text(tree: Tree, tmp_path: Path) -> None:
-    recipe = prepare(tree(_workspace(LOCK)), bin_name="lib1")
+    recipe = prepare(tree(_workspace(LOCK)), ("lib1",))
     lock: dict[str, Any] = tomllib.loads(recipe.lock_file or "")
     kept = [(p["name"], p["version"]) for p in lock["package"]]
     assert kept == [("either", "1.8.1"), ("lib1", "0.0.1")]
     other = NOT_RECOGNISED["keys in another order"]
-    parsed = prepare(write_tree(tmp_path / "other", _workspace(other)), bin_name="lib1")
+    parsed = prepare(write_tree(tmp_path / "other", _workspace(other)), ("lib1",))
     assert recipe.lock_file == parsed.lock_file
 
 

@@ -251,7 +251,7 @@ def test_path_patches_are_carried_unmasked(tree: Tree) -> None:
     assert {"name": "cfg-if", "version": "1.0.0"} in packages
     patched = next(m for m in recipe.manifests if m.relative_path == "vendor/cfg-if/Cargo.toml")
     assert [t.kind for t in patched.targets] == [TargetKind.LIB]
-    closure = manifests(prepare(root, bin_name="app"))  # --bin keeps it, not as a member
+    closure = manifests(prepare(root, ("app",)))  # --bin keeps it, not as a member
     assert "vendor/cfg-if/Cargo.toml" in closure
     assert "vendor/cfg-if" not in closure["Cargo.toml"]["workspace"]["members"]  # type: ignore[index]
 
@@ -420,7 +420,7 @@ def test_bin_keeps_only_the_closure(tree: Tree) -> None:
     )
     files["crates/other/src/main.rs"] = ""
     root = tree(files)
-    recipe = prepare(root, bin_name="lib1")
+    recipe = prepare(root, ("lib1",))
     assert [m.relative_path for m in recipe.manifests] == ["Cargo.toml", "crates/lib1/Cargo.toml"]
     workspace = manifests(recipe)["Cargo.toml"]["workspace"]
     assert workspace["members"] == ["crates/lib1"]  # type: ignore[index]
@@ -428,7 +428,7 @@ def test_bin_keeps_only_the_closure(tree: Tree) -> None:
     assert recipe.lock_file
     names = sorted(p["name"] for p in tomllib.loads(recipe.lock_file)["package"])
     assert names == ["either", "lib1"]
-    by_binary = prepare(root, bin_name="tool")  # a binary target of package app
+    by_binary = prepare(root, ("tool",))  # a binary target of package app
     paths = [m.relative_path for m in by_binary.manifests]
     assert paths == [
         "Cargo.toml",
@@ -436,14 +436,14 @@ def test_bin_keeps_only_the_closure(tree: Tree) -> None:
         "crates/lib1/Cargo.toml",
         "tools/either/Cargo.toml",
     ]
-    assert prepare(root, bin_name="other").digest() != prepare(root).digest()
+    assert prepare(root, ("other",)).digest() != prepare(root).digest()
 
 
 def test_bin_recipe_ignores_unrelated_members(tmp_path: Path) -> None:
     files = dict(WORKSPACE)
-    before = prepare(write_tree(tmp_path / "a", files), bin_name="lib1")
+    before = prepare(write_tree(tmp_path / "a", files), ("lib1",))
     files["crates/app/Cargo.toml"] += 'serde = "1"\n'
-    after = prepare(write_tree(tmp_path / "b", files), bin_name="lib1")
+    after = prepare(write_tree(tmp_path / "b", files), ("lib1",))
     assert before.digest() == after.digest()
 
 
@@ -475,7 +475,7 @@ def test_workspace_errors(tree: Tree, files: dict[str, str], message: str, tmp_p
 
 def test_unknown_bin_is_an_error(tree: Tree) -> None:
     with pytest.raises(WorkspaceError, match="no such package or binary"):
-        prepare(tree(WORKSPACE), bin_name="missing")
+        prepare(tree(WORKSPACE), ("missing",))
 
 
 def test_a_name_that_is_not_utf8_is_one_error_and_keeps_the_old_recipe(tree: Tree) -> None:
@@ -559,7 +559,7 @@ def test_prepare_command_line(tree: Tree, tmp_path: Path) -> None:
     assert (root / "recipe.json").read_text() == expected
     done = _chef(root, "chef", "prepare", "--recipe-path=r2.json", "--bin", "app")
     assert done.returncode == 0, done.stderr
-    assert (root / "r2.json").read_text() == prepare(root, bin_name="app").to_json()
+    assert (root / "r2.json").read_text() == prepare(root, ("app",)).to_json()
     unwritable = _chef(root, "prepare", "--recipe-path", str(tmp_path / "missing" / "r.json"))
     assert unwritable.returncode == 3
     assert unwritable.stderr.count("\n") == 1 and "cannot write the recipe" in unwritable.stderr
