@@ -78,15 +78,20 @@ def _sibling_rustc(cargo: str) -> str:
     return "rustc"
 
 
+def target_variable(triple: str, name: str) -> str:
+    """cargo's per-target variable `CARGO_TARGET_<TRIPLE>_<NAME>` (`LINKER`, `RUNNER`, …): the
+    triple upper-cased, `-` and `.` as `_`."""
+    return f"CARGO_TARGET_{triple.upper().replace('-', '_').replace('.', '_')}_{name}"
+
+
 def env_inputs(triple: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment variables that matter for `triple`, as set."""
     environ = os.environ if environ is None else environ
-    upper = triple.upper().replace("-", "_").replace(".", "_")
     lower = triple.replace("-", "_")
     names = [
         *GLOBAL_ENV,
-        f"CARGO_TARGET_{upper}_RUSTFLAGS",
-        f"CARGO_TARGET_{upper}_LINKER",
+        target_variable(triple, "RUSTFLAGS"),
+        target_variable(triple, "LINKER"),
         f"CC_{triple}",
         f"CC_{lower}",
         f"CFLAGS_{triple}",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from galley import arch as arches
 from galley import cachekey, cargo_cfg, chefcmd, layout, sync
 from galley.arch import Arch
 from galley.cachekey import Toolchain
@@ -95,12 +96,18 @@ class Plan:
         args += ["--no-fail-fast"] if self.work == "test" else []  # every test binary's results
         return [*args, "--", *extra] if extra else args
 
+    def test_runner(self, emulated: bool = False) -> str | None:
+        """The host's static qemu-user program this plan's tests run under: None when it runs
+        no tests or they run natively (the host's arch, or a builder emulating the arch)."""
+        native = emulated or self.arch == arches.host()
+        return None if self.work != "test" or native else f"qemu-{self.arch.qemu}-static"
+
     def cargo_env(self, remap: dict[Path, str]) -> dict[str, str | None]:
         """Environment for cook and build: linker, C compiler, rustflags with path remapping."""
-        upper = self.triple.upper().replace("-", "_").replace(".", "_")
+        linker = cachekey.target_variable(self.triple, "LINKER")
         env: dict[str, str | None] = {"CARGO_INCREMENTAL": "0"}
-        if self.linker and f"CARGO_TARGET_{upper}_LINKER" not in os.environ:
-            env[f"CARGO_TARGET_{upper}_LINKER"] = self.linker
+        if self.linker and linker not in os.environ:
+            env[linker] = self.linker
             env.setdefault(f"CC_{self.triple.replace('-', '_')}", self.linker)
         flags = self.rustflags + [f"--remap-path-prefix={path}={to}" for path, to in remap.items()]
         env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
@@ -246,8 +253,8 @@ def rustflags(recipe: Recipe, triple: str, cfg_of: CfgQuery) -> list[str]:
         return [flag.strip() for flag in os.environ["RUSTFLAGS"].split(" ") if flag.strip()]
     config = _config(recipe)
     target = config.get("target", {}) if isinstance(config.get("target"), dict) else {}
-    upper = triple.upper().replace("-", "_").replace(".", "_")
-    own = _flag_list(target.get(triple), f"target.{triple}", f"CARGO_TARGET_{upper}_RUSTFLAGS")
+    variable = cachekey.target_variable(triple, "RUSTFLAGS")
+    own = _flag_list(target.get(triple), f"target.{triple}", variable)
     build = _flag_list(config.get("build"), "build", "CARGO_BUILD_RUSTFLAGS")
     if not cargo_cfg.has_cfg_tables(config, "rustflags"):
         return own or build

@@ -19,15 +19,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from galley import arch as arches
 from galley import cachekey, chefcmd, delta, dist, filelock, jsonfile, restored, shell
 from galley.arch import Arch
 from galley.chef import cleanup
 from galley.chef.cooker import DUMMIES_FILE, PATCH_SOURCES, SKELETON_ROOT, cargo_args
 from galley.chef.recipe import Recipe
 from galley.errors import CacheError, CommandFailed
+from galley.options import RUNS, Settings
 from galley.options import Backend as BackendName
-from galley.options import Settings
 from galley.plan import Plan, Work, make_plan
 from galley.results import ArchResult
 from galley.runs import RunReport, check_failed
@@ -168,11 +167,10 @@ def _run_env(plan: Plan, work: WorkDir) -> dict[str, str | None]:
     with Debian's cross libc (`-L`, which must not be mixed with a multiarch libc: see
     backends.docker.scripts)."""
     env = plan.cargo_env(remap(work))
-    runner = f"CARGO_TARGET_{plan.triple.upper().replace('-', '_')}_RUNNER"
-    if plan.work == "test" and plan.arch != arches.host() and runner not in os.environ:
+    runner, program = cachekey.target_variable(plan.triple, "RUNNER"), plan.test_runner()
+    if program and runner not in os.environ:
         triple = plan.arch.gcc_triple
         multiarch = Path(f"/lib/{triple}/libc.so.6").exists()
-        program = f"qemu-{plan.arch.qemu}-static"
         env[runner] = program if multiarch else f"{program} -L /usr/{triple}"
     return env
 
@@ -302,7 +300,7 @@ def verify_work_dirs(
     problem, marked for the next build to restore, or with `repair` restored now (a note)."""
     store = Store(settings.cache_dir)
     for arch in arches:
-        for name in (arch.name, *(f"{arch.name}-{kind}" for kind in ("test", "check", "clippy"))):
+        for name in (arch.name, *(f"{arch.name}-{work}" for work in RUNS)):
             if (store.root / "work" / name / "target").is_dir():
                 with work_dir(store, name) as work:
                     _verify_work_dir(store, work, f"work dir {name}", repair, report)

@@ -278,7 +278,7 @@ def _place_runner(dplan: DockerPlan, runner: Path) -> None:
     the directory is bound into every step, empty when nothing needs it."""
     shutil.rmtree(runner, ignore_errors=True)
     runner.mkdir(parents=True)
-    program = scripts.runner_program(dplan.plan, dplan.mode)
+    program = dplan.plan.test_runner(emulated=dplan.mode == "emulate")
     if program is None:
         return
     found = shutil.which(program)

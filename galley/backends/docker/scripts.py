@@ -9,12 +9,12 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-from galley import arch as arches
 from galley import cachekey, chefcmd, delta
 from galley.chef import cleanup
 from galley.chef.cooker import cargo_args, outside_sources
 from galley.chef.recipe import Recipe, TargetKind
 from galley.plan import Plan
+from galley.restored import KINDS
 
 SRC, TARGET, VENDOR, WARM = "/galley/src", "/galley/target", "/galley/vendor", "/galley/warm"
 RECIPE = "/galley/recipe.json"  # the cook's recipe (what `cargo chef cook` reads)
@@ -83,7 +83,7 @@ def env_lines(plan: Plan, mode: str) -> str:
     rustflags. With no linker from galley (the host arch, or one the workspace's cargo config
     names), the builder image's CARGO_TARGET_<TRIPLE>_LINKER is unset, so cargo's own choice
     stands."""
-    variable = f"CARGO_TARGET_{plan.triple.upper().replace('-', '_')}_LINKER"
+    variable = cachekey.target_variable(plan.triple, "LINKER")
     linker = "cc" if plan.linker and mode == "emulate" else plan.linker  # a native builder
     env: dict[str, str] = {}
     for name, value in plan.key_manifest.get("env", {}).items():
@@ -161,21 +161,15 @@ def _step_script(
     )
 
 
-def runner_program(plan: Plan, mode: str) -> str | None:
-    """The host's qemu-user program a cross build's tests run under (None: they run natively)."""
-    native = mode == "emulate" or plan.arch == arches.host()
-    return None if plan.work != "test" or native else f"qemu-{plan.arch.qemu}-static"
-
-
 def _runner_line(plan: Plan, mode: str) -> str:
     """The runner's `export`: qemu-user with the arch's multiarch libc the builder has (its
     std pulls it in); with Debian's cross libc (`-L`) only where there is none, since `-L`
     falls back to the real root for what the prefix lacks, and a cross ld.so paired with the
     multiarch libc.so.6 hangs at the first thread."""
-    program = runner_program(plan, mode)
+    program = plan.test_runner(emulated=mode == "emulate")
     if program is None:
         return ""
-    variable = f"CARGO_TARGET_{plan.triple.upper().replace('-', '_')}_RUNNER"
+    variable = cachekey.target_variable(plan.triple, "RUNNER")
     triple = plan.arch.gcc_triple
     return (
         f"if [ -e /lib/{triple}/libc.so.6 ]; then {variable}={RUNNER}/{program}; "
@@ -215,8 +209,11 @@ def fill_mount_script(key: str, recipe: Recipe) -> str:
 
 
 #: find's test for a dependency artifact's place: in a profile dir's deps/, build/ or
-#: .fingerprint/ (not cargo's own bookkeeping beside them, which cargo may rewrite).
-ARTIFACT_TEST = r"-type f \( -path '*/deps/*' -o -path '*/build/*' -o -path '*/.fingerprint/*' \)"
+#: .fingerprint/ (restored.KINDS; not cargo's own bookkeeping beside them, which cargo may
+#: rewrite).
+ARTIFACT_TEST = (
+    r"-type f \( " + " -o ".join(f"-path '*/{kind}/*'" for kind in sorted(KINDS)) + r" \)"
+)
 
 
 def mount_check_functions() -> str:
