@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,11 @@ PROFILE_ENV_PREFIX = "CARGO_PROFILE_"
 
 @dataclass(frozen=True)
 class Toolchain:
-    """What `rustc -vV` and `cargo -V` say, plus the sysroot (to find the target's std)."""
+    """What `rustc -vV` and `cargo -V` say, plus the sysroot (to find a target's std)."""
 
     rustc: str
     cargo: str
-    sysroot: Path
+    sysroot: Path | None  # None: not asked (no target but the host's was wanted)
     rustc_argv: tuple[str, ...] = ("rustc",)  # runs this rustc (a path, or `docker run … rustc`)
     targets: frozenset[str] | None = None  # those with a std, when the sysroot is not on this fs
     #: (target, how its std was built) for each std galley built from source in a builder
@@ -36,37 +37,77 @@ class Toolchain:
 
     @property
     def release(self) -> str:
+        return self._field("release") or "unknown"
+
+    @property
+    def host(self) -> str | None:
+        """The triple rustc runs on, whose std every toolchain has."""
+        return self._field("host")
+
+    def _field(self, name: str) -> str | None:
         for line in self.rustc.splitlines():
-            if line.startswith("release:"):
+            if line.startswith(f"{name}:"):
                 return line.split(":", 1)[1].strip()
-        return "unknown"
+        return None
 
     def std_source(self, triple: str) -> str | None:
         """How galley built the std for `triple` from source (None: a std it did not build)."""
         return dict(self.std_sources).get(triple)
 
+    def needs_sysroot(self, triples: Iterable[str]) -> bool:
+        """Whether `has_std` needs the sysroot for one of `triples`."""
+        return (
+            self.targets is None
+            and self.sysroot is None
+            and any(triple != self.host for triple in triples)
+        )
+
     def has_std(self, triple: str) -> bool:
         if self.targets is not None:
             return triple in self.targets
+        if triple == self.host:
+            return True
+        if self.sysroot is None:
+            raise ValueError(f"has_std({triple!r}) without the sysroot: see needs_sysroot")
         return (self.sysroot / "lib" / "rustlib" / triple / "lib").is_dir()
 
 
-def probe_toolchain(
+def start_probe(
     cargo: str, cwd: Path, env: Mapping[str, str | None] | None = None
-) -> Toolchain:
-    """Ask the toolchain cargo would use in `cwd` (rustup honours a toolchain file there)."""
+) -> Callable[[], Toolchain]:
+    """Start asking the toolchain cargo would use in `cwd` (rustup honours a toolchain file
+    there) for `rustc -vV` and `cargo -V`, and return at once; the function returned waits for
+    the answer (ToolNotFound when the toolchain does not give it)."""
     rustc = (env or {}).get("RUSTC") or os.environ.get("RUSTC") or _sibling_rustc(cargo)
-    queries = [[rustc, "-vV"], [cargo, "-V"], [rustc, "--print", "sysroot"]]
     try:
-        version, cargo_version, sysroot = shell.capture_together(queries, cwd=cwd, env=env)
+        running = shell.start_captures([[rustc, "-vV"], [cargo, "-V"]], cwd=cwd, env=env)
+    except ToolNotFound as exc:  # no cargo: said when the answer is asked, if ever
+        missing = exc
+
+        def no_answer() -> Toolchain:
+            raise missing
+
+        return no_answer
+
+    def answer() -> Toolchain:
+        try:
+            version, cargo_version = running.wait()
+        except CommandFailed as exc:
+            raise ToolNotFound(f"the Rust toolchain does not answer: {exc}") from None
+        return Toolchain(version.strip(), cargo_version.strip(), None, (rustc,))
+
+    return answer
+
+
+def with_sysroot(
+    toolchain: Toolchain, cwd: Path, env: Mapping[str, str | None] | None = None
+) -> Toolchain:
+    """`toolchain` with its sysroot, asked of its rustc in `cwd`."""
+    try:
+        sysroot = shell.capture([*toolchain.rustc_argv, "--print", "sysroot"], cwd=cwd, env=env)
     except CommandFailed as exc:
         raise ToolNotFound(f"the Rust toolchain does not answer: {exc}") from None
-    return Toolchain(
-        rustc=version.strip(),
-        cargo=cargo_version.strip(),
-        sysroot=Path(sysroot.strip()),
-        rustc_argv=(rustc,),
-    )
+    return dataclasses.replace(toolchain, sysroot=Path(sysroot.strip()))
 
 
 def _sibling_rustc(cargo: str) -> str:

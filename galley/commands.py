@@ -4,6 +4,10 @@ builder-image): what each one does with its settings, and how each ends.
 Both command lines run them: invoke's (`tasks.py`, galley/tasks.py) and the `galley` program's
 own parser (galley/argv.py). Nothing here imports invoke. Every user error ends as one line and
 its exit code (`Stop`), never a traceback.
+
+Each command imports galley.operations (and with it the backends, the recipe engine, the
+store) in its body: `execute` starts asking the host toolchain first, which then answers while
+those modules load.
 """
 
 from __future__ import annotations
@@ -17,9 +21,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from galley import config, interrupts, operations, results, runs
+from galley import config, host_toolchain, interrupts, results, runs
 from galley.errors import ConfigError, GalleyError, describe_os_error, error_line, internal_error
-from galley.options import CHECK, CLIPPY, IMAGE, PREPARE, PRUNE, TEST, VERIFY, Settings
+from galley.options import (
+    BUILD,
+    CHECK,
+    CLIPPY,
+    COOK,
+    IMAGE,
+    PREPARE,
+    PRUNE,
+    RUNS,
+    TEST,
+    VERIFY,
+    Settings,
+)
 from galley.units import format_size
 
 CommandBody = Callable[[Settings, list[str]], None]
@@ -40,6 +56,9 @@ class Command:
 
 #: The commands by name, in the order `galley --list` shows them.
 COMMANDS: dict[str, Command] = {}
+#: The commands that always plan a build: with the local or auto backend, `execute` starts
+#: asking the host's Rust for it as soon as their settings are read.
+ASKS_HOST_TOOLCHAIN = (COOK, BUILD, *RUNS)
 
 
 class Stop(Exception):
@@ -60,8 +79,10 @@ def execute(name: str, flags: Mapping[str, Any], remainder: str) -> None:
         if arguments and not command.extra:
             raise ConfigError(f"{name} takes no arguments after --")
         path = flags.get("config")
-        settings = config.load(Path(path) if path else None)
-        command.run(config.with_flags(settings, name, flags), arguments)
+        settings = config.with_flags(config.load(Path(path) if path else None), name, flags)
+        if name in ASKS_HOST_TOOLCHAIN and settings.backend != "docker":
+            host_toolchain.start(settings.cargo, settings.workspace)
+        command.run(settings, arguments)
 
 
 @contextmanager
@@ -104,6 +125,8 @@ def _report(name: str, found: list[results.ArchResult], as_json: bool) -> None:
 @command(PREPARE)
 def prepare(settings: Settings, _: list[str]) -> None:
     """Write the workspace's recipe (cargo-chef's recipe.json schema)."""
+    from galley import operations
+
     output = Path(settings.output) if settings.output else None
     print(operations.write_recipe(settings, output))
 
@@ -111,12 +134,16 @@ def prepare(settings: Settings, _: list[str]) -> None:
 @command("cook")
 def cook(settings: Settings, _: list[str]) -> None:
     """Cook the dependencies for each arch: a cache hit, or a cook published to the cache."""
+    from galley import operations
+
     _report("cook", operations.cook(settings, explain=settings.explain), settings.json)
 
 
 @command("build")
 def build(settings: Settings, _: list[str]) -> None:
     """Cook if needed, then build the real code on top; outputs in <dist>/<arch>/."""
+    from galley import operations
+
     _report("build", operations.build(settings), settings.json)
 
 
@@ -124,6 +151,8 @@ def build(settings: Settings, _: list[str]) -> None:
 def test(settings: Settings, extra: list[str]) -> None:
     """Cook the dependencies the tests need, then `cargo test` (foreign arches under qemu);
     arguments after -- go to the test binaries."""
+    from galley import operations
+
     found = operations.run(settings, "test", extra)
     _report("test", found, settings.json)
     failed = runs.tests_failed(found)
@@ -134,6 +163,8 @@ def test(settings: Settings, extra: list[str]) -> None:
 @command(CHECK)
 def check(settings: Settings, _: list[str]) -> None:
     """Cook for `cargo check`, then check the workspace."""
+    from galley import operations
+
     _report("check", operations.run(settings, "check"), settings.json)
 
 
@@ -141,12 +172,16 @@ def check(settings: Settings, _: list[str]) -> None:
 def clippy(settings: Settings, extra: list[str]) -> None:
     """Cook for `cargo clippy`, then lint the workspace; arguments after -- go to clippy
     (`-- -D warnings`)."""
+    from galley import operations
+
     _report("clippy", operations.run(settings, "clippy", extra), settings.json)
 
 
 @command(PRUNE)
 def cache_prune(settings: Settings, _: list[str]) -> None:
     """Remove cache entries by size, age and count per arch; never one in use."""
+    from galley import operations
+
     rows = operations.prune(
         settings, max_size=settings.max_size, older_than=settings.older_than,
         keep=settings.keep, dry_run=settings.dry_run,
@@ -160,12 +195,16 @@ def verify(settings: Settings, _: list[str]) -> None:
     build cache mounts, and the built artifacts (ELF arch, no dummies).
 
     The build flags matter with --reproducible only: the rebuild uses them, as the build did."""
+    from galley import operations
+
     operations.verify(settings, reproducible=settings.reproducible, repair=settings.repair)
 
 
 @command(IMAGE)
 def builder_image(settings: Settings, _: list[str]) -> None:
     """Build, offline, the docker builder image for each arch (debootstrap + Debian Rust)."""
+    from galley import operations
+
     images = operations.builder_image(settings.replace(backend="docker"))
     for image in images:
         print(

@@ -12,8 +12,6 @@ from typing import Any
 
 from galley import backends, cachekey, dist, filelock, layout, sync
 from galley.backends import Backend
-from galley.backends.docker import vendor
-from galley.backends.docker.backend import cook_locks as docker_cook_locks
 from galley.chef import prepare
 from galley.chef.recipe import Recipe
 from galley.chef.workspace import is_outside
@@ -141,6 +139,8 @@ def prune(
     is in use (an entry being restored or cooked, a vendor dir being copied) is never removed."""
     if max_size is None and older_than is None and keep is None:
         raise ConfigError("cache-prune needs --max-size, --older-than or --keep")
+    from galley.backends.docker import vendor  # the docker backend only when it is needed
+
     backends.named(settings.backend).prune(settings, older_than, keep, dry_run)
     store = Store(settings.cache_dir)
     entries = {e.key: e for e in store.entries()}
@@ -165,6 +165,9 @@ def prune(
 def _remove_orphan_locks(store: Store, keys: set[str], cache_dir: Path) -> None:
     """Lock files whose subject is gone, unless held: left by failed or killed runs (and by
     earlier galleys, which never removed any). A removed entry's lock went with it."""
+    from galley.backends.docker import vendor
+    from galley.backends.docker.backend import cook_locks as docker_cook_locks
+
     for path in [
         *store.orphan_locks(keys),
         *vendor.orphan_locks(cache_dir),

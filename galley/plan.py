@@ -102,10 +102,15 @@ class Plan:
         native = emulated or self.arch == arches.host()
         return None if self.work != "test" or native else f"qemu-{self.arch.qemu}-static"
 
-    def cargo_env(self, remap: dict[Path, str]) -> dict[str, str | None]:
-        """Environment for cook and build: linker, C compiler, rustflags with path remapping."""
+    def cargo_env(
+        self, remap: dict[Path, str], *, keep_incremental: bool = False
+    ) -> dict[str, str | None]:
+        """Environment for cargo: linker, C compiler, rustflags with path remapping, no
+        incremental compilation (its output is neither reproducible nor worth caching) unless
+        `keep_incremental`: a test, check or clippy run keeps cargo's own setting, as a plain
+        `cargo test` after an edit does."""
         linker = cachekey.target_variable(self.triple, "LINKER")
-        env: dict[str, str | None] = {"CARGO_INCREMENTAL": "0"}
+        env: dict[str, str | None] = {} if keep_incremental else {"CARGO_INCREMENTAL": "0"}
         if self.linker and linker not in os.environ:
             env[linker] = self.linker
             env.setdefault(f"CC_{self.triple.replace('-', '_')}", self.linker)

@@ -53,6 +53,17 @@ def _command(program: str) -> sh.Command:
         raise ToolNotFound(f"{program}: command not found") from exc
 
 
+def _start(program: sh.Command, args: list[str], **options: Any) -> sh.RunningCommand:
+    """`args` started by `program` with sh's `options`; what failed between fork and exec (a
+    working directory that does not exist) is CommandFailed, its one line the child's error."""
+    try:
+        started: sh.RunningCommand = program(*args[1:], **options)
+    except sh.ForkException as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise CommandFailed(args, 255, lines[-1] if lines else "") from None
+    return started
+
+
 def _environment(env: Mapping[str, str | None] | None) -> dict[str, str]:
     merged = dict(os.environ)
     for name, value in (env or {}).items():
@@ -146,8 +157,9 @@ def run(
         outputs = {"_out": stdout_lines.append, "_err": forward}
     try:
         _wait(
-            _command(args[0])(
-                *args[1:],
+            _start(
+                _command(args[0]),
+                args,
                 _cwd=str(cwd) if cwd else None,
                 _env=_environment(env),
                 **outputs,
@@ -188,11 +200,47 @@ def capture_together(
 ) -> list[str]:
     """Short queries run at the same time (all started, then each waited for); their stdouts,
     in order. The first that fails raises CommandFailed, the others are stopped."""
+    return start_captures(argvs, cwd=cwd, env=env, ok_codes=ok_codes, stdin=stdin).wait()
+
+
+class Captures:
+    """Short queries running in the background (`start_captures`); `wait` gives their stdouts."""
+
+    def __init__(self, commands: list[list[str]], running: list[sh.RunningCommand]) -> None:
+        self._commands = commands
+        self._running = running
+
+    def wait(self) -> list[str]:
+        """Their stdouts, in order, once all have ended. The first that fails raises
+        CommandFailed, the others are stopped."""
+        found = []
+        for number, (args, process) in enumerate(zip(self._commands, self._running, strict=True)):
+            try:
+                found.append(str(_wait(process, STOP_GRACE_SECONDS)))
+            except sh.ErrorReturnCode as exc:
+                for other in self._running[number + 1 :]:
+                    _stop(other, STOP_GRACE_SECONDS)
+                stderr = exc.stderr.decode(errors="replace") if exc.stderr else ""
+                raise CommandFailed(args, exc.exit_code, stderr) from None
+        return found
+
+
+def start_captures(
+    argvs: Sequence[Sequence[str | os.PathLike[str]]],
+    *,
+    cwd: Path | str | None = None,
+    env: Mapping[str, str | None] | None = None,
+    ok_codes: Sequence[int] = (0,),
+    stdin: str | bytes | None = None,
+) -> Captures:
+    """Start short queries, all at once, and return at once: galley goes on with its own work
+    while they run. ToolNotFound (before any starts) when a program is missing."""
     commands = [[str(arg) for arg in argv] for argv in argvs]
     programs = [_command(args[0]) for args in commands]  # all found before any starts
     running = [
-        program(
-            *args[1:],
+        _start(
+            program,
+            args,
             _cwd=str(cwd) if cwd else None,
             _env=_environment(env),
             _tty_out=False,
@@ -205,16 +253,7 @@ def capture_together(
         )
         for program, args in zip(programs, commands, strict=True)
     ]
-    found = []
-    for number, (args, process) in enumerate(zip(commands, running, strict=True)):
-        try:
-            found.append(str(_wait(process, STOP_GRACE_SECONDS)))
-        except sh.ErrorReturnCode as exc:
-            for other in running[number + 1 :]:
-                _stop(other, STOP_GRACE_SECONDS)
-            stderr = exc.stderr.decode(errors="replace") if exc.stderr else ""
-            raise CommandFailed(args, exc.exit_code, stderr) from None
-    return found
+    return Captures(commands, running)
 
 
 def _wait(process: sh.RunningCommand, stop_grace: float) -> sh.RunningCommand:

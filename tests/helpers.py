@@ -365,4 +365,8 @@ APP_RECIPE = Recipe(
     ),
     lock_file="version = 4\n",
 )
-RUSTC = "rustc 1.95.0 (59807616e 2026-04-14)\nbinary: rustc\nrelease: 1.95.0\n"
+RUSTC = (  # `rustc -vV` of Rust 1.95 on amd64
+    "rustc 1.95.0 (59807616e 2026-04-14)\nbinary: rustc\n"
+    "commit-hash: 59807616e1fa2540724bfbac14d7976d7e4a3860\ncommit-date: 2026-04-14\n"
+    "host: x86_64-unknown-linux-gnu\nrelease: 1.95.0\nLLVM version: 22.1.2\n"
+)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from galley import host_toolchain
 from galley.arch import Arch
 from galley.chef.recipe import Recipe
 from galley.errors import GalleyError
@@ -79,11 +80,15 @@ class Backend(Protocol[P]):
 
 
 def named(name: BackendName) -> Backend[Any]:
-    """The backend called `name` (`auto` prunes and discards as the local one does)."""
-    from galley.backends.docker import DockerBackend
+    """The backend called `name` (`auto` prunes and discards as the local one does); each
+    module is imported when its backend is first needed."""
+    if name == "docker":
+        from galley.backends.docker import DockerBackend
+
+        return DockerBackend()
     from galley.backends.local import LocalBackend
 
-    return DockerBackend() if name == "docker" else LocalBackend()
+    return LocalBackend()
 
 
 def every() -> list[Backend[Any]]:
@@ -99,11 +104,10 @@ def assign(settings: Settings, arches: Sequence[Arch]) -> Assignment:
     std the host toolchain has, docker for the others (said on stderr, with the reason)."""
     if settings.backend != "auto":
         return [(named(settings.backend), settings, list(arches))]
-    from galley.backends.local import host_toolchain
-
     reason = "no std for it on the host"
     try:
-        host = host_toolchain(settings.cargo, settings.workspace)
+        triples = [settings.triple(arch) for arch in arches]
+        host = host_toolchain.get(settings.cargo, settings.workspace, triples)
     except GalleyError as exc:  # no usable Rust on the host: docker builds every arch
         host, reason = None, str(exc)
     local = [arch for arch in arches if host and host.has_std(settings.triple(arch))]

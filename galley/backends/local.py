@@ -9,7 +9,6 @@ dir is recorded (galley.restored), so that damage there is found and healed from
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import shutil
@@ -19,7 +18,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from galley import cachekey, chefcmd, delta, dist, filelock, jsonfile, restored, shell
+from galley import (
+    cachekey,
+    chefcmd,
+    delta,
+    dist,
+    filelock,
+    host_toolchain,
+    jsonfile,
+    restored,
+    shell,
+)
 from galley.arch import Arch
 from galley.chef import cleanup
 from galley.chef.cooker import DUMMIES_FILE, PATCH_SOURCES, SKELETON_ROOT, cargo_args
@@ -162,11 +171,11 @@ def _cargo_run(plan: Plan, work: WorkDir, extra: Sequence[str], result: ArchResu
 
 
 def _run_env(plan: Plan, work: WorkDir) -> dict[str, str | None]:
-    """The build's environment; for the tests of a foreign arch, qemu-user as cargo's runner,
-    unless one is set already: with the arch's multiarch libc where the host has one, else
-    with Debian's cross libc (`-L`, which must not be mixed with a multiarch libc: see
-    backends.docker.scripts)."""
-    env = plan.cargo_env(remap(work))
+    """The run's environment, with cargo's own incremental setting; for the tests of a foreign
+    arch, qemu-user as cargo's runner, unless one is set already: with the arch's multiarch
+    libc where the host has one, else with Debian's cross libc (`-L`, which must not be mixed
+    with a multiarch libc: see backends.docker.scripts)."""
+    env = plan.cargo_env(remap(work), keep_incremental=True)
     runner, program = cachekey.target_variable(plan.triple, "RUNNER"), plan.test_runner()
     if program and runner not in os.environ:
         triple = plan.arch.gcc_triple
@@ -463,12 +472,6 @@ def _cargo_build(plan: Plan, work: WorkDir) -> list[str]:
     return messages
 
 
-@functools.cache
-def host_toolchain(cargo: str, workspace: Path) -> cachekey.Toolchain:
-    """The host toolchain cargo uses in the workspace, asked once per process."""
-    return cachekey.probe_toolchain(cargo, workspace)
-
-
 @dataclass(frozen=True)
 class LocalPlan:
     """The local backend needs nothing beyond the common plan."""
@@ -484,7 +487,8 @@ class LocalBackend:
     def plans(
         self, settings: Settings, recipe: Recipe, arches: Sequence[Arch], work: Work = "build"
     ) -> list[LocalPlan]:
-        toolchain = host_toolchain(settings.cargo, settings.workspace)
+        triples = [settings.triple(arch) for arch in arches]
+        toolchain = host_toolchain.get(settings.cargo, settings.workspace, triples)
         return [
             LocalPlan(make_plan(settings, arch, recipe, toolchain, work=work)) for arch in arches
         ]

@@ -73,6 +73,23 @@ def test_check_and_clippy_cook_their_own_dependencies(tmp_path: Path, cargo: str
     assert again["cache"] == "hit" and again["key"] == checked["key"]
 
 
+def test_only_a_run_compiles_the_workspace_incrementally(tmp_path: Path, cargo: str) -> None:
+    """`galley test` after an edit compiles the workspace's crates as `cargo test` does, with
+    the profile's incremental compilation; the build, whose output is shipped, does not."""
+    shipped = {"probe/src/main.rs": 'fn main() {\n    println!("{}", probe::pid());\n}\n'}
+    root, cache = probe(tmp_path, cargo, shipped), tmp_path / "cache"
+    for task in ("test", "build"):
+        galley(task, "--arch", "amd64", "--backend", "local", "--profile", "dev", cwd=root,
+               cache=cache)  # fmt: skip
+
+    def sessions(work: str) -> list[str]:
+        found = cache / "work" / work / "target" / "x86_64-unknown-linux-gnu" / "debug"
+        return sorted(p.name.rsplit("-", 1)[0] for p in (found / "incremental").glob("*"))
+
+    assert "probe" in sessions("amd64-test")
+    assert sessions("amd64") == []
+
+
 def test_build_takes_no_arguments_after_the_dashes(toy: Path, tmp_path: Path) -> None:
     refused = galley("build", "--", "--nocapture", cwd=toy, cache=tmp_path / "cache", check=False)
     assert refused.returncode == 2

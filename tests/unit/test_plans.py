@@ -111,6 +111,19 @@ def test_an_arch_without_std_is_one_error(tmp_path: Path, toolchain: Toolchain) 
         make_plan(musl, arch("amd64"), RECIPE, toolchain)  # fmt: skip
 
 
+def test_the_hosts_std_needs_no_sysroot(toolchain: Toolchain) -> None:
+    """A toolchain has its host's std: the sysroot is asked only for another target's."""
+    probed = dataclasses.replace(toolchain, sysroot=None)
+    assert probed.host == "x86_64-unknown-linux-gnu"
+    assert probed.has_std("x86_64-unknown-linux-gnu")
+    assert not probed.needs_sysroot(["x86_64-unknown-linux-gnu"])
+    assert probed.needs_sysroot(["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"])
+    with pytest.raises(ValueError, match="without the sysroot"):
+        probed.has_std("aarch64-unknown-linux-gnu")
+    assert not toolchain.needs_sysroot(["aarch64-unknown-linux-gnu"])  # asked already
+    assert toolchain.has_std("aarch64-unknown-linux-gnu")
+
+
 def test_the_configured_backend_builds_every_arch(tmp_path: Path) -> None:
     for name in ("local", "docker"):
         chosen = settings(tmp_path, f'backend = "{name}"\n')

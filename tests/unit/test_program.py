@@ -80,3 +80,18 @@ def test_the_traceback_switch_prints_where(
         _fail_inside()
     assert "Traceback (most recent call last)" in capsys.readouterr().err
     assert str(caught.value.message).endswith("RuntimeError: an unexpected state")
+
+
+def test_a_command_asks_the_toolchain_before_it_loads_the_backends() -> None:
+    """The program loads what reads its command line and galley.toml, and what asks the
+    toolchain (galley.shell); the backends, the recipe engine and the store load after
+    `execute` has started asking, while rustc and cargo answer."""
+    script = (
+        "import sys, galley.program\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('galley.'))))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True).stdout.split()  # fmt: skip
+    assert "galley.shell" in loaded and "galley.host_toolchain" in loaded
+    for later in ("galley.operations", "galley.backends", "galley.plan", "galley.store"):
+        assert later not in loaded

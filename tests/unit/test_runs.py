@@ -8,6 +8,7 @@ import pytest
 
 from galley import config, errors, runs
 from galley.arch import get as arch
+from galley.backends.docker import scripts
 from galley.cachekey import Toolchain
 from galley.chef.planner import prepare
 from galley.errors import CommandFailed
@@ -36,6 +37,22 @@ def test_each_work_cooks_and_runs_its_own_command(tmp_path: Path, toolchain: Too
             assert argv[-2:] == ["--", "--nocapture"]
         keys.add(plan.key)
     assert len(keys) == 4  # each its own cook
+
+
+def test_only_a_run_keeps_cargos_incremental_setting(tmp_path: Path, toolchain: Toolchain) -> None:
+    """Cook and build compile without incremental (their output is cached or shipped); a test,
+    check or clippy run compiles the edited crates as a plain `cargo test` does. In the docker
+    backend's scripts too."""
+    settings = config.from_table({"bins": ["app"]}, tmp_path, "galley.toml")
+    for work in ("build", "test", "check", "clippy"):
+        plan = make_plan(settings, arch("amd64"), RECIPE, toolchain, work=work)  # type: ignore[arg-type]
+        assert plan.cargo_env({})["CARGO_INCREMENTAL"] == "0"  # the cook's
+        assert "CARGO_INCREMENTAL=0" in scripts.cook_script(plan, "cross")
+        run = plan.cargo_env({}, keep_incremental=True)
+        step = scripts.build_script(plan, "cross", True) if work == "build" else (
+            scripts.run_script(plan, "cross", True, []))  # fmt: skip
+        assert ("CARGO_INCREMENTAL=0" in step) == (work == "build")
+        assert "CARGO_INCREMENTAL" not in run
 
 
 LIBTEST = """\

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from galley import interrupts, shell
+from galley.errors import CommandFailed
 from helpers import kill_processes_mentioning, sigint_at_default
 
 
@@ -88,3 +89,31 @@ def test_a_command_that_reads_stdin_gets_end_of_file() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=30)  # fmt: skip
     assert (done.returncode, done.stdout) == (0, "streamed\ncaptured\n"), done.stderr
+
+
+def test_a_working_directory_that_is_gone_is_one_line() -> None:
+    """What fails between fork and exec is the child's own error, as CommandFailed: streamed,
+    captured, or started in the background."""
+    gone = f"/nonexistent-{uuid.uuid4().hex}"
+    for call in (
+        lambda: shell.run(["true"], cwd=gone, echo=False),
+        lambda: shell.capture(["true"], cwd=gone),
+        lambda: shell.start_captures([["true"]], cwd=gone),
+    ):
+        with pytest.raises(CommandFailed) as caught:
+            call()
+        assert str(caught.value) == (
+            f"true exited with 255: FileNotFoundError: [Errno 2] No such file or directory: "
+            f"'{gone}'"
+        )
+
+
+def test_queries_started_together_answer_in_order() -> None:
+    """start_captures returns while its commands run; wait gives each one's stdout, in order,
+    and the first that fails raises."""
+    started = time.monotonic()
+    running = shell.start_captures([["sh", "-c", "sleep 0.5; echo one"], ["echo", "two"]])
+    assert time.monotonic() - started < 0.4
+    assert running.wait() == ["one\n", "two\n"]
+    with pytest.raises(CommandFailed, match="sh exited with 3"):
+        shell.start_captures([["sh", "-c", "exit 3"], ["sleep", "5"]]).wait()

@@ -76,20 +76,21 @@ def chef_command(plan: Plan) -> list[str]:
     return chefcmd.cook_command(["cargo", "chef"], Path(RECIPE), options)
 
 
-def env_lines(plan: Plan, mode: str) -> str:
+def env_lines(plan: Plan, mode: str, keep_incremental: bool = False) -> str:
     """`export` lines for cargo: the user's variables that mean the same in the image (see
     cachekey.carried_into_images; `CFLAGS_<triple>` as the cc crate's other spelling,
-    `CFLAGS_<triple_with_underscores>`), no incremental, the target's linker, the user's
-    rustflags. With no linker from galley (the host arch, or one the workspace's cargo config
-    names), the builder image's CARGO_TARGET_<TRIPLE>_LINKER is unset, so cargo's own choice
-    stands."""
+    `CFLAGS_<triple_with_underscores>`), no incremental unless `keep_incremental` (a run: see
+    Plan.cargo_env), the target's linker, the user's rustflags. With no linker from galley
+    (the host arch, or one the workspace's cargo config names), the builder image's
+    CARGO_TARGET_<TRIPLE>_LINKER is unset, so cargo's own choice stands."""
     variable = cachekey.target_variable(plan.triple, "LINKER")
     linker = "cc" if plan.linker and mode == "emulate" else plan.linker  # a native builder
     env: dict[str, str] = {}
     for name, value in plan.key_manifest.get("env", {}).items():
         if cachekey.carried_into_images(name):
             env.setdefault(name.replace("-", "_").replace(".", "_"), value)
-    env["CARGO_INCREMENTAL"] = "0"
+    if not keep_incremental:
+        env["CARGO_INCREMENTAL"] = "0"
     if plan.settings.source_date_epoch is not None:  # as the local backend sets it
         env["SOURCE_DATE_EPOCH"] = str(plan.settings.source_date_epoch)
     if linker:
@@ -149,7 +150,7 @@ def _step_script(
         "set -eu\n"
         + setup
         + cd_workspace(plan)
-        + env_lines(plan, mode)
+        + env_lines(plan, mode, keep_incremental=plan.work != "build")
         + (mount_check_functions() + heal_mount_script() if mounted else "")
         + (fill_mount_script(plan.key, plan.recipe) + warm_apply_script() if mounted else "")
         + (retime_script() if mounted else "")
