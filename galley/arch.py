@@ -55,6 +55,10 @@ ARCHES: tuple[Arch, ...] = (
          "riscv64-linux-gnu", 243, 64, True, "riscv64"),
 )  # fmt: skip
 
+#: The arches whose musl std galley's docker builders build from Debian's rust-web-src (Kata
+#: ships a musl agent for these; Debian has no musl cross gcc for the others).
+MUSL_ARCHES = ("amd64", "arm64")
+
 #: The arches CI builds by default (riscv64 is supported but, like Kata, not in the default set).
 DEFAULT_MATRIX = ("amd64", "arm64", "s390x", "ppc64le")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar, cast, get_args, overload
 
 from galley import arch as arches
-from galley.arch import Arch, Libc
+from galley.arch import MUSL_ARCHES, Arch, Libc
 from galley.errors import ConfigError
 from galley.units import is_whole_number, parse_count, parse_duration, parse_size
 
@@ -367,7 +367,8 @@ class Settings(OptionValues):
     )  # fmt: skip
     libc_choice = Option[Libc | None](
         None, "the C library of the arches asked: gnu or musl (a static binary; docker builds "
-        "std for amd64 and arm64 musl from Debian's rust-web-src)", libc_name, key=None,
+        f"std for {' and '.join(MUSL_ARCHES)} musl from Debian's rust-web-src)",
+        libc_name, key=None,
         flag="libc", tasks=(*BUILDING, IMAGE), shown="`[arch.X] libc`, else gnu",
     )  # fmt: skip
     client = Option[str | None](

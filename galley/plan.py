@@ -200,7 +200,7 @@ def std_hint(triple: str) -> str:
     if triple.endswith("-musl"):
         return (
             f"install it (rustup target add {triple}) or use --backend docker (its builders "
-            "build std from Debian's rust-web-src for amd64 and arm64)"
+            f"build std from Debian's rust-web-src for {' and '.join(arches.MUSL_ARCHES)})"
         )
     return (
         "install it (rustup target add, or Debian's libstd-rust-web-dev:<arch>) or use "

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from galley import arch as arches
 from galley import cachekey, delta, dist, filelock, jsonfile, shell, toml_io, toolchain_file
 from galley.arch import Arch
 from galley.backends.docker import assets, images, scripts, vendor
@@ -144,7 +145,7 @@ def _std_hint(triple: str) -> str:
     """What galley's own builders offer for a musl target."""
     if not triple.endswith("-musl"):
         return ""
-    musl = " and ".join(images.MUSL_ARCHES)
+    musl = " and ".join(arches.MUSL_ARCHES)
     return f" (galley's builders build a musl std for {musl} only)"
 
 

@@ -33,8 +33,6 @@ from galley.options import Settings
 BOOKWORM_ARCHES = ("amd64", "arm64", "s390x", "ppc64le")
 #: The arches whose cross std bookworm ships for an amd64 builder.
 CROSS_ARCHES = ("arm64", "s390x", "ppc64le")
-#: The arches whose musl target a builder gets a musl layer for (Dockerfile.builder-musl).
-MUSL_ARCHES = ("amd64", "arm64")
 #: Beside a std galley built from source (<sysroot>/lib/rustlib/<target>/lib): how it was built.
 STD_SOURCE = "galley-std.txt"
 REPOSITORY = "galley-builder"
@@ -118,7 +116,7 @@ def layers(settings: Settings, arch: Arch, base_arch: Arch, release: str) -> Lay
     """The top layer of the builder for `arch` on a `base_arch` image with Rust `release`: the
     arch's, with a musl layer on top for a musl target galley builds std for."""
     below = _arch_layers(settings, arch, base_arch, release)
-    if settings.libc(arch) != Libc.MUSL or arch.name not in MUSL_ARCHES:
+    if settings.libc(arch) != Libc.MUSL or arch.name not in arches.MUSL_ARCHES:
         return below
     args = {
         "BELOW": below.tag, "TARGET_ARCH": arch.debian_arch,
