@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,21 @@ def test_several_binaries_keep_the_union_of_their_closures(tmp_path: Path) -> No
     kept = {m.relative_path for m in recipe.manifests}
     assert kept == {"Cargo.toml", "app/Cargo.toml", "tool/Cargo.toml", "shared/Cargo.toml"}
     assert prepare(root, bin_names=["tool", "app"]).digest() == recipe.digest()
+
+
+def test_the_mount_record_is_filtered_by_path(tmp_path: Path) -> None:
+    """galley_listed, as the builders' sh and awk run it: the record lines (size, mtime, path
+    with spaces) whose path a file lists, or with `unlisted` the others. The cook's record,
+    the restore, the retiming and the warm start all filter the record with it."""
+    functions = scripts.mount_check_functions()
+    listed = tmp_path / "listed"
+    listed.write_text("deps/a b.rlib\nbuild/x/out\n")
+    record = "10 1.5 deps/a b.rlib\n20 2.5 build/x/out\n30 3.5 deps/c.rlib\n"
+    for how, expected in [
+        ("", "10 1.5 deps/a b.rlib\n20 2.5 build/x/out\n"),
+        ("unlisted", "30 3.5 deps/c.rlib\n"),
+    ]:
+        script = f"{functions}galley_listed {listed} {how}\n"
+        done = subprocess.run(["sh", "-euc", script], input=record, capture_output=True,
+                              text=True, check=True)  # fmt: skip
+        assert done.stdout == expected

@@ -225,6 +225,8 @@ def mount_check_functions() -> str:
     recorded mtime (cargo decides freshness by mtimes). The workspace crates' artifacts are not
     in the cook, so never in the record.
 
+    - galley_listed FILE [unlisted]: the record lines on stdin whose path FILE lists (with
+      `unlisted`: whose path it does not list).
     - galley_record: the record, after a fill (and no suspects).
     - galley_changed: the recorded paths whose size or mtime differ (or that are gone), and
       the suspects `verify` found: the cheap check.
@@ -234,18 +236,17 @@ def mount_check_functions() -> str:
       cleared; galley_retime FILE: their recorded mtime back.
     - galley_forget_changed: after a build, the record without what cargo compiled again."""
     strip = r"sed 's/^[^ ]* [^ ]* //'"
-    pick = (
-        "awk 'NR == FNR { want[$0] = 1; next } "
-        '{ path = $0; sub(/^[^ ]+ [^ ]+ /, "", path); if (path in want) print $2 " " path }\''
-    )
     return f"""galley_artifacts() {{
     (cd "$1" && find . {ARTIFACT_TEST} -printf '%s %T@ %P\\n') | LC_ALL=C sort
 }}
+galley_listed() {{
+    awk -v keep="${{2:-listed}}" 'NR == FNR {{ listed[$0] = 1; next }}
+        {{ path = $0; sub(/^[^ ]+ [^ ]+ /, "", path) }}
+        (path in listed) == (keep == "listed")' "$1" -
+}}
 galley_record() {{
     (cd {COOKED} && find . {ARTIFACT_TEST} -printf '%P\\n') > /tmp/galley-cooked
-    galley_artifacts {TARGET} | awk 'NR == FNR {{ cooked[$0] = 1; next }}
-        {{ path = $0; sub(/^[^ ]+ [^ ]+ /, "", path); if (path in cooked) print }}' \\
-        /tmp/galley-cooked - > {TARGET}/{RECORD}
+    galley_artifacts {TARGET} | galley_listed /tmp/galley-cooked > {TARGET}/{RECORD}
     rm -f {TARGET}/{SUSPECT}
 }}
 galley_changed() {{
@@ -274,7 +275,7 @@ galley_differing() {{
         | LC_ALL=C sort -u
 }}
 galley_restore() {{
-    {pick} "$1" {TARGET}/{RECORD} | while read -r mtime path; do
+    galley_listed "$1" < {TARGET}/{RECORD} | while read -r size mtime path; do
         mkdir -p "$(dirname "{TARGET}/$path")"
         cp -p "{COOKED}/$path" "{TARGET}/$path.galley-restoring"
         touch -c -d "@$mtime" "{TARGET}/$path.galley-restoring"
@@ -283,7 +284,7 @@ galley_restore() {{
     rm -f {TARGET}/{SUSPECT}
 }}
 galley_retime() {{
-    {pick} "$1" {TARGET}/{RECORD} | while read -r mtime path; do
+    galley_listed "$1" < {TARGET}/{RECORD} | while read -r size mtime path; do
         if [ -f "{TARGET}/$path" ]; then touch -c -d "@$mtime" "{TARGET}/$path"; fi
     done
 }}
@@ -439,9 +440,7 @@ def warm_apply_script() -> str:
     cp {WARM}/sources.txt {TARGET}/{SOURCES}
     if [ -f {TARGET}/{RECORD} ]; then  # what the warm image brought is not the cook's
         (cd {WARM}/target && find . -type f -printf '%P\\n') > /tmp/galley-warm
-        awk 'NR == FNR {{ warm[$0] = 1; next }}
-            {{ path = $0; sub(/^[^ ]+ [^ ]+ /, "", path); if (!(path in warm)) print }}' \\
-            /tmp/galley-warm {TARGET}/{RECORD} > /tmp/galley-record
+        galley_listed /tmp/galley-warm unlisted < {TARGET}/{RECORD} > /tmp/galley-record
         cat /tmp/galley-record > {TARGET}/{RECORD}
     fi
     echo "galley: started from the warm image's workspace crates" >&2
