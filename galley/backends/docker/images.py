@@ -142,7 +142,7 @@ def _arch_layers(settings: Settings, arch: Arch, base_arch: Arch, release: str) 
     )  # fmt: skip
     if arch == base_arch and not settings.target_packages:
         return common
-    args = {"COMMON": common.tag, "TARGET_ARCH": arch.debian_arch}
+    args = {"COMMON": common.tag, "TARGET_ARCH": arch.debian_arch, "GNU_TRIPLE": arch.gcc_triple}
     if settings.target_packages:
         args["TARGET_PACKAGES"] = " ".join(
             f"{n}:{arch.debian_arch}" for n in settings.target_packages
