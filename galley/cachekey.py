@@ -76,18 +76,11 @@ def start_probe(
     cargo: str, cwd: Path, env: Mapping[str, str | None] | None = None
 ) -> Callable[[], Toolchain]:
     """Start asking the toolchain cargo would use in `cwd` (rustup honours a toolchain file
-    there) for `rustc -vV` and `cargo -V`, and return at once; the function returned waits for
-    the answer (ToolNotFound when the toolchain does not give it)."""
+    there) for `rustc -vV` and `cargo -V`, and return at once (ToolNotFound when rustc or
+    cargo is missing); the function returned waits for the answer (ToolNotFound when the
+    toolchain does not give it)."""
     rustc = (env or {}).get("RUSTC") or os.environ.get("RUSTC") or _sibling_rustc(cargo)
-    try:
-        running = shell.start_captures([[rustc, "-vV"], [cargo, "-V"]], cwd=cwd, env=env)
-    except ToolNotFound as exc:  # no cargo: said when the answer is asked, if ever
-        missing = exc
-
-        def no_answer() -> Toolchain:
-            raise missing
-
-        return no_answer
+    running = shell.start_captures([[rustc, "-vV"], [cargo, "-V"]], cwd=cwd, env=env)
 
     def answer() -> Toolchain:
         try:

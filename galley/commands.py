@@ -131,7 +131,7 @@ def prepare(settings: Settings, _: list[str]) -> None:
     print(operations.write_recipe(settings, output))
 
 
-@command("cook")
+@command(COOK)
 def cook(settings: Settings, _: list[str]) -> None:
     """Cook the dependencies for each arch: a cache hit, or a cook published to the cache."""
     from galley import operations
@@ -139,7 +139,7 @@ def cook(settings: Settings, _: list[str]) -> None:
     _report("cook", operations.cook(settings, explain=settings.explain), settings.json)
 
 
-@command("build")
+@command(BUILD)
 def build(settings: Settings, _: list[str]) -> None:
     """Cook if needed, then build the real code on top; outputs in <dist>/<arch>/."""
     from galley import operations

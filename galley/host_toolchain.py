@@ -4,11 +4,13 @@ workspace, instead of after."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Collection
 from pathlib import Path
 
 from galley import cachekey
 from galley.cachekey import Toolchain
+from galley.errors import ToolNotFound
 
 _asked: dict[tuple[str, Path], Callable[[], Toolchain]] = {}
 _known: dict[tuple[str, Path], Toolchain] = {}
@@ -16,10 +18,13 @@ _known: dict[tuple[str, Path], Toolchain] = {}
 
 def start(cargo: str, workspace: Path) -> None:
     """Ask the toolchain cargo uses in the workspace, in the background, unless it is asked
-    already or the workspace is not a directory (the command says so itself)."""
+    already or the workspace is not a directory (the command says so itself). A missing rustc
+    or cargo is said by `get`, if the command comes to need the toolchain (auto falls back to
+    docker)."""
     key = (cargo, workspace)
     if key not in _asked and key not in _known and workspace.is_dir():
-        _asked[key] = cachekey.start_probe(cargo, workspace)
+        with contextlib.suppress(ToolNotFound):
+            _asked[key] = cachekey.start_probe(cargo, workspace)
 
 
 def get(cargo: str, workspace: Path, triples: Collection[str] = ()) -> Toolchain:
