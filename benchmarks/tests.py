@@ -3,10 +3,11 @@ dependencies already built (its floor), in the same minutes (issue #38's target:
 
 The example is copied twice: galley tests one copy (local backend, its own cache dir), cargo
 the other (its own target dir). After an untimed first run of each, every round edits one line
-of `crates/rustjail/tests/basic.rs` in both copies and times galley's `test`, then cargo's,
-alternating which goes first. Whole commands, wall clock; the median of the rounds.
+of `crates/rustjail/tests/basic.rs` in both copies and times galley's `test` (the installed
+`galley` program, as users run it), then cargo's, alternating which goes first. Whole commands,
+wall clock; the median of the rounds.
 
-    .venv/bin/python benchmarks/tests.py [--rounds 5] [--profile dev]
+    .venv/bin/python benchmarks/tests.py [--rounds 9] [--profile dev]
 """
 
 from __future__ import annotations
@@ -36,9 +37,17 @@ def edit(workspace: Path, round_: int) -> None:
     path.write_text("".join([f"// round {round_}\n", *lines]))
 
 
+def installed_galley() -> Path:
+    """The `galley` program installed beside this Python (the venv's console script)."""
+    program = Path(sys.executable).with_name("galley")
+    if not program.is_file():
+        sys.exit(f"bench: {program} is missing (ci/provision installs galley in .venv)")
+    return program
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--profile", default="dev")
     options = parser.parse_args()
     compile_galley()
@@ -48,7 +57,7 @@ def main() -> None:
         ours = shutil.copytree(REPO / "examples" / "agent", root / "galley", ignore=ignore)
         theirs = shutil.copytree(REPO / "examples" / "agent", root / "cargo", ignore=ignore)
         env = {"GALLEY_CACHE_DIR": str(root / "cache")}  # over os.environ
-        galley = [sys.executable, "-m", "galley", "test", "--arch", "amd64", "--backend", "local",
+        galley = [str(installed_galley()), "test", "--arch", "amd64", "--backend", "local",
                   "--profile", options.profile]  # fmt: skip
         profile = ["--release"] if options.profile == "release" else ["--profile", options.profile]
         cargo = ["cargo", "test", "--locked", "--no-fail-fast", *profile]
