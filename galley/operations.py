@@ -8,7 +8,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from galley import backends, cachekey, dist, filelock, layout, sync
 from galley.backends import Backend
@@ -18,11 +18,13 @@ from galley.chef.workspace import is_outside
 from galley.errors import ConfigError, VerifyFailed, WorkspaceError, one_line
 from galley.options import Rebuild, Settings
 from galley.plan import Plan, Work
-from galley.prune import VENDOR_GROUP, Decision, Item, decide
 from galley.results import ArchResult, print_table
 from galley.store import Entry, Store
 from galley.units import format_size
-from galley.verify import Report, check_artifacts, check_recipe, check_store
+
+if TYPE_CHECKING:  # verify and prune load only for their own commands
+    from galley.prune import Decision
+    from galley.verify import Report
 
 RECIPE_FILE = "recipe.json"
 
@@ -140,6 +142,7 @@ def prune(
     if max_size is None and older_than is None and keep is None:
         raise ConfigError("cache-prune needs --max-size, --older-than or --keep")
     from galley.backends.docker import vendor  # the docker backend only when it is needed
+    from galley.prune import VENDOR_GROUP, Item, decide
 
     backends.named(settings.backend).prune(settings, older_than, keep, dry_run)
     store = Store(settings.cache_dir)
@@ -215,6 +218,8 @@ def verify(
 ) -> Report:
     """Run every check for the requested arches; raises VerifyFailed after printing problems.
     `repair`: restore the dependency artifacts that differ where the backends build."""
+    from galley.verify import Report, check_artifacts, check_recipe, check_store
+
     report = Report()
     recipe = workspace_recipe(settings)
     if reproducible:

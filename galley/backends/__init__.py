@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from galley import host_toolchain
 from galley.arch import Arch
@@ -22,7 +22,9 @@ from galley.options import Settings
 from galley.plan import Plan, Work
 from galley.results import ArchResult
 from galley.store import Store
-from galley.verify import Report
+
+if TYPE_CHECKING:  # verify loads only for its own command
+    from galley.verify import Report
 
 
 class Planned(Protocol):

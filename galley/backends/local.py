@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from galley import (
     cachekey,
@@ -40,7 +41,9 @@ from galley.plan import Plan, Work, make_plan
 from galley.results import ArchResult
 from galley.runs import RunReport, check_failed
 from galley.store import Entry, Store
-from galley.verify import Report
+
+if TYPE_CHECKING:  # verify loads only for its own command
+    from galley.verify import Report
 
 STATE_FILE = ".galley-state.json"
 BUILT_FILE = ".galley-built"  # in the work dir's target: a build ran there after the restore

@@ -95,3 +95,17 @@ def test_a_command_asks_the_toolchain_before_it_loads_the_backends() -> None:
     assert "galley.shell" in loaded and "galley.host_toolchain" in loaded
     for later in ("galley.operations", "galley.backends", "galley.plan", "galley.store"):
         assert later not in loaded
+
+
+def test_a_local_run_does_not_load_verify_or_prune() -> None:
+    """What cook, build and test load with the local backend leaves verify's and prune's
+    modules (and the ELF reader) to their own commands."""
+    script = (
+        "import sys, galley.program, galley.operations, galley.backends.local\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('galley.'))))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True).stdout.split()  # fmt: skip
+    assert "galley.operations" in loaded and "galley.backends.local" in loaded
+    for unused in ("galley.verify", "galley.prune", "galley.elf"):
+        assert unused not in loaded
