@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from galley import cachekey, filelock, jsonfile, shell
-from galley.errors import CacheError, GalleyError
+from galley.errors import CacheError, GalleyError, describe_os_error
 from galley.hashing import sha256_file
 
 ENTRY_FILE = "entry.json"
@@ -281,4 +281,4 @@ def _write_json(path: Path, data: Any) -> None:
 def _cache_error(exc: OSError, root: Path) -> CacheError:
     if exc.errno == errno.ENOSPC:
         return CacheError(f"cache dir {root}: no space left on device (entry not published)")
-    return CacheError(f"cache dir {root}: {exc.strerror or exc}")
+    return CacheError(f"cache dir {root}: {describe_os_error(exc)}")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from galley import cachekey, delta
 from galley.chef import CookOptions, Recipe, cook
 from galley.chef.recipe import Manifest
-from galley.errors import RecipeError
+from galley.errors import CacheError, RecipeError
 from galley.store import Store
 from helpers import write_tree
 
@@ -212,3 +212,14 @@ def test_a_renamed_entry_is_refused(tmp_path: Path) -> None:
     copied = store.get(other)
     assert copied is not None
     assert any("does not hash to the entry's key" in p for p in store.problems(copied))
+
+
+def test_a_publish_that_fails_names_the_file(tmp_path: Path) -> None:
+    """A cook whose cargo left no target dir (a `cargo` wrapper that did nothing): one line
+    that says which path is missing, and no entry."""
+    store = Store(tmp_path / "cache")
+    manifest = cachekey.key_manifest(recipe="x", target="t")
+    missing = tmp_path / "cache" / "work" / "amd64" / "target"
+    with pytest.raises(CacheError, match=f"No such file or directory: {missing}"):
+        store.publish(cachekey.cache_key(manifest), manifest, missing, {"arch": "amd64"})
+    assert store.entries() == []
