@@ -234,25 +234,29 @@ def start_captures(
     stdin: str | bytes | None = None,
 ) -> Captures:
     """Start short queries, all at once, and return at once: galley goes on with its own work
-    while they run. ToolNotFound (before any starts) when a program is missing."""
+    while they run. ToolNotFound (before any starts) when a program is missing; when one
+    cannot start, those already started are stopped before the error goes on."""
     commands = [[str(arg) for arg in argv] for argv in argvs]
     programs = [_command(args[0]) for args in commands]  # all found before any starts
-    running = [
-        _start(
-            program,
-            args,
-            _cwd=str(cwd) if cwd else None,
-            _env=_environment(env),
-            _tty_out=False,
-            _ok_code=list(ok_codes),
-            _in=_stdin(stdin),
-            _decode_errors="replace",
-            _bg=True,
-            _bg_exc=False,
-            **_process_options(),
-        )
-        for program, args in zip(programs, commands, strict=True)
-    ]
+    options: dict[str, Any] = {
+        "_cwd": str(cwd) if cwd else None,
+        "_env": _environment(env),
+        "_tty_out": False,
+        "_ok_code": list(ok_codes),
+        "_in": _stdin(stdin),
+        "_decode_errors": "replace",
+        "_bg": True,
+        "_bg_exc": False,
+        **_process_options(),
+    }
+    running: list[sh.RunningCommand] = []
+    try:
+        for program, args in zip(programs, commands, strict=True):
+            running.append(_start(program, args, **options))
+    except BaseException:  # one could not start, or an interrupt: none is left running
+        for process in running:
+            _stop(process, STOP_GRACE_SECONDS)
+        raise
     return Captures(commands, running)
 
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import sh
 
 from galley import interrupts, shell
 from galley.errors import CommandFailed
@@ -117,3 +118,23 @@ def test_queries_started_together_answer_in_order() -> None:
     assert running.wait() == ["one\n", "two\n"]
     with pytest.raises(CommandFailed, match="sh exited with 3"):
         shell.start_captures([["sh", "-c", "exit 3"], ["sleep", "5"]]).wait()
+
+
+def test_queries_started_before_one_that_cannot_start_are_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fake, for a fault this test cannot cause for the second query alone (fork failing
+    with EAGAIN): its start raises. The first query, a long sleep, is stopped, not left behind."""
+    started: list[sh.RunningCommand] = []
+    real_start = shell._start
+
+    def start_once(program: sh.Command, args: list[str], **options: object) -> sh.RunningCommand:
+        if started:
+            raise CommandFailed(args, 255, "BlockingIOError: [Errno 11] Resource unavailable")
+        started.append(real_start(program, args, **options))
+        return started[0]
+
+    monkeypatch.setattr(shell, "_start", start_once)
+    with pytest.raises(CommandFailed, match="Resource unavailable"):
+        shell.start_captures([["sleep", "30"], ["true"]])
+    assert len(started) == 1 and not started[0].is_alive()
