@@ -19,13 +19,9 @@ what is timed is what the program does around cargo: this is the time added to e
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.bytecode import compile_galley  # noqa: E402
 from benchmarks.compare import timed  # noqa: E402
-from benchmarks.tests import installed_galley  # noqa: E402
+from benchmarks.tests import copy_example, galley_test  # noqa: E402
 
 #: cargo's stand-in: real cargo for `-V`, and while NOOP is unset (the untimed first run cooks).
 STAND_IN = """#!/bin/sh
@@ -69,16 +65,14 @@ def main() -> None:
     compile_galley()
     with tempfile.TemporaryDirectory(prefix="galley-startup-bench-") as directory:
         root = Path(directory)
-        ignore = shutil.ignore_patterns("target", "dist")
-        workspace = shutil.copytree(REPO / "examples" / "agent", root / "agent", ignore=ignore)
+        workspace = copy_example(root / "agent")
         cargo = root / "bin" / "cargo"
         cargo.parent.mkdir()
         cargo.write_text(STAND_IN)
         cargo.chmod(0o755)
         (workspace / "galley.toml").write_text(f'cargo = "{cargo}"\n')
         env = {"GALLEY_CACHE_DIR": str(root / "cache")}
-        galley = [str(installed_galley()), "test", "--arch", "amd64", "--backend", "local",
-                  "--profile", "dev"]  # fmt: skip
+        galley = galley_test("dev")
         print("startup: first run (cook, and cargo building the tests)", file=sys.stderr)
         timed(galley, workspace, env)
         commands = {
@@ -91,22 +85,13 @@ def main() -> None:
         seconds: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(options.rounds):
             for name, argv in commands.items():
-                seconds[name].append(_timed(argv, workspace, env))
+                seconds[name].append(timed(argv, workspace, env)[0])
     print(f"whole commands, median (min) of {options.rounds} rounds:")
     for name, times in seconds.items():
         print(f"  {name:26} {statistics.median(times) * 1000:6.1f} ms ({min(times) * 1000:.1f})")
     medians = {name: statistics.median(times) for name, times in seconds.items()}
     above = medians["galley test"] - medians[SH_FLOOR]
     print(f"galley test above the sh floor: {above * 1000:.1f} ms")
-
-
-def _timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
-    """Wall time of a command that must succeed, its output dropped."""
-    started = time.perf_counter()
-    done = subprocess.run(argv, cwd=cwd, env={**os.environ, **env}, capture_output=True)
-    if done.returncode:
-        sys.exit(f"bench: {argv[0]} failed ({done.returncode}):\n{done.stderr.decode()[-3000:]}")
-    return time.perf_counter() - started
 
 
 if __name__ == "__main__":

@@ -45,6 +45,18 @@ def installed_galley() -> Path:
     return program
 
 
+def copy_example(destination: Path) -> Path:
+    """A copy of the example workspace at `destination`, without its build outputs."""
+    ignore = shutil.ignore_patterns("target", "dist")
+    return Path(shutil.copytree(REPO / "examples" / "agent", destination, ignore=ignore))
+
+
+def galley_test(profile: str) -> list[str]:
+    """The timed command: the installed galley's `test` of amd64 with the local backend."""
+    return [str(installed_galley()), "test", "--arch", "amd64", "--backend", "local",
+            "--profile", profile]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=9)
@@ -53,12 +65,9 @@ def main() -> None:
     compile_galley()
     with tempfile.TemporaryDirectory(prefix="galley-tests-bench-") as directory:
         root = Path(directory)
-        ignore = shutil.ignore_patterns("target", "dist")
-        ours = shutil.copytree(REPO / "examples" / "agent", root / "galley", ignore=ignore)
-        theirs = shutil.copytree(REPO / "examples" / "agent", root / "cargo", ignore=ignore)
+        ours, theirs = copy_example(root / "galley"), copy_example(root / "cargo")
         env = {"GALLEY_CACHE_DIR": str(root / "cache")}  # over os.environ
-        galley = [str(installed_galley()), "test", "--arch", "amd64", "--backend", "local",
-                  "--profile", options.profile]  # fmt: skip
+        galley = galley_test(options.profile)
         profile = ["--release"] if options.profile == "release" else ["--profile", options.profile]
         cargo = ["cargo", "test", "--locked", "--no-fail-fast", *profile]
         print("tests: first runs (cook, and cargo building every dependency)", file=sys.stderr)
