@@ -86,12 +86,7 @@ def test_a_command_asks_the_toolchain_before_it_loads_the_backends() -> None:
     """The program loads what reads its command line and galley.toml, and what asks the
     toolchain (galley.shell); the backends, the recipe engine and the store load after
     `execute` has started asking, while rustc and cargo answer."""
-    script = (
-        "import sys, galley.program\n"
-        "print(' '.join(sorted(m for m in sys.modules if m.startswith('galley.'))))\n"
-    )
-    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            check=True).stdout.split()  # fmt: skip
+    loaded = _galley_modules_after("galley.program")
     assert "galley.shell" in loaded and "galley.host_toolchain" in loaded
     for later in ("galley.operations", "galley.backends", "galley.plan", "galley.store"):
         assert later not in loaded
@@ -100,12 +95,18 @@ def test_a_command_asks_the_toolchain_before_it_loads_the_backends() -> None:
 def test_a_local_run_does_not_load_verify_or_prune() -> None:
     """What cook, build and test load with the local backend leaves verify's and prune's
     modules (and the ELF reader) to their own commands."""
-    script = (
-        "import sys, galley.program, galley.operations, galley.backends.local\n"
-        "print(' '.join(sorted(m for m in sys.modules if m.startswith('galley.'))))\n"
-    )
-    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            check=True).stdout.split()  # fmt: skip
+    loaded = _galley_modules_after("galley.program, galley.operations, galley.backends.local")
     assert "galley.operations" in loaded and "galley.backends.local" in loaded
     for unused in ("galley.verify", "galley.prune", "galley.elf"):
         assert unused not in loaded
+
+
+def _galley_modules_after(imports: str) -> list[str]:
+    """The galley modules a fresh interpreter has loaded after `import <imports>`."""
+    script = (
+        f"import sys, {imports}\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('galley.'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)  # fmt: skip
+    return done.stdout.split()
